@@ -1,0 +1,115 @@
+//! SiFive test finisher (`sifive,test0`), as in QEMU's riscv `virt`: a
+//! 32-bit write to offset 0 ends the simulation.
+//!
+//! | value                    | effect                          |
+//! |--------------------------|---------------------------------|
+//! | `0x5555`                 | power off, exit status 0        |
+//! | `(code << 16) \| 0x3333` | power off, exit status `code`   |
+//! | `0x7777`                 | reset the machine               |
+//!
+//! Anything else is logged and ignored. Needs the `power` capability.
+
+use serde::{Deserialize, Serialize};
+use wemu_guest::{AccessError, Description, Device, DtNode, Props, log, power};
+
+const FINISHER_FAIL: u64 = 0x3333;
+const FINISHER_PASS: u64 = 0x5555;
+const FINISHER_RESET: u64 = 0x7777;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SifiveTest;
+
+impl Device for SifiveTest {
+    fn create(props: &Props) -> Result<Self, String> {
+        props.finish()?;
+        Ok(SifiveTest)
+    }
+
+    fn describe(&self) -> Description {
+        Description::new("sifive-test", env!("CARGO_PKG_VERSION"))
+            .region("regs", 0x1000)
+            .dt_node(DtNode::new("test", &["sifive,test1", "sifive,test0", "syscon"]))
+    }
+
+    fn reset(&mut self) {}
+
+    fn read(&mut self, _region: u32, offset: u64, _size: u8) -> Result<u64, AccessError> {
+        // QEMU reads as zero anywhere in the window.
+        if offset >= 0x1000 { Err(AccessError::InvalidOffset) } else { Ok(0) }
+    }
+
+    fn write(&mut self, _region: u32, offset: u64, size: u8, value: u64) -> Result<(), AccessError> {
+        if offset != 0 {
+            log::warn(&format!("write of {value:#x} to unimplemented offset {offset:#x}"));
+            return Ok(());
+        }
+        if size < 4 {
+            return Err(AccessError::InvalidSize);
+        }
+        let value = value & 0xffff_ffff;
+        match value & 0xffff {
+            FINISHER_PASS => power::poweroff(0),
+            FINISHER_FAIL => power::poweroff((value >> 16) as u32),
+            FINISHER_RESET => power::reset(),
+            _ => log::warn(&format!("unknown finisher command {value:#x}")),
+        }
+        Ok(())
+    }
+
+    fn save(&self) -> Vec<u8> {
+        wemu_guest::state::save(self)
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        *self = wemu_guest::state::restore(state)?;
+        Ok(())
+    }
+}
+
+wemu_guest::export_device!(SifiveTest);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wemu_guest::testing::{PowerRequest, TestHost};
+
+    fn dev() -> SifiveTest {
+        TestHost::reset();
+        SifiveTest::create(&Props::default()).unwrap()
+    }
+
+    #[test]
+    fn pass_fail_and_reset_map_to_power_requests() {
+        let mut d = dev();
+        d.write(0, 0, 4, 0x5555).unwrap();
+        d.write(0, 0, 4, (42 << 16) | 0x3333).unwrap();
+        d.write(0, 0, 4, 0x7777).unwrap();
+        let got = TestHost::with(|h| h.power.clone());
+        assert_eq!(got, vec![PowerRequest::Poweroff(0), PowerRequest::Poweroff(42), PowerRequest::Reset]);
+    }
+
+    #[test]
+    fn unknown_values_are_ignored_and_logged() {
+        let mut d = dev();
+        d.write(0, 0, 4, 0x1234).unwrap();
+        TestHost::with(|h| {
+            assert!(h.power.is_empty());
+            assert!(h.logs.iter().any(|(_, m)| m.contains("0x1234")));
+        });
+    }
+
+    #[test]
+    fn narrow_writes_are_refused_and_reads_are_zero() {
+        let mut d = dev();
+        assert_eq!(d.write(0, 0, 2, 0x5555), Err(AccessError::InvalidSize));
+        assert_eq!(d.read(0, 0, 4), Ok(0));
+        assert!(TestHost::with(|h| h.power.is_empty()));
+    }
+
+    #[test]
+    fn unknown_props_are_refused() {
+        TestHost::reset();
+        let p = Props::new(vec![("x".into(), wemu_guest::PropValue::Int(1))]);
+        assert!(SifiveTest::create(&p).unwrap_err().contains("'x'"));
+    }
+}

@@ -1,0 +1,353 @@
+//! The interpreter: fetch, decode, execute one instruction; interrupts,
+//! exceptions and WFI.
+
+use crate::alu::{alu, alu_w, branch_taken};
+use crate::decode::decode;
+use crate::hart::{Hart, PrivMode};
+use crate::insn::{AmoOp, CsrSrc, Decoded, Insn, Width};
+use crate::trap::{Access, Exception, Halt, TrapCause, TrapRecord};
+use crate::{MemError, Memory};
+
+/// What one `step` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepEvent {
+    /// One instruction retired.
+    Retired,
+    /// A trap (exception or interrupt) was taken; no instruction retired
+    /// and `pc` is now the trap handler.
+    Trap(TrapRecord),
+    /// The hart is in WFI: either this step retired a `wfi` that had nothing
+    /// to wake it, or it was already waiting and still is.
+    Wfi,
+}
+
+/// Why `run` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunExit {
+    /// `max_insns` steps were executed.
+    Budget,
+    /// The hart waits for an interrupt; the machine should advance virtual
+    /// time (and raise a pin) before running it again.
+    Wfi,
+    /// `Memory::yield_requested` returned true after the last step; the
+    /// machine should update interrupt pins and call `run` again.
+    Yield,
+    /// The hart cannot continue.
+    Halt(Halt),
+}
+
+/// Why an instruction did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Raise this exception with this mtval.
+    Exc(Exception, u64),
+    /// The memory system asked the machine to stop.
+    Stop(Access, u64),
+}
+
+/// Where execution continues after an instruction that completed.
+enum Next {
+    Seq,
+    Jump(u64),
+    Wfi,
+}
+
+type ExecResult<T> = Result<T, Fault>;
+
+impl Hart {
+    /// Execute one instruction, or take one pending interrupt.
+    ///
+    /// `Err` only for conditions the guest cannot handle itself: a memory
+    /// `Stop` or a trap loop. The hart's state is then left consistent, at
+    /// the instruction that could not complete.
+    pub fn step<M: Memory>(&mut self, mem: &mut M) -> Result<StepEvent, Halt> {
+        // `x` is public; keep x0 hard-wired even if someone outside wrote it.
+        self.x[0] = 0;
+        if self.waiting {
+            if !self.wfi_wake_pending() {
+                return Ok(StepEvent::Wfi);
+            }
+            // Woken: take the interrupt if globally enabled, else just
+            // continue after the wfi (privileged spec §3.3.3).
+            self.waiting = false;
+        }
+        if let Some(irq) = self.pending_interrupt() {
+            let rec = TrapRecord { cause: TrapCause::Interrupt(irq), pc: self.pc, tval: 0, insn: None };
+            self.take_trap(rec);
+            return Ok(StepEvent::Trap(rec));
+        }
+
+        let pc = self.pc;
+        let d = match fetch(mem, pc) {
+            Ok(d) => d,
+            Err(f) => return self.fault(f, None),
+        };
+        match self.execute(&d, mem) {
+            Ok(next) => {
+                self.retired = self.retired.wrapping_add(1);
+                self.trap_origin = None;
+                match next {
+                    Next::Seq => self.pc = pc.wrapping_add(u64::from(d.len)),
+                    Next::Jump(target) => self.pc = target,
+                    Next::Wfi => {
+                        self.pc = pc.wrapping_add(u64::from(d.len));
+                        if !self.wfi_wake_pending() {
+                            self.waiting = true;
+                            return Ok(StepEvent::Wfi);
+                        }
+                    }
+                }
+                Ok(StepEvent::Retired)
+            }
+            Err(f) => self.fault(f, Some(d.raw)),
+        }
+    }
+
+    /// Run until `max_insns` steps (retired instructions and taken traps
+    /// each count one, so a trap storm cannot spin forever), WFI, a yield
+    /// request from memory, or a halt.
+    pub fn run<M: Memory>(&mut self, mem: &mut M, max_insns: u64) -> RunExit {
+        let mut n = 0;
+        while n < max_insns {
+            match self.step(mem) {
+                Ok(StepEvent::Wfi) => return RunExit::Wfi,
+                Ok(StepEvent::Retired | StepEvent::Trap(_)) => n += 1,
+                Err(h) => return RunExit::Halt(h),
+            }
+            if mem.yield_requested() {
+                return RunExit::Yield;
+            }
+        }
+        RunExit::Budget
+    }
+
+    /// Turn a fault of the instruction at `self.pc` into a trap or a halt.
+    fn fault(&mut self, f: Fault, insn: Option<u32>) -> Result<StepEvent, Halt> {
+        let pc = self.pc;
+        let (cause, tval) = match f {
+            Fault::Exc(cause, tval) => (cause, tval),
+            Fault::Stop(access, addr) => return Err(Halt::Memory { pc, access, addr }),
+        };
+        // A trap was just taken (nothing retired since) and the handler's
+        // first instruction faults into a trap whose vector is this very
+        // instruction: trap entry changes nothing this instruction depends on,
+        // so it would fault again forever. The classic case is mtvec=0 with
+        // nothing mapped there.
+        if let Some(first) = self.trap_origin
+            && self.csrs.trap_vector(false, cause.code()) == pc
+        {
+            return Err(Halt::TrapLoop { cause, pc, tval, first });
+        }
+        let rec = TrapRecord { cause: TrapCause::Exception(cause), pc, tval, insn };
+        self.take_trap(rec);
+        Ok(StepEvent::Trap(rec))
+    }
+
+    fn execute<M: Memory>(&mut self, d: &Decoded, mem: &mut M) -> ExecResult<Next> {
+        let pc = self.pc;
+        match d.insn {
+            Insn::Op { op, rd, rs1, rs2 } => {
+                self.set_reg(rd, alu(op, self.reg(rs1), self.reg(rs2)));
+            }
+            Insn::OpImm { op, rd, rs1, imm } => {
+                self.set_reg(rd, alu(op, self.reg(rs1), sext(imm)));
+            }
+            Insn::Op32 { op, rd, rs1, rs2 } => {
+                self.set_reg(rd, alu_w(op, self.reg(rs1), self.reg(rs2)));
+            }
+            Insn::OpImm32 { op, rd, rs1, imm } => {
+                self.set_reg(rd, alu_w(op, self.reg(rs1), sext(imm)));
+            }
+            Insn::Lui { rd, imm } => self.set_reg(rd, sext(imm)),
+            Insn::Auipc { rd, imm } => self.set_reg(rd, pc.wrapping_add(sext(imm))),
+            Insn::Jal { rd, imm } => {
+                // With C, every target is 2-aligned, so no misaligned-fetch check.
+                self.set_reg(rd, pc.wrapping_add(u64::from(d.len)));
+                return Ok(Next::Jump(pc.wrapping_add(sext(imm))));
+            }
+            Insn::Jalr { rd, rs1, imm } => {
+                // Target first: rd may equal rs1.
+                let target = self.reg(rs1).wrapping_add(sext(imm)) & !1;
+                self.set_reg(rd, pc.wrapping_add(u64::from(d.len)));
+                return Ok(Next::Jump(target));
+            }
+            Insn::Branch { cond, rs1, rs2, imm } => {
+                if branch_taken(cond, self.reg(rs1), self.reg(rs2)) {
+                    return Ok(Next::Jump(pc.wrapping_add(sext(imm))));
+                }
+            }
+            Insn::Load { width, signed, rd, rs1, imm } => {
+                let addr = self.reg(rs1).wrapping_add(sext(imm));
+                let v = load(mem, addr, width)?;
+                self.set_reg(rd, if signed { sign_extend(v, width) } else { v });
+            }
+            Insn::Store { width, rs1, rs2, imm } => {
+                let addr = self.reg(rs1).wrapping_add(sext(imm));
+                store(mem, addr, width, self.reg(rs2))?;
+            }
+            Insn::Lr { width, rd, rs1, .. } => {
+                let addr = self.reg(rs1);
+                let v = load(mem, addr, width)?;
+                self.reservation = Some(addr);
+                self.set_reg(rd, sign_extend(v, width));
+            }
+            Insn::Sc { width, rd, rs1, rs2, .. } => {
+                let addr = self.reg(rs1);
+                check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
+                // "Regardless of success or failure, executing an SC
+                // instruction invalidates any reservation held by this hart."
+                let reserved = self.reservation.take() == Some(addr);
+                if reserved {
+                    store(mem, addr, width, self.reg(rs2))?;
+                }
+                self.set_reg(rd, u64::from(!reserved));
+            }
+            Insn::Amo { op, width, rd, rs1, rs2, .. } => {
+                let addr = self.reg(rs1);
+                let old = amo(mem, addr, width, op, self.reg(rs2))?;
+                self.set_reg(rd, old);
+            }
+            Insn::Csr { op, rd, src, csr } => {
+                let src_val = match src {
+                    CsrSrc::Reg(r) => self.reg(r),
+                    CsrSrc::Imm(i) => u64::from(i),
+                };
+                let ctx = self.csr_ctx();
+                let old = self
+                    .csrs
+                    .rmw(csr, op, src_val, src.field() != 0, rd.0 == 0, &ctx)
+                    .map_err(|_| illegal(d))?;
+                self.set_reg(rd, old);
+            }
+            // One in-order hart: memory is always coherent with itself, and
+            // there is no instruction cache yet for FENCE.I to flush.
+            Insn::Fence { .. } | Insn::FenceI => {}
+            Insn::Ecall => {
+                let cause = match self.mode {
+                    PrivMode::User => Exception::EcallFromU,
+                    PrivMode::Supervisor => Exception::EcallFromS,
+                    PrivMode::Machine => Exception::EcallFromM,
+                };
+                return Err(Fault::Exc(cause, 0));
+            }
+            Insn::Ebreak => return Err(Fault::Exc(Exception::Breakpoint, pc)),
+            Insn::Mret => {
+                if self.mode != PrivMode::Machine {
+                    return Err(illegal(d));
+                }
+                self.mret();
+                return Ok(Next::Jump(self.pc));
+            }
+            Insn::Wfi => return Ok(Next::Wfi),
+            Insn::Illegal => return Err(illegal(d)),
+        }
+        Ok(Next::Seq)
+    }
+}
+
+/// Illegal-instruction exception; mtval = the instruction bits (§3.1.16).
+fn illegal(d: &Decoded) -> Fault {
+    Fault::Exc(Exception::IllegalInstruction, u64::from(d.raw))
+}
+
+#[inline]
+fn sext(imm: i32) -> u64 {
+    i64::from(imm) as u64
+}
+
+fn sign_extend(v: u64, width: Width) -> u64 {
+    match width {
+        Width::B => v as i8 as i64 as u64,
+        Width::H => v as i16 as i64 as u64,
+        Width::W => v as i32 as i64 as u64,
+        Width::D => v,
+    }
+}
+
+/// Fetch and decode at `pc`: 2 bytes first, the next 2 only for a 32-bit
+/// instruction, so a compressed instruction in the last halfword of RAM
+/// works and a 32-bit one there faults at pc+2 (mtval = "the portion of the
+/// instruction that caused the fault", §3.1.16).
+fn fetch<M: Memory>(mem: &mut M, pc: u64) -> ExecResult<Decoded> {
+    if pc & 1 != 0 {
+        // Only reachable if the machine set an odd pc: IALIGN is 16.
+        return Err(Fault::Exc(Exception::InstructionAddressMisaligned, pc));
+    }
+    let lo = fetch16(mem, pc)?;
+    let raw = if lo & 3 == 3 { lo | (fetch16(mem, pc.wrapping_add(2))? << 16) } else { lo };
+    Ok(decode(raw))
+}
+
+fn fetch16<M: Memory>(mem: &mut M, addr: u64) -> ExecResult<u32> {
+    match mem.fetch(addr, 2) {
+        Ok(v) => Ok((v & 0xffff) as u32),
+        Err(MemError::AccessFault) => Err(Fault::Exc(Exception::InstructionAccessFault, addr)),
+        Err(MemError::Stop) => Err(Fault::Stop(Access::Fetch, addr)),
+    }
+}
+
+/// Misaligned data accesses trap (the spec allows either emulating or
+/// trapping; trapping keeps device accesses single and atomic).
+fn check_aligned(addr: u64, width: Width, misaligned: Exception) -> ExecResult<()> {
+    if addr & (u64::from(width.bytes()) - 1) != 0 {
+        return Err(Fault::Exc(misaligned, addr));
+    }
+    Ok(())
+}
+
+fn load<M: Memory>(mem: &mut M, addr: u64, width: Width) -> ExecResult<u64> {
+    check_aligned(addr, width, Exception::LoadAddressMisaligned)?;
+    mem.load(addr, width.bytes()).map_err(|e| mem_fault(e, Exception::LoadAccessFault, Access::Load, addr))
+}
+
+fn store<M: Memory>(mem: &mut M, addr: u64, width: Width, v: u64) -> ExecResult<()> {
+    check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
+    mem.store(addr, width.bytes(), v)
+        .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Store, addr))
+}
+
+fn mem_fault(e: MemError, fault: Exception, access: Access, addr: u64) -> Fault {
+    match e {
+        MemError::AccessFault => Fault::Exc(fault, addr),
+        MemError::Stop => Fault::Stop(access, addr),
+    }
+}
+
+/// AMO read-modify-write; returns the old value (sign-extended for .W).
+/// Every fault is a store/AMO fault (privileged spec: AMOs raise store/AMO
+/// exceptions), and nothing is written to rd unless both accesses succeed.
+fn amo<M: Memory>(mem: &mut M, addr: u64, width: Width, op: AmoOp, src: u64) -> ExecResult<u64> {
+    check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
+    let size = width.bytes();
+    let raw =
+        mem.load(addr, size).map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Load, addr))?;
+    let old = sign_extend(raw, width);
+    // For .W, compare on sign-extended (signed ops) or zero-extended
+    // (unsigned ops) 32-bit values; the stored result is truncated anyway.
+    let (a, b) = match width {
+        Width::W => (old, sign_extend(src, Width::W)),
+        _ => (old, src),
+    };
+    let (ua, ub) = match width {
+        Width::W => (a & 0xffff_ffff, b & 0xffff_ffff),
+        _ => (a, b),
+    };
+    let new = match op {
+        AmoOp::Swap => b,
+        AmoOp::Add => a.wrapping_add(b),
+        AmoOp::Xor => a ^ b,
+        AmoOp::And => a & b,
+        AmoOp::Or => a | b,
+        AmoOp::Min => (a as i64).min(b as i64) as u64,
+        AmoOp::Max => (a as i64).max(b as i64) as u64,
+        AmoOp::Minu => ua.min(ub),
+        AmoOp::Maxu => ua.max(ub),
+    };
+    mem.store(addr, size, new).map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Store, addr))?;
+    Ok(old)
+}
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_system;

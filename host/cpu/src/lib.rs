@@ -1,0 +1,58 @@
+//! wemu's RISC-V hart.
+//!
+//! One decoder (`decode`) feeds the interpreter (`Hart::step`/`Hart::run`),
+//! the disassembler (`disasm`) and, later, a pre-decoded cache and the JIT.
+//! The hart is RV64IMAC + Zicsr + Zifencei, machine mode only for now.
+//!
+//! The machine owns memory and devices: it implements [`Memory`], drives the
+//! interrupt pins with [`Hart::set_irq_pin`], feeds the `time` CSR with
+//! [`Hart::set_time`] and derives virtual time from [`Hart::instret`].
+
+pub mod alu;
+pub mod csr;
+pub mod decode;
+pub mod disasm;
+mod exec;
+pub mod hart;
+pub mod insn;
+pub mod trap;
+
+#[cfg(test)]
+mod testutil;
+
+pub use decode::decode;
+pub use disasm::{disassemble, disassemble_at};
+pub use exec::{RunExit, StepEvent};
+pub use hart::{Hart, IrqPin, PrivMode};
+pub use insn::{Decoded, Insn, Reg};
+pub use trap::{Access, Exception, Halt, Interrupt, TrapCause, TrapRecord};
+
+/// Physical memory as the hart sees it. The machine's bus implements this.
+pub trait Memory {
+    /// Load `size` (1, 2, 4 or 8) bytes little-endian at physical `addr`, zero-extended.
+    fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError>;
+    /// Store the low `size` (1, 2, 4 or 8) bytes of `value` little-endian at physical `addr`.
+    fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError>;
+    /// Fetch for execution (`size` 2 or 4); separate so PMP/exec permissions and an icache can hook in later.
+    fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError>;
+    /// Polled by [`Hart::run`] after every step. Return `true` when the
+    /// machine must act before the next instruction, typically because a
+    /// device access just changed an interrupt line: `run` then returns
+    /// [`RunExit::Yield`] so the machine can call [`Hart::set_irq_pin`] at
+    /// once instead of at the end of the budget (a guest handler that
+    /// acknowledges its interrupt must not see it re-taken). Default: never.
+    fn yield_requested(&mut self) -> bool {
+        false
+    }
+}
+
+/// Why a memory access did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MemError {
+    /// Nothing there, or the device refused: the guest takes an access fault.
+    #[error("access fault")]
+    AccessFault,
+    /// The machine must stop (e.g. a device model faulted); the machine keeps the reason.
+    #[error("machine stop requested")]
+    Stop,
+}

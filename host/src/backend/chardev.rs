@@ -1,0 +1,195 @@
+//! Character backends. The output half lives in the device's store (the
+//! device writes straight to it); the input half stays with the machine,
+//! which offers bytes to the device between guest instruction batches.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+
+use anyhow::{Context, Result, bail};
+
+/// Where a device's output bytes go.
+pub trait CharSink {
+    /// Take as many bytes as possible; returns how many were taken.
+    fn write(&mut self, data: &[u8]) -> usize;
+}
+
+/// What `--serial` (or a machine file's chardev binding) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChardevSpec {
+    /// Output to stdout, input from stdin.
+    Stdio,
+    /// Output appended to a file; no input.
+    File(PathBuf),
+    /// Discard output; no input.
+    Null,
+}
+
+impl std::str::FromStr for ChardevSpec {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "stdio" => Ok(ChardevSpec::Stdio),
+            "null" | "none" => Ok(ChardevSpec::Null),
+            _ => match s.strip_prefix("file:") {
+                Some(p) if !p.is_empty() => Ok(ChardevSpec::File(PathBuf::from(p))),
+                _ => bail!("unknown character backend '{s}' (expected stdio, file:PATH or null)"),
+            },
+        }
+    }
+}
+
+struct Stdout;
+impl CharSink for Stdout {
+    fn write(&mut self, data: &[u8]) -> usize {
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (e.g. `| head`) must not stop the machine: drop.
+        let _ = out.write_all(data).and_then(|()| out.flush());
+        data.len()
+    }
+}
+
+struct FileSink(File);
+impl CharSink for FileSink {
+    fn write(&mut self, data: &[u8]) -> usize {
+        if let Err(e) = self.0.write_all(data) {
+            tracing::warn!("serial file write failed: {e}");
+        }
+        data.len()
+    }
+}
+
+struct Null;
+impl CharSink for Null {
+    fn write(&mut self, data: &[u8]) -> usize {
+        data.len()
+    }
+}
+
+/// A sink that collects output in memory (tests, benchmarks).
+#[derive(Clone, Default)]
+pub struct Capture(pub Rc<RefCell<Vec<u8>>>);
+impl CharSink for Capture {
+    fn write(&mut self, data: &[u8]) -> usize {
+        self.0.borrow_mut().extend_from_slice(data);
+        data.len()
+    }
+}
+
+/// Input side of a character backend.
+pub struct CharInput {
+    rx: Option<Receiver<Vec<u8>>>,
+    pending: Vec<u8>,
+}
+
+impl CharInput {
+    /// No input, ever.
+    pub fn none() -> Self {
+        CharInput { rx: None, pending: Vec::new() }
+    }
+
+    /// Input from stdin, read by a helper thread so the machine never blocks.
+    pub fn stdin() -> Self {
+        let (tx, rx) = channel();
+        std::thread::Builder::new()
+            .name("wemu-stdin".into())
+            .spawn(move || {
+                let mut stdin = std::io::stdin().lock();
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stdin.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if tx.send(buf[..n].to_vec()).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            })
+            .map_or_else(|_| CharInput::none(), |_| CharInput { rx: Some(rx), pending: Vec::new() })
+    }
+
+    /// Fixed input (tests).
+    pub fn bytes(data: &[u8]) -> Self {
+        CharInput { rx: None, pending: data.to_vec() }
+    }
+
+    /// Bytes waiting to be offered to the device.
+    pub fn pending(&mut self) -> &[u8] {
+        if let Some(rx) = &self.rx {
+            loop {
+                match rx.try_recv() {
+                    Ok(chunk) => self.pending.extend_from_slice(&chunk),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.rx = None;
+                        break;
+                    }
+                }
+            }
+        }
+        &self.pending
+    }
+
+    /// The device took `n` bytes.
+    pub fn consume(&mut self, n: usize) {
+        self.pending.drain(..n.min(self.pending.len()));
+    }
+
+    /// Could more input still arrive (or is some waiting)?
+    pub fn live(&self) -> bool {
+        self.rx.is_some() || !self.pending.is_empty()
+    }
+
+    /// Block until input arrives or the source closes (idle machine).
+    pub fn wait(&mut self, timeout: std::time::Duration) {
+        if let Some(rx) = &self.rx {
+            match rx.recv_timeout(timeout) {
+                Ok(chunk) => self.pending.extend_from_slice(&chunk),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => self.rx = None,
+            }
+        }
+    }
+}
+
+/// Open a backend: its output sink and input source.
+pub fn open(spec: &ChardevSpec) -> Result<(Box<dyn CharSink>, CharInput)> {
+    Ok(match spec {
+        ChardevSpec::Stdio => (Box::new(Stdout), CharInput::stdin()),
+        ChardevSpec::File(path) => {
+            let file = File::create(path)
+                .with_context(|| format!("opening serial output file {}", path.display()))?;
+            (Box::new(FileSink(file)), CharInput::none())
+        }
+        ChardevSpec::Null => (Box::new(Null), CharInput::none()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse() {
+        assert_eq!("stdio".parse::<ChardevSpec>().unwrap(), ChardevSpec::Stdio);
+        assert_eq!("file:/tmp/x".parse::<ChardevSpec>().unwrap(), ChardevSpec::File("/tmp/x".into()));
+        assert!("file:".parse::<ChardevSpec>().is_err());
+        assert!("tcp:1".parse::<ChardevSpec>().unwrap_err().to_string().contains("tcp:1"));
+    }
+
+    #[test]
+    fn input_is_offered_until_consumed() {
+        let mut input = CharInput::bytes(b"abc");
+        assert_eq!(input.pending(), b"abc");
+        input.consume(2);
+        assert_eq!(input.pending(), b"c");
+        assert!(input.live());
+        input.consume(5);
+        assert!(!input.live());
+    }
+}

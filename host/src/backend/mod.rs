@@ -1,0 +1,4 @@
+//! Backends: where device byte streams and disk images go on the host.
+
+pub mod block;
+pub mod chardev;

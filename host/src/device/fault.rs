@@ -1,0 +1,52 @@
+//! A device model that breaks: trap, hang, memory blow-up or contract
+//! violation. Always carries the instance name and the operation.
+
+use std::fmt;
+
+/// What went wrong inside a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The device's code trapped (panic, unreachable, bad memory access).
+    Trap(String),
+    /// The call used up its fuel budget: the device loops or is too slow.
+    OutOfFuel { budget: u64 },
+    /// The device tried to grow its memory past its limit.
+    MemoryLimit { limit: u64 },
+    /// The device broke a rule of the contract (e.g. an IRQ line it does
+    /// not have), or raised an IRQ storm.
+    Contract(String),
+}
+
+/// A typed device fault; the machine stops with it (see `--on-device-fault`
+/// in later releases for other policies).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct DeviceFault {
+    /// Instance name from the machine file, e.g. "uart0".
+    pub device: String,
+    /// Component name, e.g. "ns16550a".
+    pub component: String,
+    /// The call that failed, e.g. "write(region 0, offset 0x4, size 1, value 0x1)".
+    pub op: String,
+    pub kind: FaultKind,
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultKind::Trap(msg) => write!(f, "trapped: {msg}"),
+            FaultKind::OutOfFuel { budget } => {
+                write!(f, "exceeded its budget of {budget} fuel units in one call (endless loop?)")
+            }
+            FaultKind::MemoryLimit { limit } => {
+                write!(f, "tried to grow its memory past the limit of {limit} bytes")
+            }
+            FaultKind::Contract(msg) => write!(f, "broke the device contract: {msg}"),
+        }
+    }
+}
+
+impl fmt::Display for DeviceFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "device '{}' ({}) {} during {}", self.device, self.component, self.kind, self.op)
+    }
+}

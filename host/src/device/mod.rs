@@ -1,0 +1,320 @@
+//! A device instance: one component instance in its own wasmtime store,
+//! called with a fuel budget per call. This is the last hop of the data
+//! path — bus → `WasmDevice::read` → component export → device code.
+
+pub mod fault;
+pub mod state;
+
+use std::fmt::Write as _;
+
+use wasmtime::Store;
+use wasmtime::component::Linker;
+
+pub use fault::{DeviceFault, FaultKind};
+pub use state::{DeviceState, PowerRequest, TimerOp};
+
+use crate::contract::DeviceModelPre;
+use crate::contract::types::{self, AccessError};
+
+/// Fuel for an ordinary call (MMIO, IRQ input, timer, input bytes). A
+/// register access costs hundreds of units; this leaves room for real
+/// work (e.g. a DMA descriptor walk) while catching an endless loop in
+/// about 10–50 ms.
+pub const DEFAULT_FUEL: u64 = 20_000_000;
+/// Fuel for `create` and `restore`, which may build large state.
+pub const SETUP_FUEL: u64 = 200_000_000;
+/// Default memory limit of one instance.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;
+
+/// What an instance is, as it described itself in `create`.
+#[derive(Debug, Clone)]
+pub struct Description {
+    pub model: String,
+    pub version: String,
+    pub regions: Vec<(String, u64)>,
+    pub irq_outputs: u32,
+    pub irq_inputs: u32,
+    pub dt_node: Option<types::DtNode>,
+}
+
+impl Description {
+    fn from_wit(d: types::Description) -> Result<Self, String> {
+        const MAX_LINES: u32 = 4096;
+        if d.irq_outputs > MAX_LINES || d.irq_inputs > MAX_LINES {
+            return Err(format!(
+                "declares {} IRQ outputs and {} inputs (at most {MAX_LINES} each)",
+                d.irq_outputs, d.irq_inputs
+            ));
+        }
+        Ok(Description {
+            model: d.name,
+            version: d.version,
+            regions: d.regions.into_iter().map(|r| (r.name, r.size)).collect(),
+            irq_outputs: d.irq_outputs,
+            irq_inputs: d.irq_inputs,
+            dt_node: d.dt_node,
+        })
+    }
+}
+
+/// Why an instance could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("{0}")]
+    Fault(#[from] DeviceFault),
+    /// `create` returned an error (bad properties).
+    #[error("device '{device}' ({component}) refused its properties: {message}")]
+    Refused { device: String, component: String, message: String },
+    /// The description breaks the contract's limits.
+    #[error("device '{device}' ({component}) {message}")]
+    Invalid { device: String, component: String, message: String },
+    #[error("device '{device}' ({component}) could not be instantiated: {message}")]
+    Instantiate { device: String, component: String, message: String },
+}
+
+/// Effects of the last call(s) for the machine to apply.
+#[derive(Debug, Default)]
+pub struct Effects {
+    pub irq_changes: Vec<(u32, bool)>,
+    pub timer_ops: Vec<TimerOp>,
+    pub power: Option<PowerRequest>,
+}
+
+/// One live device instance.
+pub struct WasmDevice {
+    name: String,
+    component: String,
+    store: Store<DeviceState>,
+    exports: crate::contract::DeviceExports,
+    description: Description,
+    fuel: u64,
+}
+
+impl std::fmt::Debug for WasmDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WasmDevice({} = {})", self.name, self.component)
+    }
+}
+
+impl WasmDevice {
+    /// Instantiate `pre` in a fresh store holding `state`, then call
+    /// `create(props)`.
+    pub fn create(
+        engine: &wasmtime::Engine,
+        pre: &DeviceModelPre<DeviceState>,
+        component: &str,
+        state: DeviceState,
+        fuel: u64,
+        props: Vec<types::Property>,
+    ) -> Result<Self, CreateError> {
+        let name = state.name.clone();
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.limiter as &mut dyn wasmtime::ResourceLimiter);
+        let fault = |store: &mut Store<DeviceState>, err: wasmtime::Error, op: &str| {
+            classify(store, err, &name, component, op.to_owned(), SETUP_FUEL)
+        };
+        store.set_fuel(SETUP_FUEL).map_err(|e| fault(&mut store, e, "instantiate"))?;
+        let model = match pre.instantiate(&mut store) {
+            Ok(m) => m,
+            Err(e) if e.downcast_ref::<wasmtime::Trap>().is_some() => {
+                return Err(fault(&mut store, e, "instantiate").into());
+            }
+            Err(e) => {
+                return Err(CreateError::Instantiate {
+                    device: name.clone(),
+                    component: component.to_owned(),
+                    message: format!("{e:#}"),
+                });
+            }
+        };
+        let exports = model.wemu_device_device().clone();
+        let described =
+            exports.call_create(&mut store, &props).map_err(|e| fault(&mut store, e, "create"))?;
+        let description = described
+            .map_err(|message| CreateError::Refused {
+                device: name.clone(),
+                component: component.to_owned(),
+                message,
+            })
+            .and_then(|d| {
+                Description::from_wit(d).map_err(|message| CreateError::Invalid {
+                    device: name.clone(),
+                    component: component.to_owned(),
+                    message,
+                })
+            })?;
+        let mut dev = WasmDevice {
+            name: name.clone(),
+            component: component.to_owned(),
+            store,
+            exports,
+            description,
+            fuel,
+        };
+        // Lines raised during create are checked now that the count is known.
+        let outputs = dev.description.irq_outputs;
+        dev.store.data_mut().irq_outputs = outputs;
+        if let Some(&(line, _)) = dev.store.data().irq_changes.iter().find(|(l, _)| *l >= outputs) {
+            return Err(CreateError::Fault(DeviceFault {
+                device: name,
+                component: component.to_owned(),
+                op: "create".into(),
+                kind: FaultKind::Contract(format!(
+                    "irq.set on line {line}, but it declared {outputs} output line(s)"
+                )),
+            }));
+        }
+        Ok(dev)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn component(&self) -> &str {
+        &self.component
+    }
+    pub fn description(&self) -> &Description {
+        &self.description
+    }
+
+    /// Run one export call with the per-call budget and map failures.
+    fn call<R>(
+        &mut self,
+        now_ns: u64,
+        op: impl FnOnce() -> String,
+        f: impl FnOnce(&crate::contract::DeviceExports, &mut Store<DeviceState>) -> wasmtime::Result<R>,
+    ) -> Result<R, DeviceFault> {
+        self.store.data_mut().now_ns = now_ns;
+        let budget = self.fuel;
+        if let Err(e) = self.store.set_fuel(budget) {
+            return Err(classify(&mut self.store, e, &self.name, &self.component, op(), budget));
+        }
+        f(&self.exports, &mut self.store)
+            .map_err(|e| classify(&mut self.store, e, &self.name, &self.component, op(), budget))
+    }
+
+    /// MMIO read. The outer `Err` is a device fault; the inner one an
+    /// access the device refused (a guest access fault).
+    pub fn read(
+        &mut self,
+        now_ns: u64,
+        region: u32,
+        offset: u64,
+        size: u8,
+    ) -> Result<Result<u64, AccessError>, DeviceFault> {
+        self.call(
+            now_ns,
+            || format!("read(region {region}, offset {offset:#x}, size {size})"),
+            |e, s| e.call_read(s, region, offset, size),
+        )
+    }
+
+    /// MMIO write.
+    pub fn write(
+        &mut self,
+        now_ns: u64,
+        region: u32,
+        offset: u64,
+        size: u8,
+        value: u64,
+    ) -> Result<Result<(), AccessError>, DeviceFault> {
+        self.call(
+            now_ns,
+            || format!("write(region {region}, offset {offset:#x}, size {size}, value {value:#x})"),
+            |e, s| e.call_write(s, region, offset, size, value),
+        )
+    }
+
+    pub fn irq_input(&mut self, now_ns: u64, line: u32, level: bool) -> Result<(), DeviceFault> {
+        self.call(
+            now_ns,
+            || format!("irq-input(line {line}, level {level})"),
+            |e, s| e.call_irq_input(s, line, level),
+        )
+    }
+
+    pub fn timer_fired(&mut self, now_ns: u64, id: u32) -> Result<(), DeviceFault> {
+        self.call(now_ns, || format!("timer-fired({id})"), |e, s| e.call_timer_fired(s, id))
+    }
+
+    /// Offer input bytes; returns how many the device took.
+    pub fn char_input(&mut self, now_ns: u64, port: u32, data: &[u8]) -> Result<usize, DeviceFault> {
+        let taken = self.call(
+            now_ns,
+            || format!("char-input(port {port}, {} bytes)", data.len()),
+            |e, s| e.call_char_input(s, port, data),
+        )?;
+        Ok((taken as usize).min(data.len()))
+    }
+
+    pub fn reset(&mut self, now_ns: u64) -> Result<(), DeviceFault> {
+        self.call(now_ns, || "reset".to_owned(), |e, s| e.call_reset(s))
+    }
+
+    pub fn save(&mut self, now_ns: u64) -> Result<Vec<u8>, DeviceFault> {
+        self.call(now_ns, || "save".to_owned(), |e, s| e.call_save(s))
+    }
+
+    pub fn restore(&mut self, now_ns: u64, state: &[u8]) -> Result<Result<(), String>, DeviceFault> {
+        self.call(now_ns, || "restore".to_owned(), |e, s| e.call_restore(s, state))
+    }
+
+    /// Take the IRQ, timer and power requests queued by the calls so far.
+    pub fn take_effects(&mut self) -> Effects {
+        let st = self.store.data_mut();
+        Effects {
+            irq_changes: std::mem::take(&mut st.irq_changes),
+            timer_ops: std::mem::take(&mut st.timer_ops),
+            power: st.power.take(),
+        }
+    }
+}
+
+/// Turn a wasmtime error from a device call into a typed fault.
+fn classify(
+    store: &mut Store<DeviceState>,
+    err: wasmtime::Error,
+    device: &str,
+    component: &str,
+    op: String,
+    budget: u64,
+) -> DeviceFault {
+    let st = store.data_mut();
+    let kind = if st.limiter.refused {
+        FaultKind::MemoryLimit { limit: st.limiter.limit }
+    } else if let Some(v) = st.violation.take() {
+        FaultKind::Contract(v)
+    } else if matches!(err.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::OutOfFuel)) {
+        FaultKind::OutOfFuel { budget }
+    } else {
+        let mut msg = match err.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => trap.to_string(),
+            None => format!("{err:#}"),
+        };
+        if let Some(said) = st.last_error.take() {
+            let _ = write!(msg, "; the device logged: {said}");
+        }
+        if let Some(bt) = err.downcast_ref::<wasmtime::WasmBacktrace>() {
+            let frames: Vec<String> = bt
+                .frames()
+                .iter()
+                .take(8)
+                .map(|f| {
+                    f.func_name().map(|n| n.to_owned()).unwrap_or_else(|| format!("func[{}]", f.func_index()))
+                })
+                .collect();
+            if !frames.is_empty() {
+                let _ = write!(msg, "\n  wasm backtrace: {}", frames.join(" <- "));
+            }
+        }
+        FaultKind::Trap(msg)
+    };
+    DeviceFault { device: device.to_owned(), component: component.to_owned(), op, kind }
+}
+
+/// A linker with every contract import, shared by all instances.
+pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<DeviceState>> {
+    let mut linker = Linker::new(engine);
+    crate::contract::add_to_linker(&mut linker)?;
+    Ok(linker)
+}

@@ -1,0 +1,15 @@
+//! wemu: a RISC-V machine emulator whose device models are sandboxed
+//! WebAssembly components. The data path reads top-down:
+//! cpu (`wemu_cpu`) → [`machine`] (the bus as the hart sees it) →
+//! [`device::WasmDevice`] → the component's export.
+
+pub mod backend;
+pub mod bus;
+pub mod clock;
+pub mod contract;
+pub mod device;
+pub mod image;
+pub mod irq;
+pub mod loader;
+pub mod machine;
+pub mod ram;

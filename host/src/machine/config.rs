@@ -1,0 +1,688 @@
+//! Machine files (TOML): parsing with line numbers, `extends` chains, and
+//! the command line's `--device` additions. The result is a flat
+//! [`MachineSpec`] that `build` turns into a running machine.
+//! The format is documented in docs/machine-format.md.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::loader::search::{self, Origin, SearchPath};
+
+/// Where a setting came from: file and line (for error messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loc {
+    pub origin: String,
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}", self.origin),
+            None => write!(f, "{}", self.origin),
+        }
+    }
+}
+
+/// A problem in a machine file or `--device` option.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{loc}: {message}")]
+pub struct ConfigError {
+    pub loc: Loc,
+    pub message: String,
+}
+
+fn err(loc: &Loc, message: impl Into<String>) -> ConfigError {
+    ConfigError { loc: loc.clone(), message: message.into() }
+}
+
+/// A size: an integer, or a string like "128M", "64K", "1G", "0x1000".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "SizeRepr")]
+pub struct Size(pub u64);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SizeRepr {
+    Int(u64),
+    Text(String),
+}
+
+impl TryFrom<SizeRepr> for Size {
+    type Error = String;
+    fn try_from(r: SizeRepr) -> Result<Self, String> {
+        match r {
+            SizeRepr::Int(v) => Ok(Size(v)),
+            SizeRepr::Text(s) => parse_size(&s).map(Size),
+        }
+    }
+}
+
+/// Parse "128M", "4k", "1G", "0x1000", "4096".
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    parse_u64(num)
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(|| format!("'{s}' is not a size (e.g. 128M, 64K, 0x1000)"))
+}
+
+/// Decimal or 0x-hex, underscores allowed.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    let s = s.trim().replace('_', "");
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileRepr {
+    name: Option<String>,
+    description: Option<String>,
+    extends: Option<Spanned<String>>,
+    interrupt_parent: Option<String>,
+    cpu: Option<CpuRepr>,
+    #[serde(default)]
+    memory: Vec<Spanned<MemoryRepr>>,
+    #[serde(default)]
+    device: Vec<Spanned<DeviceRepr>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CpuRepr {
+    harts: Option<u32>,
+    isa: Option<String>,
+    timebase_frequency: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct MemoryRepr {
+    name: String,
+    base: Option<u64>,
+    size: Option<Size>,
+    readonly: Option<bool>,
+    #[serde(default)]
+    remove: bool,
+}
+
+/// An IRQ wiring entry: a number on the interrupt parent, or a target
+/// string ("hart0.meip", "plic0.10").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum IrqSpec {
+    Number(u32),
+    Target(String),
+}
+
+/// A block backend binding.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum BlockSpec {
+    Path(String),
+    Table {
+        file: String,
+        #[serde(default)]
+        readonly: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A DMA window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub base: u64,
+    pub size: Size,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DeviceRepr {
+    name: String,
+    component: Option<String>,
+    regions: Option<Vec<u64>>,
+    irqs: Option<Vec<IrqSpec>>,
+    props: Option<toml::Table>,
+    chardev: Option<OneOrMany>,
+    block: Option<BlockSpec>,
+    dma: Option<Vec<Window>>,
+    timers: Option<bool>,
+    power: Option<bool>,
+    memory_limit: Option<Size>,
+    fuel: Option<u64>,
+    #[serde(default)]
+    remove: bool,
+}
+
+/// A property value for `create`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PropVal {
+    Bool(bool),
+    Int(i64),
+    Text(String),
+}
+
+/// One memory region of the resolved machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemorySpec {
+    pub name: String,
+    pub base: u64,
+    pub size: u64,
+    pub readonly: bool,
+    pub loc: Loc,
+}
+
+/// One device of the resolved machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    pub name: String,
+    pub component: String,
+    pub regions: Vec<u64>,
+    pub irqs: Vec<IrqSpec>,
+    pub props: Vec<(String, PropVal)>,
+    pub chardevs: Vec<String>,
+    pub block: Option<(PathBuf, bool)>,
+    pub dma: Vec<(u64, u64)>,
+    pub timers: bool,
+    pub power: bool,
+    pub memory_limit: Option<u64>,
+    pub fuel: Option<u64>,
+    pub loc: Loc,
+}
+
+/// A machine with every `extends` resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineSpec {
+    pub name: String,
+    pub description: String,
+    pub origin: String,
+    pub harts: u32,
+    pub isa: String,
+    pub timebase_frequency: u64,
+    pub interrupt_parent: Option<String>,
+    pub memory: Vec<MemorySpec>,
+    pub devices: Vec<DeviceSpec>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes().iter().take(offset).filter(|&&b| b == b'\n').count() + 1
+}
+
+/// Load machine `name` (a name on the machine path or a .toml path).
+pub fn load(path: &SearchPath, name: &str) -> Result<MachineSpec, ConfigError> {
+    let mut chain = Vec::new();
+    load_layer(path, name, &mut chain, None)
+}
+
+fn load_layer(
+    path: &SearchPath,
+    name: &str,
+    chain: &mut Vec<String>,
+    from: Option<&Loc>,
+) -> Result<MachineSpec, ConfigError> {
+    let top = Loc { origin: format!("machine '{name}'"), line: None };
+    let at = from.unwrap_or(&top);
+    let origin = search::find_machine(path, name).ok_or_else(|| {
+        let searched: Vec<String> = path.dirs.iter().map(|d| d.display().to_string()).collect();
+        err(
+            at,
+            format!(
+                "no machine named '{name}' (searched {}the built-in machines; `wemu machines` lists them)",
+                searched.iter().map(|s| format!("{s}, ")).collect::<String>()
+            ),
+        )
+    })?;
+    let text = search::read_machine(&origin)
+        .map_err(|e| err(at, format!("cannot read machine file {origin}: {e}")))?;
+    let origin_str = origin.to_string();
+    if chain.contains(&origin_str) || chain.len() > 16 {
+        return Err(err(
+            at,
+            format!("machine files extend each other in a loop: {} -> {origin_str}", chain.join(" -> ")),
+        ));
+    }
+    chain.push(origin_str.clone());
+    parse_layer(path, &origin, &text, chain)
+}
+
+/// Parse one machine file's text (resolving its `extends`).
+pub fn parse_layer(
+    path: &SearchPath,
+    origin: &Origin,
+    text: &str,
+    chain: &mut Vec<String>,
+) -> Result<MachineSpec, ConfigError> {
+    let origin_str = origin.to_string();
+    let loc_at = |span: std::ops::Range<usize>| Loc {
+        origin: origin_str.clone(),
+        line: Some(line_of(text, span.start)),
+    };
+    let file: FileRepr = toml::from_str(text).map_err(|e| ConfigError {
+        loc: Loc { origin: origin_str.clone(), line: e.span().map(|s| line_of(text, s.start)) },
+        message: e.message().trim().to_owned(),
+    })?;
+    let base_dir = search::origin_dir(origin).map(|p| p.to_path_buf());
+
+    let mut spec = match &file.extends {
+        Some(parent) => {
+            let loc = loc_at(parent.span());
+            load_layer(path, parent.get_ref(), chain, Some(&loc))?
+        }
+        None => MachineSpec {
+            name: String::new(),
+            description: String::new(),
+            origin: origin_str.clone(),
+            harts: 1,
+            isa: "rv64imac_zicsr_zifencei".into(),
+            timebase_frequency: 10_000_000,
+            interrupt_parent: None,
+            memory: Vec::new(),
+            devices: Vec::new(),
+        },
+    };
+    spec.origin = origin_str.clone();
+    spec.name = file.name.clone().unwrap_or_else(|| match origin {
+        Origin::File(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        Origin::BuiltIn(n) => (*n).to_owned(),
+    });
+    if let Some(d) = file.description {
+        spec.description = d;
+    }
+    if let Some(p) = file.interrupt_parent {
+        spec.interrupt_parent = Some(p);
+    }
+    if let Some(cpu) = file.cpu {
+        if let Some(h) = cpu.harts {
+            spec.harts = h;
+        }
+        if let Some(i) = cpu.isa {
+            spec.isa = i;
+        }
+        if let Some(t) = cpu.timebase_frequency {
+            spec.timebase_frequency = t;
+        }
+    }
+    for m in file.memory {
+        let loc = loc_at(m.span());
+        merge_memory(&mut spec.memory, m.into_inner(), loc)?;
+    }
+    for d in file.device {
+        let loc = loc_at(d.span());
+        merge_device(&mut spec.devices, d.into_inner(), loc, base_dir.as_deref())?;
+    }
+    Ok(spec)
+}
+
+fn merge_memory(list: &mut Vec<MemorySpec>, m: MemoryRepr, loc: Loc) -> Result<(), ConfigError> {
+    let existing = list.iter().position(|x| x.name == m.name);
+    if m.remove {
+        match existing {
+            Some(i) => {
+                list.remove(i);
+                return Ok(());
+            }
+            None => return Err(err(&loc, format!("cannot remove memory '{}': no such region", m.name))),
+        }
+    }
+    match existing {
+        Some(i) => {
+            let x = &mut list[i];
+            if let Some(b) = m.base {
+                x.base = b;
+            }
+            if let Some(s) = m.size {
+                x.size = s.0;
+            }
+            if let Some(r) = m.readonly {
+                x.readonly = r;
+            }
+            x.loc = loc;
+        }
+        None => {
+            let base = m.base.ok_or_else(|| err(&loc, format!("memory '{}' needs `base`", m.name)))?;
+            let size = m.size.ok_or_else(|| err(&loc, format!("memory '{}' needs `size`", m.name)))?;
+            list.push(MemorySpec {
+                name: m.name,
+                base,
+                size: size.0,
+                readonly: m.readonly.unwrap_or(false),
+                loc,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn prop_value(name: &str, v: &toml::Value, loc: &Loc) -> Result<PropVal, ConfigError> {
+    match v {
+        toml::Value::Boolean(b) => Ok(PropVal::Bool(*b)),
+        toml::Value::Integer(i) => Ok(PropVal::Int(*i)),
+        toml::Value::String(s) => Ok(PropVal::Text(s.clone())),
+        other => Err(err(
+            loc,
+            format!(
+                "property '{name}' is a {}; properties are booleans, integers or strings",
+                other.type_str()
+            ),
+        )),
+    }
+}
+
+fn check_name(name: &str, loc: &Loc) -> Result<(), ConfigError> {
+    let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(err(loc, format!("'{name}' is not a valid device name (letters, digits, - and _)")))
+    }
+}
+
+fn merge_device(
+    list: &mut Vec<DeviceSpec>,
+    d: DeviceRepr,
+    loc: Loc,
+    base_dir: Option<&std::path::Path>,
+) -> Result<(), ConfigError> {
+    check_name(&d.name, &loc)?;
+    let existing = list.iter().position(|x| x.name == d.name);
+    if d.remove {
+        return match existing {
+            Some(i) => {
+                list.remove(i);
+                Ok(())
+            }
+            None => Err(err(&loc, format!("cannot remove device '{}': no such device", d.name))),
+        };
+    }
+    let idx = match existing {
+        Some(i) => i,
+        None => {
+            let component = d.component.clone().ok_or_else(|| {
+                err(&loc, format!("device '{}' needs `component` (the device model's name)", d.name))
+            })?;
+            list.push(DeviceSpec {
+                name: d.name.clone(),
+                component,
+                regions: Vec::new(),
+                irqs: Vec::new(),
+                props: Vec::new(),
+                chardevs: Vec::new(),
+                block: None,
+                dma: Vec::new(),
+                timers: false,
+                power: false,
+                memory_limit: None,
+                fuel: None,
+                loc: loc.clone(),
+            });
+            list.len() - 1
+        }
+    };
+    let x = &mut list[idx];
+    x.loc = loc.clone();
+    if let Some(c) = d.component {
+        x.component = c;
+    }
+    if let Some(r) = d.regions {
+        x.regions = r;
+    }
+    if let Some(i) = d.irqs {
+        x.irqs = i;
+    }
+    if let Some(props) = d.props {
+        for (k, v) in &props {
+            let v = prop_value(k, v, &loc)?;
+            x.props.retain(|(n, _)| n != k);
+            x.props.push((k.clone(), v));
+        }
+    }
+    if let Some(c) = d.chardev {
+        x.chardevs = match c {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        };
+    }
+    if let Some(b) = d.block {
+        let (file, ro) = match b {
+            BlockSpec::Path(p) => (p, false),
+            BlockSpec::Table { file, readonly } => (file, readonly),
+        };
+        let p = PathBuf::from(file);
+        let p = match base_dir {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p,
+        };
+        x.block = Some((p, ro));
+    }
+    if let Some(w) = d.dma {
+        x.dma = w.iter().map(|w| (w.base, w.size.0)).collect();
+    }
+    if let Some(t) = d.timers {
+        x.timers = t;
+    }
+    if let Some(p) = d.power {
+        x.power = p;
+    }
+    if let Some(m) = d.memory_limit {
+        x.memory_limit = Some(m.0);
+    }
+    if let Some(f) = d.fuel {
+        x.fuel = Some(f);
+    }
+    Ok(())
+}
+
+/// Apply one `--device NAME,key=value,...` option to the machine: adds a
+/// device, or changes the one whose `id` matches.
+pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), ConfigError> {
+    let loc = Loc { origin: format!("--device {option}"), line: None };
+    let mut parts = option.split(',');
+    let component = parts.next().unwrap_or("").trim().to_owned();
+    if component.is_empty() {
+        return Err(err(&loc, "expected NAME[,key=value...]"));
+    }
+    let mut d = DeviceRepr { component: Some(component.clone()), ..Default::default() };
+    let mut id = None;
+    let mut props = toml::Table::new();
+    let mut regions = Vec::new();
+    let mut irqs = Vec::new();
+    let mut dma = Vec::new();
+    let mut chardevs = Vec::new();
+    for part in parts {
+        let (k, v) = part.split_once('=').ok_or_else(|| err(&loc, format!("'{part}' is not key=value")))?;
+        let bool_of = |v: &str| match v {
+            "on" | "true" | "yes" | "1" => Ok(true),
+            "off" | "false" | "no" | "0" => Ok(false),
+            _ => Err(err(&loc, format!("'{k}={v}': expected on or off"))),
+        };
+        match k {
+            "id" => id = Some(v.to_owned()),
+            "addr" => {
+                regions.push(parse_u64(v).ok_or_else(|| err(&loc, format!("addr '{v}' is not a number")))?)
+            }
+            "irq" => irqs.push(match v.parse::<u32>() {
+                Ok(n) => IrqSpec::Number(n),
+                Err(_) => IrqSpec::Target(v.to_owned()),
+            }),
+            "chardev" => chardevs.push(v.to_owned()),
+            "block" => d.block = Some(BlockSpec::Path(v.to_owned())),
+            "block-ro" => d.block = Some(BlockSpec::Table { file: v.to_owned(), readonly: true }),
+            "dma" => {
+                let (b, s) =
+                    v.split_once('+').ok_or_else(|| err(&loc, format!("dma '{v}': expected BASE+SIZE")))?;
+                let base =
+                    parse_u64(b).ok_or_else(|| err(&loc, format!("dma base '{b}' is not a number")))?;
+                let size = parse_size(s).map_err(|e| err(&loc, e))?;
+                dma.push(Window { base, size: Size(size) });
+            }
+            "timers" => d.timers = Some(bool_of(v)?),
+            "power" => d.power = Some(bool_of(v)?),
+            "memory-limit" => d.memory_limit = Some(Size(parse_size(v).map_err(|e| err(&loc, e))?)),
+            "fuel" => {
+                d.fuel = Some(parse_u64(v).ok_or_else(|| err(&loc, format!("fuel '{v}' is not a number")))?)
+            }
+            _ => {
+                let value = if let Some(n) = parse_u64(v).and_then(|n| i64::try_from(n).ok()) {
+                    toml::Value::Integer(n)
+                } else if let Some(n) =
+                    v.strip_prefix('-').and_then(parse_u64).and_then(|n| i64::try_from(n).ok())
+                {
+                    toml::Value::Integer(-n)
+                } else if v == "true" || v == "false" {
+                    toml::Value::Boolean(v == "true")
+                } else {
+                    toml::Value::String(v.to_owned())
+                };
+                props.insert(k.to_owned(), value);
+            }
+        }
+    }
+    d.name = id.unwrap_or(component);
+    if !regions.is_empty() {
+        d.regions = Some(regions);
+    }
+    if !irqs.is_empty() {
+        d.irqs = Some(irqs);
+    }
+    if !dma.is_empty() {
+        d.dma = Some(dma);
+    }
+    if !chardevs.is_empty() {
+        d.chardev = Some(OneOrMany::Many(chardevs));
+    }
+    if !props.is_empty() {
+        d.props = Some(props);
+    }
+    merge_device(&mut spec.devices, d, loc, None)
+}
+
+/// A summary line per machine: name, description, origin.
+pub fn describe_all(path: &SearchPath) -> Vec<(String, String, Origin)> {
+    search::list_machines(path)
+        .into_iter()
+        .map(|(name, origin)| {
+            let desc = search::read_machine(&origin)
+                .ok()
+                .and_then(|t| toml::from_str::<BTreeMap<String, toml::Value>>(&t).ok())
+                .and_then(|t| t.get("description").and_then(|d| d.as_str().map(str::to_owned)))
+                .unwrap_or_else(|| "(unreadable machine file)".into());
+            (name, desc, origin)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<MachineSpec, ConfigError> {
+        parse_layer(&SearchPath::default(), &Origin::File("test.toml".into()), text, &mut Vec::new())
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("128M"), Ok(128 << 20));
+        assert_eq!(parse_size("0x1000"), Ok(0x1000));
+        assert_eq!(parse_size("4k"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999G").is_err(), "overflow is an error");
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let e = parse("name = \"x\"\n\n[[device]]\nname = \"u\"\ncomponent = 5\n").unwrap_err();
+        assert_eq!(e.loc.origin, "test.toml");
+        assert_eq!(e.loc.line, Some(5), "{e}");
+        let e = parse("[[device]]\nname = \"u\"\ncomponent = \"x\"\nbogus = 1\n").unwrap_err();
+        assert!(e.message.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn extends_overrides_and_removes() {
+        let base = parse(
+            "[[memory]]\nname = \"ram\"\nbase = 0x80000000\nsize = \"16M\"\n\
+             [[device]]\nname = \"uart0\"\ncomponent = \"ns16550a\"\nregions = [0x10000000]\nprops = { a = 1 }\n",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let base_path = dir.path().join("base.toml");
+        std::fs::write(
+            &base_path,
+            "[[memory]]\nname = \"ram\"\nbase = 0x80000000\nsize = \"16M\"\n\
+             [[device]]\nname = \"uart0\"\ncomponent = \"ns16550a\"\nregions = [0x10000000]\nprops = { a = 1 }\n",
+        )
+        .unwrap();
+        let child = format!(
+            "extends = {:?}\n[[memory]]\nname = \"ram\"\nsize = \"64M\"\n\
+             [[device]]\nname = \"uart0\"\nprops = {{ b = true }}\n\
+             [[device]]\nname = \"uart1\"\ncomponent = \"ns16550a\"\nregions = [0x10001000]\n",
+            base_path.display().to_string()
+        );
+        let spec = parse(&child).unwrap();
+        assert_eq!(base.memory[0].size, 16 << 20);
+        assert_eq!(spec.memory[0].size, 64 << 20);
+        assert_eq!(spec.memory[0].base, 0x8000_0000, "inherited");
+        assert_eq!(spec.devices.len(), 2);
+        assert_eq!(
+            spec.devices[0].props,
+            vec![("a".into(), PropVal::Int(1)), ("b".into(), PropVal::Bool(true))]
+        );
+        let removed = parse(&format!(
+            "extends = {:?}\n[[device]]\nname = \"uart0\"\nremove = true\n",
+            base_path.display().to_string()
+        ))
+        .unwrap();
+        assert!(removed.devices.is_empty());
+    }
+
+    #[test]
+    fn missing_parent_is_named_with_line() {
+        let e = parse("\nextends = \"no-such-board\"\n").unwrap_err();
+        assert_eq!(e.loc.line, Some(2));
+        assert!(e.message.contains("no-such-board"), "{e}");
+    }
+
+    #[test]
+    fn device_option_adds_a_device_with_props() {
+        let mut spec = parse("").unwrap();
+        apply_device_option(
+            &mut spec,
+            "ns16550a,id=uart1,addr=0x10001000,irq=11,clock-frequency=0x10,label=x,chardev=null",
+        )
+        .unwrap();
+        let d = &spec.devices[0];
+        assert_eq!((d.name.as_str(), d.component.as_str()), ("uart1", "ns16550a"));
+        assert_eq!(d.regions, vec![0x1000_1000]);
+        assert_eq!(d.irqs, vec![IrqSpec::Number(11)]);
+        assert_eq!(d.chardevs, vec!["null".to_owned()]);
+        assert!(d.props.contains(&("clock-frequency".into(), PropVal::Int(16))));
+        assert!(d.props.contains(&("label".into(), PropVal::Text("x".into()))));
+        assert!(apply_device_option(&mut spec, "x,addr").is_err());
+    }
+
+    #[test]
+    fn non_scalar_props_are_refused_with_the_name() {
+        let e = parse("[[device]]\nname = \"u\"\ncomponent = \"c\"\nprops = { list = [1] }\n").unwrap_err();
+        assert!(e.message.contains("'list'"), "{e}");
+        assert_eq!(e.loc.line, Some(1));
+    }
+}

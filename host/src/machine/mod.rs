@@ -1,0 +1,339 @@
+//! A machine: harts plus the platform (address map, RAM, device instances,
+//! IRQ wiring, clock). `build` turns a resolved machine file into one;
+//! `run` (in run.rs) executes it.
+
+pub mod config;
+mod run;
+
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use wemu_cpu::Hart;
+
+use crate::backend::block::BlockImage;
+use crate::backend::chardev::{self, CharInput, CharSink, ChardevSpec};
+use crate::bus::{Bus, BusError, Mapping, Target};
+use crate::clock::{Clock, EventQueue};
+use crate::contract::types;
+use crate::device::{self, CreateError, DeviceFault, DeviceState, WasmDevice};
+use crate::image::Image;
+use crate::irq::{HartPin, IrqRouter, Sink};
+use crate::loader::{self, LoadError, Loader};
+use crate::ram::Ram;
+pub use config::{ConfigError, Loc, MachineSpec};
+pub use run::{Exit, RunError};
+
+/// Why a machine could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{loc}: {source}")]
+    Load { loc: Loc, source: LoadError },
+    #[error("{loc}: {source}")]
+    Create { loc: Loc, source: Box<CreateError> },
+    #[error("{loc}: {source}")]
+    Bus { loc: Loc, source: BusError },
+    #[error("{loc}: {message}")]
+    Other { loc: Loc, message: String },
+}
+
+fn other(loc: &Loc, message: impl Into<String>) -> BuildError {
+    BuildError::Other { loc: loc.clone(), message: message.into() }
+}
+
+/// Host-side choices the machine file leaves to the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Backend of each `serialN` chardev name, from `--serial`.
+    pub serials: Vec<ChardevSpec>,
+    /// Log every MMIO access (`--trace mmio`).
+    pub trace_mmio: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { serials: vec![ChardevSpec::Stdio], trace_mmio: false }
+    }
+}
+
+/// A device in the machine, with what it was built from.
+pub struct Slot {
+    pub dev: WasmDevice,
+    pub spec: config::DeviceSpec,
+}
+
+/// Input waiting to be offered to a device's character port.
+pub(crate) struct InputBinding {
+    device: usize,
+    port: u32,
+    input: CharInput,
+}
+
+/// Everything but the harts: what a hart's memory accesses reach.
+pub struct Platform {
+    pub(crate) bus: Bus,
+    pub(crate) rams: Vec<Rc<Ram>>,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) irq: IrqRouter,
+    pub(crate) clock: Clock,
+    pub(crate) events: EventQueue,
+    pub(crate) inputs: Vec<InputBinding>,
+    /// Hart pin changes waiting to be applied between batches.
+    pub(crate) pin_changes: Vec<(usize, HartPin, bool)>,
+    /// Virtual time at the start of the current batch.
+    pub(crate) now_ns: u64,
+    pub(crate) stop: Option<run::StopRequest>,
+    pub(crate) trace_mmio: bool,
+}
+
+/// A built machine.
+pub struct Machine {
+    pub spec: MachineSpec,
+    pub harts: Vec<Hart>,
+    pub platform: Platform,
+    pub(crate) image: Option<Image>,
+}
+
+impl Machine {
+    /// Build `spec`: memory, devices (loaded through `loader`), wiring.
+    pub fn build(spec: MachineSpec, loader: &mut Loader, opts: &Options) -> Result<Self, BuildError> {
+        let mut bus = Bus::new();
+        let mut rams = Vec::new();
+        for m in &spec.memory {
+            let size = usize::try_from(m.size).ok().filter(|&s| s <= 1 << 36).ok_or_else(|| {
+                other(&m.loc, format!("memory '{}' is too large ({:#x} bytes)", m.name, m.size))
+            })?;
+            bus.add(Mapping {
+                name: m.name.clone(),
+                base: m.base,
+                size: m.size,
+                target: Target::Memory(rams.len()),
+            })
+            .map_err(|source| BuildError::Bus { loc: m.loc.clone(), source })?;
+            rams.push(Rc::new(Ram::new(&m.name, m.base, size, m.readonly)));
+        }
+
+        let harts = spec.harts;
+        if harts != 1 {
+            let loc = Loc { origin: spec.origin.clone(), line: None };
+            return Err(other(
+                &loc,
+                format!("{harts} harts requested; this wemu runs 1 hart (SMP is partial: see docs)"),
+            ));
+        }
+
+        let mut slots: Vec<Slot> = Vec::new();
+        let mut inputs = Vec::new();
+        let mut stdin_taken = false;
+        for d in &spec.devices {
+            let loaded = loader
+                .load(&d.component)
+                .map_err(|source| BuildError::Load { loc: d.loc.clone(), source })?;
+
+            let mut granted = Vec::new();
+            if d.timers {
+                granted.push("clock");
+            }
+            if !d.dma.is_empty() {
+                granted.push("dma");
+            }
+            if !d.chardevs.is_empty() {
+                granted.push("chardev");
+            }
+            if d.block.is_some() {
+                granted.push("block");
+            }
+            if d.power {
+                granted.push("power");
+            }
+            loader::check_grants(&loaded, &d.name, &granted).map_err(|m| other(&d.loc, m))?;
+
+            let mut state = DeviceState::new(&d.name, d.memory_limit.unwrap_or(device::DEFAULT_MEMORY_LIMIT));
+            state.dma.windows = d.dma.clone();
+            state.dma.rams = rams.iter().filter(|r| !r.read_only()).cloned().collect();
+            for (port, binding) in d.chardevs.iter().enumerate() {
+                let spec_for = resolve_chardev(binding, opts).map_err(|m| other(&d.loc, m))?;
+                let (sink, input): (Box<dyn CharSink>, CharInput) = if spec_for == ChardevSpec::Stdio
+                    && stdin_taken
+                {
+                    // stdin can feed only one device; later ones only print.
+                    (
+                        chardev::open(&ChardevSpec::Stdio).map_err(|e| other(&d.loc, format!("{e:#}")))?.0,
+                        CharInput::none(),
+                    )
+                } else {
+                    chardev::open(&spec_for)
+                        .map_err(|e| other(&d.loc, format!("chardev '{binding}': {e:#}")))?
+                };
+                stdin_taken |= spec_for == ChardevSpec::Stdio;
+                state.chardevs.push(sink);
+                inputs.push(InputBinding { device: slots.len(), port: port as u32, input });
+            }
+            if let Some((path, ro)) = &d.block {
+                state.blocks.push(BlockImage::open(path, *ro).map_err(|e| other(&d.loc, format!("{e:#}")))?);
+            }
+
+            let props = d
+                .props
+                .iter()
+                .map(|(name, v)| types::Property {
+                    name: name.clone(),
+                    value: match v {
+                        config::PropVal::Bool(b) => types::PropValue::Boolean(*b),
+                        config::PropVal::Int(i) => types::PropValue::Integer(*i),
+                        config::PropVal::Text(s) => types::PropValue::Text(s.clone()),
+                    },
+                })
+                .collect();
+            let dev = loader
+                .instantiate(&loaded, state, d.fuel.unwrap_or(device::DEFAULT_FUEL), props)
+                .map_err(|source| BuildError::Create { loc: d.loc.clone(), source: Box::new(source) })?;
+
+            let desc = dev.description();
+            if desc.regions.len() != d.regions.len() {
+                let names: Vec<&str> = desc.regions.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(other(
+                    &d.loc,
+                    format!(
+                        "device '{}' ({}) has {} region(s) [{}] but `regions` places {}",
+                        d.name,
+                        d.component,
+                        desc.regions.len(),
+                        names.join(", "),
+                        d.regions.len()
+                    ),
+                ));
+            }
+            for (i, ((rname, size), base)) in desc.regions.iter().zip(&d.regions).enumerate() {
+                bus.add(Mapping {
+                    name: format!("{}.{rname}", d.name),
+                    base: *base,
+                    size: *size,
+                    target: Target::Mmio { device: slots.len(), region: i as u32 },
+                })
+                .map_err(|source| BuildError::Bus { loc: d.loc.clone(), source })?;
+            }
+            slots.push(Slot { dev, spec: d.clone() });
+        }
+
+        let irq = wire_irqs(&spec, &slots)?;
+        let mut platform = Platform {
+            bus,
+            rams,
+            slots,
+            irq,
+            clock: Clock::default(),
+            events: EventQueue::default(),
+            inputs,
+            pin_changes: Vec::new(),
+            now_ns: 0,
+            stop: None,
+            trace_mmio: opts.trace_mmio,
+        };
+        // Apply whatever the devices asked for while being created.
+        for i in 0..platform.slots.len() {
+            platform.apply_effects(i).map_err(|f| other(&platform.slots[i].spec.loc, f.to_string()))?;
+        }
+        let harts = vec![Hart::new(0, spec.memory.first().map_or(0, |m| m.base))];
+        Ok(Machine { spec, harts, platform, image: None })
+    }
+
+    /// Place `image` in memory and point hart 0 at its entry.
+    pub fn load_image(&mut self, image: Image, file: &str) -> Result<(), crate::image::ImageError> {
+        self.platform
+            .place(&image)
+            .map_err(|message| crate::image::ImageError { file: file.to_owned(), message })?;
+        self.harts[0].pc = image.entry;
+        self.image = Some(image);
+        Ok(())
+    }
+
+    /// The devices, in machine-file order.
+    pub fn devices(&self) -> impl Iterator<Item = &WasmDevice> {
+        self.platform.slots.iter().map(|s| &s.dev)
+    }
+}
+
+/// `serial0` → the first `--serial`, etc.; or a literal backend spec.
+fn resolve_chardev(binding: &str, opts: &Options) -> Result<ChardevSpec, String> {
+    if let Some(n) = binding.strip_prefix("serial").and_then(|n| n.parse::<usize>().ok()) {
+        return Ok(opts.serials.get(n).cloned().unwrap_or(ChardevSpec::Null));
+    }
+    binding.parse::<ChardevSpec>().map_err(|e| format!("chardev '{binding}': {e}"))
+}
+
+fn wire_irqs(spec: &MachineSpec, slots: &[Slot]) -> Result<IrqRouter, BuildError> {
+    let mut router = IrqRouter::default();
+    let find = |name: &str| slots.iter().position(|s| s.spec.name == name);
+    for (idx, slot) in slots.iter().enumerate() {
+        let d = &slot.spec;
+        let outputs = slot.dev.description().irq_outputs;
+        if d.irqs.len() > outputs as usize {
+            return Err(other(
+                &d.loc,
+                format!("device '{}' has {outputs} IRQ output(s) but `irqs` wires {}", d.name, d.irqs.len()),
+            ));
+        }
+        for (line, target) in d.irqs.iter().enumerate() {
+            let sink = match target {
+                config::IrqSpec::Number(n) => match &spec.interrupt_parent {
+                    Some(parent) => {
+                        let dev = find(parent).ok_or_else(|| {
+                            other(
+                                &d.loc,
+                                format!("interrupt-parent '{parent}' is not a device of this machine"),
+                            )
+                        })?;
+                        Sink::Device { device: dev, line: *n }
+                    }
+                    None => Sink::Unconnected { label: format!("irq {n}") },
+                },
+                config::IrqSpec::Target(t) => parse_target(t, &find).map_err(|m| other(&d.loc, m))?,
+            };
+            if let Sink::Device { device, line: input } = &sink {
+                let inputs = slots[*device].dev.description().irq_inputs;
+                if *input >= inputs {
+                    return Err(other(
+                        &d.loc,
+                        format!(
+                            "device '{}' line {line} goes to input {input} of '{}', which has {inputs} input(s)",
+                            d.name, slots[*device].spec.name
+                        ),
+                    ));
+                }
+            }
+            router.connect(idx, line as u32, sink);
+        }
+    }
+    Ok(router)
+}
+
+/// "hart0.meip" or "plic0.10".
+fn parse_target(t: &str, find: &dyn Fn(&str) -> Option<usize>) -> Result<Sink, String> {
+    let (who, what) = t
+        .split_once('.')
+        .ok_or_else(|| format!("IRQ target '{t}': expected DEVICE.LINE or hartN.PIN (e.g. hart0.meip)"))?;
+    if let Some(n) = who.strip_prefix("hart").and_then(|n| n.parse::<usize>().ok()) {
+        let pin = HartPin::parse(what)
+            .ok_or_else(|| format!("IRQ target '{t}': pin must be meip, mtip or msip"))?;
+        if n != 0 {
+            return Err(format!("IRQ target '{t}': this machine has only hart0"));
+        }
+        return Ok(Sink::Hart { hart: n, pin });
+    }
+    let device = find(who).ok_or_else(|| format!("IRQ target '{t}': no device named '{who}'"))?;
+    let line = what.parse::<u32>().map_err(|_| format!("IRQ target '{t}': '{what}' is not a line number"))?;
+    Ok(Sink::Device { device, line })
+}
+
+/// Machine paths for `-M`: `--machine-path`, `WEMU_MACHINE_PATH`, built-ins.
+pub fn machine_search_path(explicit: &[PathBuf]) -> crate::loader::SearchPath {
+    crate::loader::SearchPath::new(explicit, "WEMU_MACHINE_PATH")
+}
+
+impl From<DeviceFault> for RunError {
+    fn from(f: DeviceFault) -> Self {
+        RunError::Device { fault: f, pc: None }
+    }
+}

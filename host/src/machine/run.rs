@@ -1,0 +1,372 @@
+//! Running a machine: the hart's memory accesses (`wemu_cpu::Memory`),
+//! device effects (IRQs, timers, power), input delivery, idle skipping and
+//! the stop conditions.
+
+use std::time::Duration;
+
+use wemu_cpu::{Halt, MemError, Memory, RunExit};
+
+use super::{Machine, Platform};
+use crate::bus::Target;
+use crate::device::{DeviceFault, FaultKind, PowerRequest, TimerOp};
+use crate::image::Image;
+use crate::irq::Delivery;
+
+/// Instructions a hart runs between looks at input, timers and pins.
+const BATCH: u64 = 10_000;
+/// Device-to-device IRQ hops allowed in one delivery before it is a storm.
+const MAX_IRQ_HOPS: usize = 64;
+
+/// Why the machine stopped on its own (as opposed to a `RunError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// A device powered the machine off with this status.
+    Poweroff(u32),
+    /// `run` was given an instruction limit and reached it.
+    InstructionLimit,
+}
+
+/// Why the machine cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{fault}{}", pc.map(|pc| format!(" (guest pc {pc:#x})")).unwrap_or_default())]
+    Device { fault: DeviceFault, pc: Option<u64> },
+    #[error("guest stopped: {0}")]
+    Guest(Halt),
+    #[error(
+        "hart 0 waits for an interrupt (wfi at pc {pc:#x}) that nothing can raise: \
+         no timer is armed and no input can arrive"
+    )]
+    Deadlock { pc: u64 },
+}
+
+/// Something a device asked for that ends the current batch.
+#[derive(Debug)]
+pub(crate) enum StopRequest {
+    Power(PowerRequest),
+    Fault(DeviceFault),
+}
+
+impl Platform {
+    fn fault_stop(&mut self, f: DeviceFault) -> MemError {
+        self.stop = Some(StopRequest::Fault(f));
+        MemError::Stop
+    }
+
+    fn mmio_read(&mut self, device: usize, region: u32, off: u64, size: u8) -> Result<u64, MemError> {
+        let now = self.now_ns;
+        let slot = &mut self.slots[device];
+        let res = slot.dev.read(now, region, off, size);
+        if self.trace_mmio {
+            tracing::info!(target: "wemu::mmio", "{} read  region {region} off {off:#x} size {size} -> {res:x?}", slot.spec.name);
+        }
+        match res {
+            Ok(Ok(v)) => {
+                self.after_access(device)?;
+                Ok(v)
+            }
+            Ok(Err(_)) => {
+                self.after_access(device)?;
+                Err(MemError::AccessFault)
+            }
+            Err(f) => Err(self.fault_stop(f)),
+        }
+    }
+
+    fn mmio_write(
+        &mut self,
+        device: usize,
+        region: u32,
+        off: u64,
+        size: u8,
+        value: u64,
+    ) -> Result<(), MemError> {
+        let now = self.now_ns;
+        let slot = &mut self.slots[device];
+        let res = slot.dev.write(now, region, off, size, value);
+        if self.trace_mmio {
+            tracing::info!(target: "wemu::mmio", "{} write region {region} off {off:#x} size {size} value {value:#x} -> {res:?}", slot.spec.name);
+        }
+        match res {
+            Ok(Ok(())) => self.after_access(device),
+            Ok(Err(_)) => {
+                self.after_access(device)?;
+                Err(MemError::AccessFault)
+            }
+            Err(f) => Err(self.fault_stop(f)),
+        }
+    }
+
+    /// Apply a device's effects; a power request or fault ends the batch.
+    fn after_access(&mut self, device: usize) -> Result<(), MemError> {
+        if let Err(f) = self.apply_effects(device) {
+            return Err(self.fault_stop(f));
+        }
+        if self.stop.is_some() { Err(MemError::Stop) } else { Ok(()) }
+    }
+
+    /// Route the IRQ changes, timer requests and power requests a device
+    /// queued. Deliveries to other devices' inputs cascade, bounded.
+    pub(crate) fn apply_effects(&mut self, first: usize) -> Result<(), DeviceFault> {
+        let mut work = vec![first];
+        let mut hops = 0;
+        while let Some(device) = work.pop() {
+            let effects = self.slots[device].dev.take_effects();
+            for op in effects.timer_ops {
+                match op {
+                    TimerOp::Set { id, deadline_ns } => self.events.set(device, id, deadline_ns),
+                    TimerOp::Cancel { id } => self.events.cancel(device, id),
+                }
+            }
+            if let Some(p) = effects.power {
+                self.stop.get_or_insert(StopRequest::Power(p));
+            }
+            for (line, level) in effects.irq_changes {
+                match self.irq.set(device, line, level) {
+                    None => {}
+                    Some(Delivery::Hart { hart, pin, level }) => self.pin_changes.push((hart, pin, level)),
+                    Some(Delivery::Device { device: target, line, level }) => {
+                        hops += 1;
+                        if hops > MAX_IRQ_HOPS {
+                            let slot = &self.slots[device];
+                            return Err(DeviceFault {
+                                device: slot.spec.name.clone(),
+                                component: slot.spec.component.clone(),
+                                op: format!("irq.set({line}, {level})"),
+                                kind: FaultKind::Contract(format!(
+                                    "IRQ storm: more than {MAX_IRQ_HOPS} device-to-device interrupt changes in one delivery"
+                                )),
+                            });
+                        }
+                        let now = self.now_ns;
+                        self.slots[target].dev.irq_input(now, line, level)?;
+                        work.push(target);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Offer waiting input bytes to their devices.
+    fn deliver_input(&mut self) -> Result<(), DeviceFault> {
+        for i in 0..self.inputs.len() {
+            let (device, port) = (self.inputs[i].device, self.inputs[i].port);
+            let pending = self.inputs[i].input.pending();
+            if pending.is_empty() {
+                continue;
+            }
+            let chunk = pending[..pending.len().min(4096)].to_vec();
+            let now = self.now_ns;
+            let taken = self.slots[device].dev.char_input(now, port, &chunk)?;
+            self.inputs[i].input.consume(taken);
+            self.apply_effects(device)?;
+        }
+        Ok(())
+    }
+
+    fn input_live(&self) -> bool {
+        self.inputs.iter().any(|b| b.input.live())
+    }
+
+    /// Copy an image's segments into RAM/ROM; every byte must land in memory.
+    pub(crate) fn place(&mut self, image: &Image) -> Result<(), String> {
+        for seg in &image.segments {
+            let (m, off) = self.bus.find_range(seg.addr, seg.mem_size).ok_or_else(|| {
+                format!(
+                    "segment [{:#x}..{:#x}) is not inside one memory region of this machine",
+                    seg.addr,
+                    seg.addr.saturating_add(seg.mem_size)
+                )
+            })?;
+            let Target::Memory(i) = m.target else {
+                return Err(format!(
+                    "segment at {:#x} falls on device region '{}', not memory",
+                    seg.addr, m.name
+                ));
+            };
+            let ram = &self.rams[i];
+            let off = off as usize;
+            ram.write(off, &seg.data);
+            let zeros = vec![0u8; (seg.mem_size as usize).saturating_sub(seg.data.len())];
+            ram.write(off + seg.data.len(), &zeros);
+        }
+        Ok(())
+    }
+}
+
+impl Memory for Platform {
+    #[inline]
+    fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
+        let Some((m, off)) = self.bus.find_range(addr, u64::from(size)) else {
+            return Err(MemError::AccessFault);
+        };
+        match m.target {
+            Target::Memory(i) => self.rams[i].load(off as usize, size).ok_or(MemError::AccessFault),
+            Target::Mmio { device, region } => self.mmio_read(device, region, off, size),
+        }
+    }
+
+    #[inline]
+    fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
+        let Some((m, off)) = self.bus.find_range(addr, u64::from(size)) else {
+            return Err(MemError::AccessFault);
+        };
+        match m.target {
+            Target::Memory(i) => {
+                let ram = &self.rams[i];
+                if ram.read_only() || !ram.store(off as usize, size, value) {
+                    return Err(MemError::AccessFault);
+                }
+                Ok(())
+            }
+            Target::Mmio { device, region } => self.mmio_write(device, region, off, size, value),
+        }
+    }
+
+    #[inline]
+    fn yield_requested(&mut self) -> bool {
+        !self.pin_changes.is_empty()
+    }
+
+    #[inline]
+    fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
+        // Code runs from memory only, never from device registers.
+        match self.bus.find_range(addr, u64::from(size)) {
+            Some((m, off)) => match m.target {
+                Target::Memory(i) => self.rams[i].load(off as usize, size).ok_or(MemError::AccessFault),
+                Target::Mmio { .. } => Err(MemError::AccessFault),
+            },
+            None => Err(MemError::AccessFault),
+        }
+    }
+}
+
+impl Machine {
+    /// Run until the guest powers off, something fails, or (if given)
+    /// `max_insns` instructions retire.
+    pub fn run(&mut self, max_insns: Option<u64>) -> Result<Exit, RunError> {
+        let timebase_div = (1_000_000_000 / self.spec.timebase_frequency.max(1)).max(1);
+        loop {
+            let instret = self.harts[0].instret();
+            if max_insns.is_some_and(|m| instret >= m) {
+                return Ok(Exit::InstructionLimit);
+            }
+            let now = self.platform.clock.now(instret);
+            self.platform.now_ns = now;
+
+            // Timers due now, then input, then the pins they changed.
+            while let Some((dev, id)) = self.platform.events.pop_due(now) {
+                self.platform.slots[dev].dev.timer_fired(now, id).map_err(|f| self.device_error(f))?;
+                self.platform.apply_effects(dev).map_err(|f| self.device_error(f))?;
+            }
+            self.platform.deliver_input().map_err(|f| self.device_error(f))?;
+            for (hart, pin, level) in self.platform.pin_changes.drain(..) {
+                if let Some(h) = self.harts.get_mut(hart) {
+                    h.set_irq_pin(pin.cpu_pin(), level);
+                }
+            }
+            if let Some(exit) = self.take_stop()? {
+                return Ok(exit);
+            }
+
+            let mut budget = BATCH;
+            if let Some(deadline) = self.platform.events.next_deadline() {
+                budget = budget.min(deadline.saturating_sub(now).div_ceil(crate::clock::NS_PER_INSN).max(1));
+            }
+            if let Some(m) = max_insns {
+                budget = budget.min(m - instret);
+            }
+            let hart = &mut self.harts[0];
+            hart.set_time(now / timebase_div);
+            match hart.run(&mut self.platform, budget) {
+                // A device changed a hart pin mid-batch: apply it now.
+                RunExit::Budget | RunExit::Yield => {}
+                RunExit::Wfi => self.idle()?,
+                RunExit::Halt(h) => {
+                    if let Some(exit) = self.take_stop()? {
+                        return Ok(exit);
+                    }
+                    return Err(RunError::Guest(h));
+                }
+            }
+            if let Some(exit) = self.take_stop()? {
+                return Ok(exit);
+            }
+        }
+    }
+
+    /// Every hart waits: jump to the next timer, or wait for input.
+    fn idle(&mut self) -> Result<(), RunError> {
+        let instret = self.harts[0].instret();
+        if let Some(deadline) = self.platform.events.next_deadline() {
+            self.platform.clock.skip_to(instret, deadline);
+            return Ok(());
+        }
+        if self.platform.input_live() {
+            for b in &mut self.platform.inputs {
+                if b.input.live() {
+                    b.input.wait(Duration::from_millis(50));
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        Err(RunError::Deadlock { pc: self.harts[0].pc })
+    }
+
+    fn device_error(&self, fault: DeviceFault) -> RunError {
+        RunError::Device { fault, pc: Some(self.harts[0].pc) }
+    }
+
+    /// Act on a pending stop request: power off, reset, or fault.
+    fn take_stop(&mut self) -> Result<Option<Exit>, RunError> {
+        match self.platform.stop.take() {
+            None => Ok(None),
+            Some(StopRequest::Power(PowerRequest::Poweroff(code))) => Ok(Some(Exit::Poweroff(code))),
+            Some(StopRequest::Power(PowerRequest::Reset)) => {
+                self.reset()?;
+                Ok(None)
+            }
+            Some(StopRequest::Fault(fault)) => Err(self.device_error(fault)),
+        }
+    }
+
+    /// Machine reset: devices to power-on state, RAM cleared, image
+    /// reloaded, harts at the entry point.
+    pub fn reset(&mut self) -> Result<(), RunError> {
+        tracing::info!("machine reset");
+        let now = self.platform.now_ns;
+        for i in 0..self.platform.slots.len() {
+            self.platform.slots[i].dev.reset(now).map_err(|f| self.device_error(f))?;
+        }
+        self.platform.irq.clear();
+        self.platform.events.clear();
+        self.platform.pin_changes.clear();
+        for i in 0..self.platform.slots.len() {
+            // Effects of reset itself (lines lowered) must not re-raise pins.
+            let _ = self.platform.slots[i].dev.take_effects();
+        }
+        for r in &self.platform.rams {
+            if !r.read_only() {
+                r.clear();
+            }
+        }
+        let entry = match &self.image {
+            Some(img) => {
+                let img = img.clone();
+                self.platform.place(&img).map_err(|_| RunError::Deadlock { pc: img.entry })?;
+                img.entry
+            }
+            None => self.platform.rams.first().map_or(0, |r| r.base()),
+        };
+        // Time keeps running across a reset (it is not the guest's state).
+        let now = self.platform.clock.now(self.harts[0].instret());
+        self.platform.clock = crate::clock::Clock::default();
+        self.platform.clock.skip_to(0, now);
+        let id = 0;
+        self.harts[0] = wemu_cpu::Hart::new(id, entry);
+        self.harts[0].x[10] = id;
+        Ok(())
+    }
+}

@@ -1,0 +1,221 @@
+//! The `wemu` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use wemu::backend::chardev::ChardevSpec;
+use wemu::loader::{CompileCache, Loader, SearchPath, check};
+use wemu::machine::{self, Exit, Machine, RunError, config};
+
+/// Exit status when a device model faults.
+const EXIT_DEVICE_FAULT: u8 = 125;
+/// Exit status when the guest cannot continue (trap loop, deadlock).
+const EXIT_GUEST_FATAL: u8 = 126;
+
+/// wemu — a RISC-V machine emulator whose devices are sandboxed
+/// WebAssembly components, loaded by name at run time.
+#[derive(Parser)]
+#[command(name = "wemu", version, about, long_about = None, after_help = EXIT_HELP)]
+struct Cli {
+    /// Log filter for wemu's own messages on stderr (e.g. "info",
+    /// "wemu::device=debug"). Also read from WEMU_LOG.
+    #[arg(long, global = true, env = "WEMU_LOG", default_value = "warn")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_HELP: &str = "\
+Exit status of `wemu run`: the guest's own status when it powers off
+(sifive_test: 0x5555 -> 0, (code << 16) | 0x3333 -> code, capped at 255);
+1 for a setup error (bad machine file, missing device, bad image);
+125 when a device model faults; 126 when the guest cannot continue.";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Boot a machine with a guest program.
+    Run(RunArgs),
+    /// List the device components on the search path, with their descriptions.
+    Devices(PathArgs),
+    /// List the machines on the machine path.
+    Machines(PathArgs),
+}
+
+#[derive(Args)]
+struct PathArgs {
+    /// Directory searched for device components (NAME.wasm) before
+    /// WEMU_DEVICE_PATH and the built-in devices. Repeatable.
+    #[arg(long = "device-path", value_name = "DIR")]
+    device_path: Vec<PathBuf>,
+
+    /// Directory searched for machine files (NAME.toml) before
+    /// WEMU_MACHINE_PATH and the built-in machines. Repeatable.
+    #[arg(long = "machine-path", value_name = "DIR")]
+    machine_path: Vec<PathBuf>,
+
+    /// Do not use the on-disk cache of compiled components
+    /// (default location: WEMU_CACHE_DIR, else ~/.cache/wemu).
+    #[arg(long)]
+    no_cache: bool,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Machine: a name on the machine path (see `wemu machines`) or a path
+    /// to a .toml machine file.
+    #[arg(short = 'M', long = "machine", value_name = "NAME|FILE", default_value = "virt")]
+    machine: String,
+
+    /// Guest program: an RV64 ELF, or a raw binary loaded at --kernel-addr.
+    #[arg(long, value_name = "FILE")]
+    kernel: PathBuf,
+
+    /// Load (and entry) address of a raw --kernel binary [default: start of
+    /// the machine's first memory region].
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    kernel_addr: Option<u64>,
+
+    /// Add a device, or change one by id: NAME[,id=ID][,addr=ADDR]...[,irq=N|TARGET]...
+    /// [,chardev=BACKEND][,dma=BASE+SIZE][,timers=on][,power=on][,block=FILE][,PROP=VALUE]...
+    /// Repeatable. Other keys are the device's properties.
+    #[arg(long = "device", value_name = "SPEC")]
+    devices: Vec<String>,
+
+    /// Backend of the machine's serial0, serial1, ... (in order):
+    /// stdio, file:PATH or null. Default: serial0 on stdio.
+    #[arg(long = "serial", value_name = "BACKEND")]
+    serial: Vec<ChardevSpec>,
+
+    /// Trace categories: "mmio" logs every device register access to stderr.
+    #[arg(long = "trace", short = 'd', value_name = "WHAT", value_delimiter = ',')]
+    trace: Vec<String>,
+
+    /// Stop after this many guest instructions (exit status 0).
+    #[arg(long, value_name = "N")]
+    max_insns: Option<u64>,
+
+    #[command(flatten)]
+    paths: PathArgs,
+}
+
+fn parse_addr(s: &str) -> Result<u64, String> {
+    config::parse_u64(s).ok_or_else(|| format!("'{s}' is not an address"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Devices(args) => devices(args).map(|()| ExitCode::SUCCESS),
+        Command::Machines(args) => machines(args).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wemu: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn loader(paths: &PathArgs) -> Result<Loader> {
+    let search = SearchPath::new(&paths.device_path, "WEMU_DEVICE_PATH");
+    let cache = if paths.no_cache { None } else { CompileCache::default_dir().map(CompileCache::new) };
+    Loader::new(search, cache)
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let mut spec = config::load(&machine::machine_search_path(&args.paths.machine_path), &args.machine)?;
+    for d in &args.devices {
+        config::apply_device_option(&mut spec, d)?;
+    }
+    let mut trace_mmio = false;
+    for t in &args.trace {
+        match t.as_str() {
+            "mmio" => trace_mmio = true,
+            other => anyhow::bail!("unknown trace category '{other}' (known: mmio)"),
+        }
+    }
+    let opts = machine::Options {
+        serials: if args.serial.is_empty() { vec![ChardevSpec::Stdio] } else { args.serial.clone() },
+        trace_mmio,
+    };
+    let mut loader = loader(&args.paths)?;
+    let raw_addr = args.kernel_addr.or(spec.memory.first().map(|m| m.base)).unwrap_or(0);
+    let mut machine = Machine::build(spec, &mut loader, &opts)?;
+    let image = wemu::image::load(&args.kernel, raw_addr)?;
+    machine.load_image(image, &args.kernel.display().to_string())?;
+
+    match machine.run(args.max_insns) {
+        Ok(Exit::Poweroff(code)) => Ok(ExitCode::from(code.min(255) as u8)),
+        Ok(Exit::InstructionLimit) => Ok(ExitCode::SUCCESS),
+        Err(e @ RunError::Device { .. }) => {
+            eprintln!("wemu: device fault: {e}");
+            Ok(ExitCode::from(EXIT_DEVICE_FAULT))
+        }
+        Err(e) => {
+            eprintln!("wemu: {e}");
+            Ok(ExitCode::from(EXIT_GUEST_FATAL))
+        }
+    }
+}
+
+fn devices(args: PathArgs) -> Result<()> {
+    let mut loader = loader(&args)?;
+    let listed = wemu::loader::search::list_devices(loader.search_path());
+    println!("contract: {}@{}", wemu::contract::PACKAGE, wemu::contract::version_string());
+    for (name, origin) in listed {
+        match loader.load(&name) {
+            Err(e) => println!("\n{name}  [{origin}]\n  unusable: {e}"),
+            Ok(loaded) => {
+                println!("\n{name}  [{origin}]");
+                println!(
+                    "  contract: {}@{}",
+                    wemu::contract::PACKAGE,
+                    check::fmt_version(loaded.checked.version)
+                );
+                let caps = if loaded.checked.capabilities.is_empty() {
+                    "none".to_owned()
+                } else {
+                    loaded.checked.capabilities.join(", ")
+                };
+                println!("  capabilities: {caps}");
+                let state = wemu::device::DeviceState::new(&name, wemu::device::DEFAULT_MEMORY_LIMIT);
+                match loader.instantiate(&loaded, state, wemu::device::DEFAULT_FUEL, Vec::new()) {
+                    Ok(dev) => {
+                        let d = dev.description();
+                        println!("  model: {} {}", d.model, d.version);
+                        let regions: Vec<String> =
+                            d.regions.iter().map(|(n, s)| format!("{n} ({s:#x} bytes)")).collect();
+                        println!(
+                            "  regions: {}",
+                            if regions.is_empty() { "none".into() } else { regions.join(", ") }
+                        );
+                        println!("  irq lines: {} out, {} in", d.irq_outputs, d.irq_inputs);
+                        if let Some(node) = &d.dt_node {
+                            println!("  device tree: {} compatible = {:?}", node.name, node.compatible);
+                        }
+                    }
+                    Err(e) => println!("  (with no properties: {e})"),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn machines(args: PathArgs) -> Result<()> {
+    let path = machine::machine_search_path(&args.machine_path);
+    for (name, desc, origin) in config::describe_all(&path) {
+        println!("{name:<16} {desc}  [{origin}]");
+    }
+    Ok(())
+}

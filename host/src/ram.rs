@@ -1,0 +1,124 @@
+//! Guest RAM and ROM: one contiguous block per memory region.
+//!
+//! The CPU and device DMA share a block (`Rc`), so access is by copy
+//! through `&self`; no reference into guest memory ever escapes, which is
+//! what makes the interior mutability below sound.
+
+use std::cell::UnsafeCell;
+
+/// A block of guest memory at a fixed physical base.
+pub struct Ram {
+    name: String,
+    base: u64,
+    read_only: bool,
+    bytes: Box<[UnsafeCell<u8>]>,
+}
+
+impl std::fmt::Debug for Ram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ram({} @ {:#x}, {} bytes)", self.name, self.base, self.bytes.len())
+    }
+}
+
+impl Ram {
+    /// A zeroed block of `size` bytes at `base`.
+    pub fn new(name: &str, base: u64, size: usize, read_only: bool) -> Self {
+        let zeroed = vec![0u8; size].into_boxed_slice();
+        // SAFETY: UnsafeCell<u8> is repr(transparent) over u8, so a boxed
+        // [u8] and a boxed [UnsafeCell<u8>] have the same layout.
+        let bytes = unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [UnsafeCell<u8>]) };
+        Ram { name: name.to_owned(), base, read_only, bytes }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+    pub fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Offset of `[addr, addr+len)` inside this block, if wholly inside.
+    pub fn offset_of(&self, addr: u64, len: u64) -> Option<usize> {
+        let off = addr.checked_sub(self.base)?;
+        let end = off.checked_add(len)?;
+        (end <= self.size()).then_some(off as usize)
+    }
+
+    /// Copy bytes out of guest memory at block offset `off`.
+    pub fn read(&self, off: usize, dst: &mut [u8]) -> bool {
+        if off.checked_add(dst.len()).is_none_or(|end| end > self.bytes.len()) {
+            return false;
+        }
+        if dst.is_empty() {
+            return true;
+        }
+        // SAFETY: the range is in bounds (checked above); the block is
+        // !Sync and no reference into it outlives a call, so nothing else
+        // accesses these bytes during the copy.
+        unsafe { std::ptr::copy_nonoverlapping(self.bytes[off].get(), dst.as_mut_ptr(), dst.len()) };
+        true
+    }
+
+    /// Copy bytes into guest memory at block offset `off` (ROM included:
+    /// this is the loader's and DMA's path; the CPU checks `read_only`).
+    pub fn write(&self, off: usize, src: &[u8]) -> bool {
+        if off.checked_add(src.len()).is_none_or(|end| end > self.bytes.len()) {
+            return false;
+        }
+        if src.is_empty() {
+            return true;
+        }
+        // SAFETY: as in `read`.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.bytes[off].get(), src.len()) };
+        true
+    }
+
+    /// Little-endian load of 1..=8 bytes.
+    #[inline]
+    pub fn load(&self, off: usize, size: u8) -> Option<u64> {
+        let mut buf = [0u8; 8];
+        self.read(off, &mut buf[..usize::from(size)]).then(|| u64::from_le_bytes(buf))
+    }
+
+    /// Little-endian store of 1..=8 bytes.
+    #[inline]
+    pub fn store(&self, off: usize, size: u8, value: u64) -> bool {
+        self.write(off, &value.to_le_bytes()[..usize::from(size)])
+    }
+
+    /// Zero the whole block (machine reset).
+    pub fn clear(&self) {
+        let zeros = vec![0u8; 1 << 16];
+        let mut off = 0;
+        while off < self.bytes.len() {
+            let n = (self.bytes.len() - off).min(zeros.len());
+            self.write(off, &zeros[..n]);
+            off += n;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_and_stores_are_little_endian_and_bounded() {
+        let ram = Ram::new("ram", 0x8000_0000, 16, false);
+        assert!(ram.store(8, 8, 0x1122_3344_5566_7788));
+        assert_eq!(ram.load(8, 2), Some(0x7788));
+        assert_eq!(ram.load(12, 4), Some(0x1122_3344));
+        assert_eq!(ram.load(9, 8), None, "runs past the end");
+        assert!(!ram.store(16, 1, 0));
+        assert_eq!(ram.offset_of(0x8000_000f, 1), Some(15));
+        assert_eq!(ram.offset_of(0x8000_000f, 2), None);
+        assert_eq!(ram.offset_of(0x7fff_ffff, 1), None);
+        assert_eq!(ram.offset_of(u64::MAX, 2), None, "no overflow");
+    }
+}
