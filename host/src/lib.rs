@@ -13,3 +13,6 @@ pub mod irq;
 pub mod loader;
 pub mod machine;
 pub mod ram;
+
+/// The CPU crate, for embedders driving the bus directly.
+pub use wemu_cpu as cpu;

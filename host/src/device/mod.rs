@@ -60,7 +60,7 @@ impl Description {
 /// Why an instance could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
-    #[error("{0}")]
+    #[error(transparent)]
     Fault(#[from] DeviceFault),
     /// `create` returned an error (bad properties).
     #[error("device '{device}' ({component}) refused its properties: {message}")]
@@ -295,13 +295,16 @@ fn classify(
             let _ = write!(msg, "; the device logged: {said}");
         }
         if let Some(bt) = err.downcast_ref::<wasmtime::WasmBacktrace>() {
+            // Skip the panic machinery: the device's own frames matter.
             let frames: Vec<String> = bt
                 .frames()
                 .iter()
-                .take(8)
-                .map(|f| {
-                    f.func_name().map(|n| n.to_owned()).unwrap_or_else(|| format!("func[{}]", f.func_index()))
+                .map(|f| match f.func_name() {
+                    Some(n) => format!("{:#}", rustc_demangle::demangle(n)),
+                    None => format!("func[{}]", f.func_index()),
                 })
+                .filter(|n| !is_panic_machinery(n))
+                .take(6)
                 .collect();
             if !frames.is_empty() {
                 let _ = write!(msg, "\n  wasm backtrace: {}", frames.join(" <- "));
@@ -310,6 +313,10 @@ fn classify(
         FaultKind::Trap(msg)
     };
     DeviceFault { device: device.to_owned(), component: component.to_owned(), op, kind }
+}
+
+fn is_panic_machinery(name: &str) -> bool {
+    ["std::", "core::", "__rustc::", "rust_panic", "__rust_", "alloc::"].iter().any(|p| name.starts_with(p))
 }
 
 /// A linker with every contract import, shared by all instances.

@@ -27,8 +27,8 @@ pub enum LoadError {
     Io { origin: Origin, message: String },
     #[error("device component {origin} is not a valid WebAssembly component: {message}")]
     Invalid { origin: Origin, message: String },
-    #[error("device component {origin} cannot be used: {source}")]
-    Check { origin: Origin, source: CheckError },
+    #[error("device component {origin} cannot be used: {error}")]
+    Check { origin: Origin, error: CheckError },
     #[error("device component {origin} cannot be linked: {message}")]
     Link { origin: Origin, message: String },
 }
@@ -112,7 +112,7 @@ impl Loader {
         }
         .map_err(|e| LoadError::Invalid { origin: origin.clone(), message: format!("{e:#}") })?;
         let checked = check::check(&self.engine, &component)
-            .map_err(|source| LoadError::Check { origin: origin.clone(), source })?;
+            .map_err(|error| LoadError::Check { origin: origin.clone(), error })?;
         let pre = self
             .linker
             .instantiate_pre(&component)

@@ -26,14 +26,14 @@ pub use run::{Exit, RunError};
 /// Why a machine could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("{loc}: {source}")]
-    Load { loc: Loc, source: LoadError },
-    #[error("{loc}: {source}")]
-    Create { loc: Loc, source: Box<CreateError> },
-    #[error("{loc}: {source}")]
-    Bus { loc: Loc, source: BusError },
+    #[error("{loc}: {error}")]
+    Load { loc: Loc, error: LoadError },
+    #[error("{loc}: {error}")]
+    Create { loc: Loc, error: Box<CreateError> },
+    #[error("{loc}: {error}")]
+    Bus { loc: Loc, error: BusError },
     #[error("{loc}: {message}")]
     Other { loc: Loc, message: String },
 }
@@ -110,7 +110,7 @@ impl Machine {
                 size: m.size,
                 target: Target::Memory(rams.len()),
             })
-            .map_err(|source| BuildError::Bus { loc: m.loc.clone(), source })?;
+            .map_err(|error| BuildError::Bus { loc: m.loc.clone(), error })?;
             rams.push(Rc::new(Ram::new(&m.name, m.base, size, m.readonly)));
         }
 
@@ -127,9 +127,8 @@ impl Machine {
         let mut inputs = Vec::new();
         let mut stdin_taken = false;
         for d in &spec.devices {
-            let loaded = loader
-                .load(&d.component)
-                .map_err(|source| BuildError::Load { loc: d.loc.clone(), source })?;
+            let loaded =
+                loader.load(&d.component).map_err(|error| BuildError::Load { loc: d.loc.clone(), error })?;
 
             let mut granted = Vec::new();
             if d.timers {
@@ -188,7 +187,7 @@ impl Machine {
                 .collect();
             let dev = loader
                 .instantiate(&loaded, state, d.fuel.unwrap_or(device::DEFAULT_FUEL), props)
-                .map_err(|source| BuildError::Create { loc: d.loc.clone(), source: Box::new(source) })?;
+                .map_err(|error| BuildError::Create { loc: d.loc.clone(), error: Box::new(error) })?;
 
             let desc = dev.description();
             if desc.regions.len() != d.regions.len() {
@@ -212,7 +211,7 @@ impl Machine {
                     size: *size,
                     target: Target::Mmio { device: slots.len(), region: i as u32 },
                 })
-                .map_err(|source| BuildError::Bus { loc: d.loc.clone(), source })?;
+                .map_err(|error| BuildError::Bus { loc: d.loc.clone(), error })?;
             }
             slots.push(Slot { dev, spec: d.clone() });
         }

@@ -1,0 +1,124 @@
+//! A device that breaks the rules when told to, so the tests can check
+//! that wemu survives each kind of misbehaviour and names the culprit.
+//!
+//! Region 0 (16 bytes): a write to offset 0 is a command; a read of
+//! offset 8 returns the result of the last command.
+//!
+//! | command | effect |
+//! |---------|--------|
+//! | 1 | panic (a trap) |
+//! | 2 | loop forever (fuel exhaustion) |
+//! | 3 | allocate 512 MiB (memory limit) |
+//! | 4 | raise IRQ line 7, which it does not have (contract violation) |
+//! | 5 | DMA-read 8 bytes at the address last written to offset 8 (`dma_probe`) |
+//! | 6 | raise IRQ line 0 |
+//!
+//! Property `panic-on-create = true` makes `create` itself trap.
+
+use serde::{Deserialize, Serialize};
+use wemu_guest::{AccessError, Description, Device, DtNode, Props, dma, irq};
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Faulty {
+    result: u64,
+    probe_addr: u64,
+}
+
+impl Faulty {
+    /// DMA-read 8 bytes at `probe_addr`; result = the value, or
+    /// 0xdead_0000 | error code (1 denied, 2 unmapped, 3 too large).
+    fn dma_probe(&mut self) {
+        self.result = match dma::read(self.probe_addr, 8) {
+            Ok(bytes) => bytes.iter().rev().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
+            Err(dma::DmaError::Denied) => 0xdead_0001,
+            Err(dma::DmaError::Unmapped) => 0xdead_0002,
+            Err(dma::DmaError::TooLarge) => 0xdead_0003,
+        };
+    }
+}
+
+impl Device for Faulty {
+    fn create(props: &Props) -> Result<Self, String> {
+        if props.bool_or("panic-on-create", false)? {
+            panic!("asked to panic in create");
+        }
+        props.finish()?;
+        Ok(Faulty::default())
+    }
+
+    fn describe(&self) -> Description {
+        Description::new("faulty", env!("CARGO_PKG_VERSION"))
+            .region("regs", 16)
+            .irq_outputs(1)
+            .dt_node(DtNode::new("faulty", &["wemu,faulty"]))
+    }
+
+    fn reset(&mut self) {
+        *self = Faulty::default();
+    }
+
+    fn read(&mut self, _region: u32, offset: u64, _size: u8) -> Result<u64, AccessError> {
+        match offset {
+            8 => Ok(self.result),
+            _ => Err(AccessError::InvalidOffset),
+        }
+    }
+
+    fn write(&mut self, _region: u32, offset: u64, _size: u8, value: u64) -> Result<(), AccessError> {
+        match offset {
+            0 => match value {
+                1 => panic!("command 1: deliberate panic"),
+                2 => {
+                    let mut n: u64 = 0;
+                    loop {
+                        n = std::hint::black_box(n.wrapping_add(1));
+                    }
+                }
+                3 => {
+                    let v: Vec<u8> = vec![1; 512 << 20];
+                    self.result = u64::from(std::hint::black_box(v)[12345]);
+                }
+                4 => irq::set(7, true),
+                5 => self.dma_probe(),
+                6 => irq::set(0, true),
+                _ => {}
+            },
+            8 => self.probe_addr = value,
+            _ => return Err(AccessError::InvalidOffset),
+        }
+        Ok(())
+    }
+
+    fn save(&self) -> Vec<u8> {
+        wemu_guest::state::save(self)
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        *self = wemu_guest::state::restore(state)?;
+        Ok(())
+    }
+}
+
+wemu_guest::export_device!(Faulty);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wemu_guest::testing::TestHost;
+
+    #[test]
+    fn dma_probe_reports_refusals() {
+        TestHost::reset();
+        TestHost::with(|h| {
+            h.dma_base = 0x1000;
+            h.dma_mem = (0..16).collect();
+        });
+        let mut d = Faulty::default();
+        d.write(0, 8, 8, 0x1000).unwrap();
+        d.write(0, 0, 8, 5).unwrap();
+        assert_eq!(d.read(0, 8, 8), Ok(0x0706_0504_0302_0100));
+        d.write(0, 8, 8, 0x9000).unwrap();
+        d.write(0, 0, 8, 5).unwrap();
+        assert_eq!(d.read(0, 8, 8), Ok(0xdead_0001));
+    }
+}

@@ -1,0 +1,217 @@
+//! Shared fixtures: the guest programs and test components (built once
+//! per test process), and running the `wemu` binary.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER"] {
+        c.env_remove(var);
+    }
+    c
+}
+
+fn run_ok(mut c: Command, what: &str) {
+    let status = c.status().unwrap_or_else(|e| panic!("{what}: cannot run cargo: {e}"));
+    assert!(status.success(), "{what} failed");
+}
+
+/// Path of bundled guest program `name` (tests/guests), built on first use.
+pub fn guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let out = target_dir().join("guests");
+        let mut c = cargo();
+        c.args(["build", "--release", "--target", "riscv64gc-unknown-none-elf", "--manifest-path"])
+            .arg(root().join("tests/guests/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&out);
+        run_ok(c, "building tests/guests");
+        out.join("riscv64gc-unknown-none-elf/release")
+    });
+    dir.join(name)
+}
+
+/// A directory holding `faulty.wasm` (tests/devices/faulty as a component).
+pub fn test_device_dir() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let tdir = target_dir().join("wasm-devices");
+            let mut c = cargo();
+            c.args([
+                "build",
+                "--profile",
+                "wasm-device",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "wemu-test-faulty",
+                "--target-dir",
+            ])
+            .arg(&tdir);
+            run_ok(c, "building tests/devices/faulty");
+            let core = std::fs::read(tdir.join("wasm32-unknown-unknown/wasm-device/wemu_test_faulty.wasm"))
+                .expect("faulty core module");
+            let component = wit_component::ComponentEncoder::default()
+                .module(&core)
+                .expect("wit-bindgen module")
+                .validate(true)
+                .encode()
+                .expect("componentize faulty");
+            let out = target_dir().join("test-devices");
+            std::fs::create_dir_all(&out).expect("mkdir test-devices");
+            std::fs::write(out.join("faulty.wasm"), component).expect("write faulty.wasm");
+            out
+        })
+        .clone()
+}
+
+/// What a `wemu` run did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn wemu_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wemu"));
+    c.args(args)
+        .env("WEMU_CACHE_DIR", target_dir().join("test-cache"))
+        .env_remove("WEMU_DEVICE_PATH")
+        .env_remove("WEMU_MACHINE_PATH")
+        .env("WEMU_LOG", "warn");
+    c
+}
+
+/// Run `wemu ARGS` with no input; kill it after 60 s.
+pub fn wemu(args: &[&str]) -> Outcome {
+    wemu_interactive(args, None)
+}
+
+/// Run `wemu ARGS`; once stdout contains `ready`, write `input` to its
+/// stdin (as a person would type after the prompt).
+pub fn wemu_interactive(args: &[&str], input: Option<(&str, &[u8])>) -> Outcome {
+    let mut child = wemu_cmd(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wemu");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut chunk) {
+            if n == 0 || tx.send(chunk[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stdin = child.stdin.take();
+    let mut collected = Vec::new();
+    let mut sent = input.is_none();
+    if input.is_none() {
+        drop(stdin.take());
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(chunk) => collected.extend_from_slice(&chunk),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if !sent && let Some((ready, bytes)) = input {
+            if String::from_utf8_lossy(&collected).contains(ready) {
+                if let Some(mut s) = stdin.take() {
+                    let _ = s.write_all(bytes);
+                }
+                sent = true;
+            }
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "wemu {args:?} did not finish in 60 s; output so far: {}",
+                String::from_utf8_lossy(&collected)
+            );
+        }
+    }
+    let status = child.wait().expect("wait wemu");
+    let stderr = out_reader.join().unwrap_or_default();
+    Outcome {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&collected).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Write `text` to a fresh file in a temp dir; returns (dir, path).
+pub fn temp_file(name: &str, contents: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).expect("write temp file");
+    (dir, path)
+}
+
+/// Little RV64 encoders for hand-made raw guest binaries.
+pub mod asm {
+    pub const T0: u32 = 5;
+    pub const T1: u32 = 6;
+    pub const T2: u32 = 7;
+
+    pub fn lui(rd: u32, imm20: u32) -> u32 {
+        (imm20 << 12) | (rd << 7) | 0x37
+    }
+    pub fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
+        (((imm as u32) & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13
+    }
+    fn store(funct3: u32, rs2: u32, rs1: u32, off: i32) -> u32 {
+        let imm = (off as u32) & 0xfff;
+        ((imm >> 5) << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | ((imm & 0x1f) << 7) | 0x23
+    }
+    pub fn sw(rs2: u32, rs1: u32, off: i32) -> u32 {
+        store(2, rs2, rs1, off)
+    }
+    pub fn sd(rs2: u32, rs1: u32, off: i32) -> u32 {
+        store(3, rs2, rs1, off)
+    }
+    /// `j .` — spin.
+    pub const SPIN: u32 = 0x0000_006f;
+
+    /// Program: store `value` (< 2048) to the 64-bit register at
+    /// `(hi20 << 12)`, then pass through the finisher at 0x100000.
+    pub fn poke_then_pass(hi20: u32, value: i32) -> Vec<u8> {
+        let words = [
+            lui(T0, hi20),
+            addi(T1, 0, value),
+            sd(T1, T0, 0),
+            lui(T2, 0x100),
+            lui(T1, 0x5),
+            addi(T1, T1, 0x555),
+            sw(T1, T2, 0),
+            SPIN,
+        ];
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+}
