@@ -29,10 +29,8 @@ fn probe(m: &mut Machine, addr: u64) -> u64 {
 
 #[test]
 fn dma_is_confined_to_the_granted_windows() {
-    let mut m = machine(&format!(
-        "{BOARD}dma = [{{ base = 0x80001000, size = 0x1000 }}, {{ base = 0x90000000, size = 0x1000 }}]\n"
-    ))
-    .expect("machine");
+    let (_d, mut m) =
+        board_with("[{ base = 0x80001000, size = 0x1000 }, { base = 0x90000000, size = 0x1000 }]", "");
     m.platform.store(0x8000_1010, 8, 0x1122_3344_5566_7788).expect("ram write");
     assert_eq!(probe(&mut m, 0x8000_1010), 0x1122_3344_5566_7788, "inside the window");
     assert_eq!(probe(&mut m, 0x8000_0000), 0xdead_0001, "RAM, but outside the window: denied");
@@ -45,13 +43,15 @@ fn an_ungranted_capability_is_refused_at_build() {
     let err = machine(BOARD).err().expect("must be refused");
     assert!(err.contains("test.toml:5"), "{err}");
     assert!(err.contains("device 'faulty' (faulty"), "{err}");
-    assert!(err.contains("capability 'dma'"), "{err}");
+    assert!(
+        err.contains("capabilities 'clock'") && err.contains("'dma'") && err.contains("'block'"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unmapped_and_refused_accesses_are_guest_access_faults() {
-    let mut m =
-        machine(&format!("{BOARD}dma = [{{ base = 0x80000000, size = 0x1000 }}]\n")).expect("machine");
+    let (_d, mut m) = with_block("");
     assert_eq!(m.platform.load(0x4000_0000, 4), Err(MemError::AccessFault), "nothing mapped");
     assert_eq!(m.platform.load(FAULTY + 4, 4), Err(MemError::AccessFault), "device refuses offset 4");
     assert_eq!(m.platform.load(0x800f_fffc, 8), Err(MemError::AccessFault), "straddles the end of RAM");
@@ -60,8 +60,7 @@ fn unmapped_and_refused_accesses_are_guest_access_faults() {
 
 #[test]
 fn a_device_fault_stops_the_bus_with_a_report() {
-    let mut m =
-        machine(&format!("{BOARD}dma = [{{ base = 0x80000000, size = 0x1000 }}]\n")).expect("machine");
+    let (_d, mut m) = with_block("");
     assert_eq!(m.platform.store(FAULTY, 8, 1), Err(MemError::Stop));
     // The machine reports the fault as a run error naming the device.
     let err = m.run(Some(10)).err().expect("stopped").to_string();
@@ -76,4 +75,116 @@ fn power_requests_stop_the_run_with_the_status() {
     let mut m = Machine::build(spec, &mut loader, &opts).expect("virt builds");
     assert_eq!(m.platform.store(0x10_0000, 4, (7 << 16) | 0x3333), Err(MemError::Stop));
     assert_eq!(m.run(None).expect("clean stop"), wemu::machine::Exit::Poweroff(7));
+}
+
+/// The faulty device with every capability it imports granted: `dma`
+/// windows, timers, and a 16-byte image (bytes 1..=16) as its block
+/// backend (`block_extra` adds keys to the block table).
+fn board_with(dma: &str, block_extra: &str) -> (tempfile::TempDir, Machine) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let img = dir.path().join("disk.img");
+    std::fs::write(&img, (1u8..=16).collect::<Vec<u8>>()).expect("image");
+    let text = format!(
+        "{BOARD}dma = {dma}\ntimers = true\nblock = {{ file = {:?}{block_extra} }}\n",
+        img.display().to_string()
+    );
+    (dir, machine(&text).expect("machine"))
+}
+
+fn with_block(extra: &str) -> (tempfile::TempDir, Machine) {
+    board_with("[{ base = 0x80000000, size = 0x1000 }]", extra)
+}
+
+#[test]
+fn timers_fire_at_their_virtual_deadline_and_raise_irqs() {
+    let (_d, mut m) = with_block("");
+    // A guest that just spins, so virtual time advances with instructions.
+    m.load_image(
+        wemu::image::parse(&crate::common::asm::SPIN.to_le_bytes(), 0x8000_0000).expect("raw"),
+        "spin",
+    )
+    .expect("load");
+    m.platform.store(FAULTY, 8, 8).expect("arm and cancel timer 2");
+    m.platform.store(FAULTY, 8, 7).expect("arm timer 1");
+    m.run(Some(500)).expect("run");
+    assert_eq!(m.platform.load(FAULTY + 8, 8), Ok(0), "not yet: 500 ns < 1000 ns");
+    m.run(Some(5000)).expect("run");
+    let fired_at = m.platform.load(FAULTY + 8, 8).expect("result");
+    assert!((1000..1100).contains(&fired_at), "fired at {fired_at} ns");
+}
+
+#[test]
+fn block_backends_read_write_and_respect_read_only() {
+    let (dir, mut m) = with_block("");
+    m.platform.store(FAULTY, 8, 9).expect("read");
+    assert_eq!(m.platform.load(FAULTY + 8, 8), Ok(0x0807_0605_0403_0201));
+    m.platform.store(FAULTY + 8, 8, 0x1122_3344_5566_7788).expect("probe value");
+    m.platform.store(FAULTY, 8, 10).expect("write");
+    assert_eq!(m.platform.load(FAULTY + 8, 8), Ok(0));
+    assert_eq!(
+        std::fs::read(dir.path().join("disk.img")).expect("image")[..8],
+        0x1122_3344_5566_7788u64.to_le_bytes()
+    );
+
+    let (ro_dir, mut ro) = with_block(", readonly = true");
+    ro.platform.store(FAULTY + 8, 8, 0xffff).expect("probe value");
+    ro.platform.store(FAULTY, 8, 10).expect("write");
+    assert_eq!(ro.platform.load(FAULTY + 8, 8), Ok(0xdead_1002), "read-only refused");
+    assert_eq!(std::fs::read(ro_dir.path().join("disk.img")).expect("image")[0], 1, "image untouched");
+}
+
+#[test]
+fn save_and_restore_round_trip_through_the_component() {
+    let (_d, mut m) = with_block("");
+    m.platform.store(FAULTY + 8, 8, 0xabcd).expect("set probe");
+    let dev = &mut m.platform.slots_mut()[0];
+    let snap = dev.save(0).expect("save");
+    dev.write(0, 0, 8, 8, 0x1234).expect("call").expect("write");
+    dev.restore(0, &snap).expect("call").expect("restore");
+    assert_eq!(dev.save(0).expect("save"), snap);
+    assert!(dev.restore(0, b"garbage").expect("call").is_err(), "foreign state refused");
+}
+
+#[test]
+fn the_compile_cache_is_reused_and_survives_corruption() {
+    use wemu::loader::{CacheOutcome, CompileCache};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bytes = std::fs::read(test_device_dir().join("faulty.wasm")).expect("faulty.wasm");
+    let load = || {
+        let loader = Loader::new(SearchPath::default(), Some(CompileCache::new(dir.path().to_owned())))
+            .expect("loader");
+        loader
+            .compile("faulty", Origin::File("faulty.wasm".into()), &bytes)
+            .map(|c| c.cache)
+            .expect("compile")
+    };
+    assert_eq!(load(), CacheOutcome::Miss);
+    assert_eq!(load(), CacheOutcome::Hit);
+    for entry in std::fs::read_dir(dir.path()).expect("cache dir") {
+        let path = entry.expect("entry").path();
+        let mut b = std::fs::read(&path).expect("entry bytes");
+        let last = b.len() - 1;
+        b[last] ^= 0xff;
+        std::fs::write(&path, b).expect("corrupt");
+    }
+    assert_eq!(load(), CacheOutcome::Miss, "a corrupt entry is recompiled, not trusted");
+    assert_eq!(load(), CacheOutcome::Hit);
+}
+
+#[test]
+fn finisher_reset_reloads_the_image_and_clears_ram() {
+    let spec = config::load(&SearchPath::default(), "virt").expect("virt");
+    let mut loader = Loader::new(SearchPath::default(), None).expect("loader");
+    let opts = Options { serials: vec![wemu::backend::chardev::ChardevSpec::Null], trace_mmio: false };
+    let mut m = Machine::build(spec, &mut loader, &opts).expect("virt builds");
+    let prog = crate::common::asm::SPIN.to_le_bytes();
+    m.load_image(wemu::image::parse(&prog, 0x8000_0000).expect("raw"), "spin").expect("load");
+    m.run(Some(100)).expect("spin a little");
+    m.platform.store(0x8000_1000, 8, 0x5a5a).expect("scribble");
+    m.platform.store(0x8000_0000, 4, 0).expect("clobber the program");
+    assert_eq!(m.platform.store(0x10_0000, 4, 0x7777), Err(MemError::Stop));
+    assert_eq!(m.run(Some(10)).expect("reset then run"), wemu::machine::Exit::InstructionLimit);
+    assert_eq!(m.platform.load(0x8000_1000, 8), Ok(0), "RAM cleared");
+    assert_eq!(m.platform.load(0x8000_0000, 4), Ok(u64::from(crate::common::asm::SPIN)), "image reloaded");
+    assert_eq!(m.harts[0].pc, 0x8000_0000);
 }

@@ -194,7 +194,7 @@ fn a_device_that_traps_in_create_is_named() {
             "--device-path",
             &p(&dir),
             "--device",
-            "faulty,addr=0x10002000,dma=0x80000000+4K,panic-on-create=true",
+            "faulty,addr=0x10002000,dma=0x80000000+4K,timers=on,block=/dev/null,panic-on-create=true",
             "--kernel",
             &hello(),
         ],

@@ -110,6 +110,9 @@ pub fn check(engine: &Engine, component: &Component) -> Result<Checked, CheckErr
             return Err(CheckError::UnknownImport(name.to_owned()));
         }
     }
+    // Report in the contract's order, whatever order the imports came in.
+    capabilities.sort_by_key(|c| contract::CAPABILITIES.iter().position(|(k, _)| k == c));
+    capabilities.dedup();
     Ok(Checked { version, capabilities })
 }
 

@@ -87,6 +87,13 @@ pub struct Platform {
     pub(crate) trace_mmio: bool,
 }
 
+impl Platform {
+    /// The device instances, in machine-file order (embedders, tests).
+    pub fn slots_mut(&mut self) -> Vec<&mut WasmDevice> {
+        self.slots.iter_mut().map(|s| &mut s.dev).collect()
+    }
+}
+
 /// A built machine.
 pub struct Machine {
     pub spec: MachineSpec,

@@ -248,6 +248,9 @@ impl Machine {
     pub fn run(&mut self, max_insns: Option<u64>) -> Result<Exit, RunError> {
         let timebase_div = (1_000_000_000 / self.spec.timebase_frequency.max(1)).max(1);
         loop {
+            if let Some(exit) = self.take_stop()? {
+                return Ok(exit);
+            }
             let instret = self.harts[0].instret();
             if max_insns.is_some_and(|m| instret >= m) {
                 return Ok(Exit::InstructionLimit);

@@ -12,11 +12,15 @@
 //! | 4 | raise IRQ line 7, which it does not have (contract violation) |
 //! | 5 | DMA-read 8 bytes at the address last written to offset 8 (`dma_probe`) |
 //! | 6 | raise IRQ line 0 |
+//! | 7 | arm timer 1 for 1000 ns from now; when it fires, result = fire time and IRQ 0 rises |
+//! | 8 | arm timer 2 and cancel it at once |
+//! | 9 | block-read 8 bytes at offset 0 of port 0 into result |
+//! | 10 | block-write the probe address (8 bytes) at offset 0, then flush; result = 0 or error code |
 //!
 //! Property `panic-on-create = true` makes `create` itself trap.
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::{AccessError, Description, Device, DtNode, Props, dma, irq};
+use wemu_guest::{AccessError, Description, Device, DtNode, Props, block, clock, dma, irq};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Faulty {
@@ -81,12 +85,38 @@ impl Device for Faulty {
                 4 => irq::set(7, true),
                 5 => self.dma_probe(),
                 6 => irq::set(0, true),
+                7 => clock::set_timer(1, clock::now_ns() + 1000),
+                8 => {
+                    clock::set_timer(2, clock::now_ns() + 10);
+                    clock::cancel_timer(2);
+                }
+                9 => {
+                    self.result = match block::read(0, 0, 8) {
+                        Ok(b) => b.iter().rev().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)),
+                        Err(e) => 0xdead_1000 | block_code(e),
+                    }
+                }
+                10 => {
+                    let written =
+                        block::write(0, 0, &self.probe_addr.to_le_bytes()).and_then(|()| block::flush(0));
+                    self.result = match written {
+                        Ok(()) => 0,
+                        Err(e) => 0xdead_1000 | block_code(e),
+                    }
+                }
                 _ => {}
             },
             8 => self.probe_addr = value,
             _ => return Err(AccessError::InvalidOffset),
         }
         Ok(())
+    }
+
+    fn timer_fired(&mut self, id: u32) {
+        self.result = clock::now_ns();
+        if id == 1 {
+            irq::set(0, true);
+        }
     }
 
     fn save(&self) -> Vec<u8> {
@@ -96,6 +126,15 @@ impl Device for Faulty {
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
         *self = wemu_guest::state::restore(state)?;
         Ok(())
+    }
+}
+
+fn block_code(e: block::BlockError) -> u64 {
+    match e {
+        block::BlockError::OutOfRange => 1,
+        block::BlockError::ReadOnly => 2,
+        block::BlockError::Io => 3,
+        block::BlockError::NoBackend => 4,
     }
 }
 
