@@ -40,7 +40,7 @@ fn dma_is_confined_to_the_granted_windows() {
 
 #[test]
 fn an_ungranted_capability_is_refused_at_build() {
-    let err = machine(BOARD).err().expect("must be refused");
+    let Err(err) = machine(BOARD) else { panic!("must be refused") };
     assert!(err.contains("test.toml:5"), "{err}");
     assert!(err.contains("device 'faulty' (faulty"), "{err}");
     assert!(
@@ -63,7 +63,7 @@ fn a_device_fault_stops_the_bus_with_a_report() {
     let (_d, mut m) = with_block("");
     assert_eq!(m.platform.store(FAULTY, 8, 1), Err(MemError::Stop));
     // The machine reports the fault as a run error naming the device.
-    let err = m.run(Some(10)).err().expect("stopped").to_string();
+    let err = m.run(Some(10)).expect_err("stopped").to_string();
     assert!(err.contains("device 'faulty' (faulty) trapped"), "{err}");
 }
 

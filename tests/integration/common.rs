@@ -141,13 +141,14 @@ pub fn wemu_interactive(args: &[&str], input: Option<(&str, &[u8])>) -> Outcome 
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
-        if !sent && let Some((ready, bytes)) = input {
-            if String::from_utf8_lossy(&collected).contains(ready) {
-                if let Some(mut s) = stdin.take() {
-                    let _ = s.write_all(bytes);
-                }
-                sent = true;
+        if !sent
+            && let Some((ready, bytes)) = input
+            && String::from_utf8_lossy(&collected).contains(ready)
+        {
+            if let Some(mut s) = stdin.take() {
+                let _ = s.write_all(bytes);
             }
+            sent = true;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
