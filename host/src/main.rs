@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use wemu::backend::chardev::ChardevSpec;
+use wemu::backend::chardev::{ChardevSpec, RawTerminal};
 use wemu::loader::{CompileCache, Loader, SearchPath, check};
 use wemu::machine::{self, Exit, Machine, RunError, config};
 
@@ -161,6 +161,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let image = wemu::image::load(&args.kernel, raw_addr)?;
     machine.load_image(image, &args.kernel.display().to_string())?;
 
+    // Raw terminal only while the guest runs with the console on stdin.
+    let _raw = opts.serials.first().filter(|s| **s == ChardevSpec::Stdio).and_then(|_| RawTerminal::enter());
     match machine.run(args.max_insns) {
         Ok(Exit::Poweroff(code)) => Ok(ExitCode::from(code.min(255) as u8)),
         Ok(Exit::InstructionLimit) => Ok(ExitCode::SUCCESS),

@@ -92,18 +92,25 @@ impl CharInput {
     }
 
     /// Input from stdin, read by a helper thread so the machine never blocks.
+    /// On a terminal, as with QEMU's `-serial stdio`, keys go to the guest
+    /// unprocessed (see [`RawTerminal`]); Ctrl-A x quits wemu and Ctrl-A
+    /// Ctrl-A sends one Ctrl-A.
     pub fn stdin() -> Self {
         let (tx, rx) = channel();
         std::thread::Builder::new()
             .name("wemu-stdin".into())
             .spawn(move || {
                 let mut stdin = std::io::stdin().lock();
+                let tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
+                let mut escape = false;
                 let mut buf = [0u8; 4096];
                 loop {
                     match stdin.read(&mut buf) {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
-                            if tx.send(buf[..n].to_vec()).is_err() {
+                            let data =
+                                if tty { filter_escapes(&buf[..n], &mut escape) } else { buf[..n].to_vec() };
+                            if tx.send(data).is_err() {
                                 break;
                             }
                         }
@@ -157,6 +164,79 @@ impl CharInput {
     }
 }
 
+/// Ctrl-A, the escape key of QEMU's stdio console.
+const CTRL_A: u8 = 0x01;
+
+/// Handle the Ctrl-A escapes in terminal input: `x` quits, a second
+/// Ctrl-A passes one through, anything else is dropped with the escape.
+fn filter_escapes(input: &[u8], escape: &mut bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    for &b in input {
+        if *escape {
+            *escape = false;
+            match b {
+                b'x' | b'X' => {
+                    RawTerminal::restore_saved();
+                    eprintln!("\r\nwemu: terminated by Ctrl-A x");
+                    std::process::exit(0);
+                }
+                CTRL_A => out.push(CTRL_A),
+                _ => {}
+            }
+        } else if b == CTRL_A {
+            *escape = true;
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
+static SAVED_TERMIOS: std::sync::Mutex<Option<libc::termios>> = std::sync::Mutex::new(None);
+
+/// Puts a terminal on stdin into raw mode while it lives (keys reach the
+/// guest as typed: no line editing, no echo, Ctrl-C goes to the guest), and
+/// restores it on drop. Output keeps newline translation.
+pub struct RawTerminal(());
+
+impl RawTerminal {
+    /// Enter raw mode if stdin is a terminal.
+    pub fn enter() -> Option<Self> {
+        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            return None;
+        }
+        // SAFETY: termios is plain data; tcgetattr fills it for fd 0, which
+        // is open (it is a terminal, checked above).
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        if unsafe { libc::tcgetattr(0, &mut t) } != 0 {
+            return None;
+        }
+        let saved = t;
+        // SAFETY: cfmakeraw only edits the struct we own.
+        unsafe { libc::cfmakeraw(&mut t) };
+        t.c_oflag |= libc::OPOST | libc::ONLCR;
+        // SAFETY: setting attributes of fd 0 from a valid termios.
+        if unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) } != 0 {
+            return None;
+        }
+        *SAVED_TERMIOS.lock().unwrap_or_else(|p| p.into_inner()) = Some(saved);
+        Some(RawTerminal(()))
+    }
+
+    fn restore_saved() {
+        if let Some(t) = SAVED_TERMIOS.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            // SAFETY: restoring attributes saved by `enter` on the same fd.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        Self::restore_saved();
+    }
+}
+
 /// Open a backend: its output sink and input source.
 pub fn open(spec: &ChardevSpec) -> Result<(Box<dyn CharSink>, CharInput)> {
     Ok(match spec {
@@ -180,6 +260,14 @@ mod tests {
         assert_eq!("file:/tmp/x".parse::<ChardevSpec>().unwrap(), ChardevSpec::File("/tmp/x".into()));
         assert!("file:".parse::<ChardevSpec>().is_err());
         assert!("tcp:1".parse::<ChardevSpec>().unwrap_err().to_string().contains("tcp:1"));
+    }
+
+    #[test]
+    fn ctrl_a_escapes_are_filtered() {
+        let mut esc = false;
+        assert_eq!(filter_escapes(b"ab\x01\x01c\x01", &mut esc), b"ab\x01c");
+        assert!(esc, "a trailing Ctrl-A waits for the next key");
+        assert_eq!(filter_escapes(b"zq", &mut esc), b"q", "unknown escape key dropped");
     }
 
     #[test]

@@ -84,11 +84,16 @@ pub fn find_device(path: &SearchPath, name: &str) -> Option<Origin> {
 /// Every device component visible: search path first, then built-ins not
 /// overridden.
 pub fn list_devices(path: &SearchPath) -> Vec<(String, Origin)> {
+    list(path, "wasm", embedded::DEVICES.iter().map(|(n, _)| *n))
+}
+
+/// Names found in the directories, then the built-ins they do not shadow.
+fn list(path: &SearchPath, ext: &str, built_in: impl Iterator<Item = &'static str>) -> Vec<(String, Origin)> {
     let mut out: Vec<(String, Origin)> =
-        path.list_files("wasm").into_iter().map(|(n, p)| (n, Origin::File(p))).collect();
-    for (n, _) in embedded::DEVICES {
+        path.list_files(ext).into_iter().map(|(n, p)| (n, Origin::File(p))).collect();
+    for n in built_in {
         if !out.iter().any(|(m, _)| m == n) {
-            out.push(((*n).to_owned(), Origin::BuiltIn(n)));
+            out.push((n.to_owned(), Origin::BuiltIn(n)));
         }
     }
     out
@@ -129,14 +134,7 @@ pub fn read_machine(origin: &Origin) -> std::io::Result<String> {
 
 /// Every machine visible.
 pub fn list_machines(path: &SearchPath) -> Vec<(String, Origin)> {
-    let mut out: Vec<(String, Origin)> =
-        path.list_files("toml").into_iter().map(|(n, p)| (n, Origin::File(p))).collect();
-    for (n, _) in embedded::MACHINES {
-        if !out.iter().any(|(m, _)| m == n) {
-            out.push(((*n).to_owned(), Origin::BuiltIn(n)));
-        }
-    }
-    out
+    list(path, "toml", embedded::MACHINES.iter().map(|(n, _)| *n))
 }
 
 /// The directory of a file origin (for resolving relative paths in it).
