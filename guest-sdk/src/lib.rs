@@ -39,12 +39,12 @@
 //! ```
 //!
 //! Host services ([`irq`], [`clock`], [`dma`], [`chardev`], [`block`],
-//! [`log`](mod@log)) are free functions. Inside the component they call the
+//! [`power`], [`log`](mod@log)) are free functions. Inside the component they call the
 //! contract's imports; in a native `cargo test` they talk to the in-process
 //! [`testing::TestHost`], so a register model is unit-tested without wasm.
 //! Only the imports a device actually calls end up in its component, and
 //! the machine file must grant the capability ones (clock, dma, chardev,
-//! block).
+//! block, power).
 
 mod describe;
 mod device;

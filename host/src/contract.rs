@@ -24,12 +24,13 @@ pub const PACKAGE: &str = "wemu:device";
 
 /// Import interfaces that need a grant in the machine file, with the key
 /// that grants them.
-pub const CAPABILITIES: &[(&str, &str)] = &[
-    ("clock", "timers = true"),
-    ("dma", "dma = [{ base, size }]"),
-    ("chardev", "chardev = \"NAME\""),
-    ("block", "block = \"PATH\""),
-    ("power", "power = true"),
+/// (The second text is the machine-file key, the third the `--device` key.)
+pub const CAPABILITIES: &[(&str, &str, &str)] = &[
+    ("clock", "timers = true", "timers=on"),
+    ("dma", "dma = [{ base, size }]", "dma=BASE+SIZE"),
+    ("chardev", "chardev = \"NAME\"", "chardev=NAME"),
+    ("block", "block = \"PATH\"", "block=PATH"),
+    ("power", "power = true", "power=on"),
 ];
 
 /// Import interfaces every device may use.

@@ -80,8 +80,9 @@ struct RunArgs {
     kernel_addr: Option<u64>,
 
     /// Add a device, or change one by id: NAME[,id=ID][,addr=ADDR]...[,irq=N|TARGET]...
-    /// [,chardev=BACKEND][,dma=BASE+SIZE][,timers=on][,power=on][,block=FILE][,PROP=VALUE]...
-    /// Repeatable. Other keys are the device's properties.
+    /// [,chardev=BACKEND][,dma=BASE+SIZE][,timers=on][,power=on][,block=FILE|block-ro=FILE]
+    /// [,memory-limit=SIZE][,fuel=N][,PROP=VALUE]... Repeatable. Other keys are the
+    /// device's properties.
     #[arg(long = "device", value_name = "SPEC")]
     devices: Vec<String>,
 

@@ -220,3 +220,9 @@ fn unknown_properties_are_refused_by_the_device() {
 fn bad_device_option_is_explained() {
     fails_with(&["run", "--device", "ns16550a,addr", "--kernel", &hello()], &["'addr' is not key=value"]);
 }
+
+#[test]
+fn a_non_rv64_isa_is_refused() {
+    let (_dir, file) = temp_file("rv32.toml", b"extends = \"virt\"\n[cpu]\nisa = \"rv32imac\"\n");
+    fails_with(&["run", "-M", &p(&file), "--kernel", &hello()], &[&p(&file), "rv32imac", "RV64"]);
+}

@@ -50,6 +50,22 @@ fn stdin_reaches_the_guest_through_the_uart() {
 }
 
 #[test]
+fn a_second_console_device_does_not_steal_input() {
+    let out = wemu_interactive(
+        &[
+            "run",
+            "--device",
+            "ns16550a,id=uart1,addr=0x10001000,chardev=stdio",
+            "--kernel",
+            path(&guest("echo")),
+        ],
+        Some(("echo ready", b"xyz\x04")),
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout, "echo ready\nXYZ\nbye after 3 bytes\n");
+}
+
+#[test]
 fn uart_interrupts_reach_the_hart_per_ier() {
     let machine = root().join("tests/machines/virt-direct-irq.toml");
     let out = wemu_interactive(

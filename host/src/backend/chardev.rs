@@ -22,7 +22,7 @@ pub trait CharSink {
 pub enum ChardevSpec {
     /// Output to stdout, input from stdin.
     Stdio,
-    /// Output appended to a file; no input.
+    /// Output to a file (created or truncated at start); no input.
     File(PathBuf),
     /// Discard output; no input.
     Null,
@@ -235,6 +235,11 @@ impl Drop for RawTerminal {
     fn drop(&mut self) {
         Self::restore_saved();
     }
+}
+
+/// Output to stdout with no input (a second device on the console).
+pub fn stdout_sink() -> Box<dyn CharSink> {
+    Box::new(Stdout)
 }
 
 /// Open a backend: its output sink and input source.

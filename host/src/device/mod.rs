@@ -21,7 +21,7 @@ use crate::contract::types::{self, AccessError};
 /// work (e.g. a DMA descriptor walk) while catching an endless loop in
 /// about 10–50 ms.
 pub const DEFAULT_FUEL: u64 = 20_000_000;
-/// Fuel for `create` and `restore`, which may build large state.
+/// Fuel for instantiation and `create`, which may build large state.
 pub const SETUP_FUEL: u64 = 200_000_000;
 /// Default memory limit of one instance.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;

@@ -16,7 +16,7 @@ pub struct CompileCache {
     dir: PathBuf,
 }
 
-/// How a component was obtained (for `wemu devices` and the benchmark).
+/// How a component was obtained (tests and the benchmark look at it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheOutcome {
     Hit,

@@ -104,14 +104,14 @@ pub fn check(engine: &Engine, component: &Component) -> Result<Checked, CheckErr
             Some(v) => return Err(CheckError::Incompatible { device: v, host }),
             None => return Err(CheckError::UnknownImport(name.to_owned())),
         }
-        if let Some((cap, _)) = contract::CAPABILITIES.iter().find(|(c, _)| *c == iface) {
+        if let Some((cap, _, _)) = contract::CAPABILITIES.iter().find(|(c, _, _)| *c == iface) {
             capabilities.push(*cap);
         } else if !contract::BASELINE.contains(&iface) {
             return Err(CheckError::UnknownImport(name.to_owned()));
         }
     }
     // Report in the contract's order, whatever order the imports came in.
-    capabilities.sort_by_key(|c| contract::CAPABILITIES.iter().position(|(k, _)| k == c));
+    capabilities.sort_by_key(|c| contract::CAPABILITIES.iter().position(|(k, _, _)| k == c));
     capabilities.dedup();
     Ok(Checked { version, capabilities })
 }

@@ -155,8 +155,9 @@ pub fn check_grants(loaded: &LoadedComponent, instance: &str, granted: &[&str]) 
     let how: Vec<String> = missing
         .iter()
         .map(|m| {
-            let key = contract::CAPABILITIES.iter().find(|(c, _)| c == m).map_or("", |(_, k)| k);
-            format!("'{m}' (grant it with `{key}`)")
+            let (key, opt) =
+                contract::CAPABILITIES.iter().find(|(c, _, _)| c == m).map_or(("", ""), |(_, k, o)| (*k, *o));
+            format!("'{m}' (grant it with `{key}` in the machine file, or `{opt}` in --device)")
         })
         .collect();
     Err(format!(

@@ -3,7 +3,6 @@
 //! [`MachineSpec`] that `build` turns into a running machine.
 //! The format is documented in docs/machine-format.md.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -285,7 +284,8 @@ pub fn parse_layer(
     let mut spec = match &file.extends {
         Some(parent) => {
             let loc = loc_at(parent.span());
-            load_layer(path, parent.get_ref(), chain, Some(&loc))?
+            let name = relative_to(base_dir.as_deref(), parent.get_ref(), "toml");
+            load_layer(path, &name, chain, Some(&loc))?
         }
         None => MachineSpec {
             name: String::new(),
@@ -330,6 +330,17 @@ pub fn parse_layer(
         merge_device(&mut spec.devices, d.into_inner(), loc, base_dir.as_deref())?;
     }
     Ok(spec)
+}
+
+/// A path-like `name` (not a search name) in a machine file is relative
+/// to that file's directory.
+fn relative_to(base_dir: Option<&std::path::Path>, name: &str, ext: &str) -> String {
+    match base_dir {
+        Some(dir) if search::is_path(name, ext) && std::path::Path::new(name).is_relative() => {
+            dir.join(name).display().to_string()
+        }
+        _ => name.to_owned(),
+    }
 }
 
 fn merge_memory(list: &mut Vec<MemorySpec>, m: MemoryRepr, loc: Loc) -> Result<(), ConfigError> {
@@ -416,9 +427,10 @@ fn merge_device(
     let idx = match existing {
         Some(i) => i,
         None => {
-            let component = d.component.clone().ok_or_else(|| {
-                err(&loc, format!("device '{}' needs `component` (the device model's name)", d.name))
-            })?;
+            let component =
+                d.component.as_deref().map(|c| relative_to(base_dir, c, "wasm")).ok_or_else(|| {
+                    err(&loc, format!("device '{}' needs `component` (the device model's name)", d.name))
+                })?;
             list.push(DeviceSpec {
                 name: d.name.clone(),
                 component,
@@ -440,7 +452,7 @@ fn merge_device(
     let x = &mut list[idx];
     x.loc = loc.clone();
     if let Some(c) = d.component {
-        x.component = c;
+        x.component = relative_to(base_dir, &c, "wasm");
     }
     if let Some(r) = d.regions {
         x.regions = r;
@@ -575,16 +587,17 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
     merge_device(&mut spec.devices, d, loc, None)
 }
 
-/// A summary line per machine: name, description, origin.
+/// A summary line per machine: name, description (inherited through
+/// `extends`) or the error that keeps it from loading, origin.
 pub fn describe_all(path: &SearchPath) -> Vec<(String, String, Origin)> {
     search::list_machines(path)
         .into_iter()
         .map(|(name, origin)| {
-            let desc = search::read_machine(&origin)
-                .ok()
-                .and_then(|t| toml::from_str::<BTreeMap<String, toml::Value>>(&t).ok())
-                .and_then(|t| t.get("description").and_then(|d| d.as_str().map(str::to_owned)))
-                .unwrap_or_else(|| "(unreadable machine file)".into());
+            let desc = match &origin {
+                Origin::File(p) => load(path, &p.display().to_string()),
+                Origin::BuiltIn(_) => load(path, &name),
+            }
+            .map_or_else(|e| format!("(broken: {e})"), |spec| spec.description);
             (name, desc, origin)
         })
         .collect()
@@ -652,6 +665,22 @@ mod tests {
         ))
         .unwrap();
         assert!(removed.devices.is_empty());
+    }
+
+    #[test]
+    fn relative_extends_and_component_paths_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("boards")).unwrap();
+        std::fs::write(dir.path().join("boards/base.toml"), "description = \"base\"\n").unwrap();
+        let child = dir.path().join("boards/child.toml");
+        std::fs::write(
+            &child,
+            "extends = \"./base.toml\"\n[[device]]\nname = \"d\"\ncomponent = \"../devs/x.wasm\"\n",
+        )
+        .unwrap();
+        let spec = load(&SearchPath::default(), &child.display().to_string()).unwrap();
+        assert_eq!(spec.description, "base", "inherited from the sibling file");
+        assert_eq!(spec.devices[0].component, dir.path().join("boards/../devs/x.wasm").display().to_string());
     }
 
     #[test]

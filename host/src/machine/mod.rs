@@ -81,6 +81,8 @@ pub struct Platform {
     pub(crate) inputs: Vec<InputBinding>,
     /// Hart pin changes waiting to be applied between batches.
     pub(crate) pin_changes: Vec<(usize, HartPin, bool)>,
+    /// A device armed or cancelled a timer during the current batch.
+    pub(crate) timers_changed: bool,
     /// Virtual time at the start of the current batch.
     pub(crate) now_ns: u64,
     pub(crate) stop: Option<run::StopRequest>,
@@ -121,6 +123,10 @@ impl Machine {
             rams.push(Rc::new(Ram::new(&m.name, m.base, size, m.readonly)));
         }
 
+        if !spec.isa.starts_with("rv64") {
+            let loc = Loc { origin: spec.origin.clone(), line: None };
+            return Err(other(&loc, format!("[cpu] isa = \"{}\": wemu runs RV64 harts only", spec.isa)));
+        }
         let harts = spec.harts;
         if harts != 1 {
             let loc = Loc { origin: spec.origin.clone(), line: None };
@@ -160,18 +166,14 @@ impl Machine {
             state.dma.rams = rams.iter().filter(|r| !r.read_only()).cloned().collect();
             for (port, binding) in d.chardevs.iter().enumerate() {
                 let spec_for = resolve_chardev(binding, opts).map_err(|m| other(&d.loc, m))?;
-                let (sink, input): (Box<dyn CharSink>, CharInput) = if spec_for == ChardevSpec::Stdio
-                    && stdin_taken
-                {
-                    // stdin can feed only one device; later ones only print.
-                    (
-                        chardev::open(&ChardevSpec::Stdio).map_err(|e| other(&d.loc, format!("{e:#}")))?.0,
-                        CharInput::none(),
-                    )
-                } else {
-                    chardev::open(&spec_for)
-                        .map_err(|e| other(&d.loc, format!("chardev '{binding}': {e:#}")))?
-                };
+                let (sink, input): (Box<dyn CharSink>, CharInput) =
+                    if spec_for == ChardevSpec::Stdio && stdin_taken {
+                        // stdin can feed only one device; later ones only print.
+                        (chardev::stdout_sink(), CharInput::none())
+                    } else {
+                        chardev::open(&spec_for)
+                            .map_err(|e| other(&d.loc, format!("chardev '{binding}': {e:#}")))?
+                    };
                 stdin_taken |= spec_for == ChardevSpec::Stdio;
                 state.chardevs.push(sink);
                 inputs.push(InputBinding { device: slots.len(), port: port as u32, input });
@@ -233,6 +235,7 @@ impl Machine {
             events: EventQueue::default(),
             inputs,
             pin_changes: Vec::new(),
+            timers_changed: false,
             now_ns: 0,
             stop: None,
             trace_mmio: opts.trace_mmio,

@@ -33,6 +33,8 @@ pub enum RunError {
     Device { fault: DeviceFault, pc: Option<u64> },
     #[error("guest stopped: {0}")]
     Guest(Halt),
+    #[error("machine reset failed: {0}")]
+    Reset(String),
     #[error(
         "hart 0 waits for an interrupt (wfi at pc {pc:#x}) that nothing can raise: \
          no timer is armed and no input can arrive"
@@ -58,7 +60,12 @@ impl Platform {
         let slot = &mut self.slots[device];
         let res = slot.dev.read(now, region, off, size);
         if self.trace_mmio {
-            tracing::info!(target: "wemu::mmio", "{} read  region {region} off {off:#x} size {size} -> {res:x?}", slot.spec.name);
+            let shown = match &res {
+                Ok(Ok(v)) => format!("{v:#x}"),
+                Ok(Err(e)) => format!("refused ({e:?})"),
+                Err(_) => "device fault".to_owned(),
+            };
+            tracing::info!(target: "wemu::mmio", "{} read  region {region} off {off:#x} size {size} -> {shown}", slot.spec.name);
         }
         match res {
             Ok(Ok(v)) => {
@@ -85,7 +92,12 @@ impl Platform {
         let slot = &mut self.slots[device];
         let res = slot.dev.write(now, region, off, size, value);
         if self.trace_mmio {
-            tracing::info!(target: "wemu::mmio", "{} write region {region} off {off:#x} size {size} value {value:#x} -> {res:?}", slot.spec.name);
+            let shown = match &res {
+                Ok(Ok(())) => "ok".to_owned(),
+                Ok(Err(e)) => format!("refused ({e:?})"),
+                Err(_) => "device fault".to_owned(),
+            };
+            tracing::info!(target: "wemu::mmio", "{} write region {region} off {off:#x} size {size} value {value:#x} -> {shown}", slot.spec.name);
         }
         match res {
             Ok(Ok(())) => self.after_access(device),
@@ -112,6 +124,9 @@ impl Platform {
         let mut hops = 0;
         while let Some(device) = work.pop() {
             let effects = self.slots[device].dev.take_effects();
+            // A new deadline may fall inside the current batch: end it so
+            // the budget is recomputed.
+            self.timers_changed |= !effects.timer_ops.is_empty();
             for op in effects.timer_ops {
                 match op {
                     TimerOp::Set { id, deadline_ns } => self.events.set(device, id, deadline_ns),
@@ -226,7 +241,7 @@ impl Memory for Platform {
 
     #[inline]
     fn yield_requested(&mut self) -> bool {
-        !self.pin_changes.is_empty()
+        !self.pin_changes.is_empty() || self.timers_changed
     }
 
     #[inline]
@@ -280,6 +295,7 @@ impl Machine {
             if let Some(m) = max_insns {
                 budget = budget.min(m - instret);
             }
+            self.platform.timers_changed = false;
             let hart = &mut self.harts[0];
             hart.set_time(now / timebase_div);
             match hart.run(&mut self.platform, budget) {
@@ -358,7 +374,7 @@ impl Machine {
         let entry = match &self.image {
             Some(img) => {
                 let img = img.clone();
-                self.platform.place(&img).map_err(|_| RunError::Deadlock { pc: img.entry })?;
+                self.platform.place(&img).map_err(RunError::Reset)?;
                 img.entry
             }
             None => self.platform.rams.first().map_or(0, |r| r.base()),
