@@ -50,6 +50,10 @@ pub fn engine() -> anyhow::Result<Engine> {
     // Fuel makes the per-call budget deterministic (an epoch would depend on
     // host speed); it costs a few percent per call.
     cfg.consume_fuel(true);
+    // No async component model: keeps the cheaper synchronous call path
+    // (already the default with our wasmtime features; explicit so a
+    // dependency enabling `component-model-async` cannot slow calls).
+    cfg.concurrency_support(false);
     cfg.cranelift_opt_level(wasmtime::OptLevel::Speed);
     Engine::new(&cfg).map_err(|e| anyhow::anyhow!("creating the wasm engine: {e:#}"))
 }

@@ -16,10 +16,7 @@ fn main() {
         panic!("cargo did not set CARGO_MANIFEST_DIR");
     };
     // Every program crate is a sibling of `rt`.
-    let script = PathBuf::from(manifest_dir)
-        .join("..")
-        .join("rt")
-        .join("link.x");
+    let script = PathBuf::from(manifest_dir).join("..").join("rt").join("link.x");
     let Ok(script) = script.canonicalize() else {
         panic!("linker script not found at {}", script.display());
     };

@@ -35,11 +35,7 @@ unsafe impl<const N: usize> Sync for Ring<N> {}
 
 impl<const N: usize> Ring<N> {
     const fn new() -> Self {
-        Self {
-            buf: UnsafeCell::new([0; N]),
-            head: AtomicUsize::new(0),
-            tail: AtomicUsize::new(0),
-        }
+        Self { buf: UnsafeCell::new([0; N]), head: AtomicUsize::new(0), tail: AtomicUsize::new(0) }
     }
 
     /// Producer side. Returns false (dropping the byte) if the queue is full.
@@ -133,10 +129,7 @@ extern "C" fn main(_hartid: usize) -> ! {
         let Some(byte) = byte else { continue };
         if byte == EOT {
             csr::disable_interrupts();
-            println!(
-                "\nbye after {echoed} bytes, {} interrupts",
-                INTERRUPTS.load(Ordering::Relaxed)
-            );
+            println!("\nbye after {echoed} bytes, {} interrupts", INTERRUPTS.load(Ordering::Relaxed));
             let dropped = DROPPED.load(Ordering::Relaxed);
             if dropped != 0 {
                 println!("dropped {dropped} bytes: ring buffer overflow");

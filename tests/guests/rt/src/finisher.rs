@@ -17,11 +17,7 @@ const RESET: u32 = 0x7777;
 /// Code 0 uses the dedicated "pass" value; anything else the "fail" value
 /// with the code in the upper half (only 16 bits fit, hence `u16`).
 pub fn exit(code: u16) -> ! {
-    let value = if code == 0 {
-        PASS
-    } else {
-        (u32::from(code) << 16) | FAIL
-    };
+    let value = if code == 0 { PASS } else { (u32::from(code) << 16) | FAIL };
     // SAFETY: the finisher register is MMIO at a fixed address on this machine.
     unsafe { write_volatile(FINISHER, value) };
     park()

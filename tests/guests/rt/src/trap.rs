@@ -110,12 +110,7 @@ extern "C" fn rt_trap_dispatch(frame: &mut TrapFrame) {
 
 /// Reports the current trap as unexpected and exits with code 13.
 pub fn unexpected() -> ! {
-    println!(
-        "unexpected trap mcause={:#x} mepc={:#x} mtval={:#x}",
-        csr::mcause(),
-        csr::mepc(),
-        csr::mtval()
-    );
+    println!("unexpected trap mcause={:#x} mepc={:#x} mtval={:#x}", csr::mcause(), csr::mepc(), csr::mtval());
     finisher::exit(13)
 }
 

@@ -94,11 +94,7 @@ pub fn puts(s: &str) {
 
 /// Returns the next received byte if one is waiting.
 pub fn try_getc() -> Option<u8> {
-    if read(LSR) & LSR_DATA_READY != 0 {
-        Some(read(RBR))
-    } else {
-        None
-    }
+    if read(LSR) & LSR_DATA_READY != 0 { Some(read(RBR)) } else { None }
 }
 
 /// Waits for and returns the next received byte.

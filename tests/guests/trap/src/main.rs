@@ -25,11 +25,7 @@ const UNMAPPED: usize = 0x4000_0000;
 #[cfg(feature = "qemu")]
 const UNMAPPED: usize = 0x0800_0000;
 
-const EXPECTED: [usize; 3] = [
-    cause::ILLEGAL_INSTRUCTION,
-    cause::LOAD_ACCESS_FAULT,
-    cause::ECALL_FROM_M,
-];
+const EXPECTED: [usize; 3] = [cause::ILLEGAL_INSTRUCTION, cause::LOAD_ACCESS_FAULT, cause::ECALL_FROM_M];
 
 /// Causes recorded by the handler, in order. Atomics only to share them with
 /// the handler without `static mut`; there is a single hart and traps do not
@@ -39,12 +35,7 @@ static COUNT: AtomicUsize = AtomicUsize::new(0);
 
 fn on_trap(_frame: &mut TrapFrame) {
     let mcause = csr::mcause();
-    println!(
-        "trap mcause={:#x} mepc={:#x} mtval={:#x}",
-        mcause,
-        csr::mepc(),
-        csr::mtval()
-    );
+    println!("trap mcause={:#x} mepc={:#x} mtval={:#x}", mcause, csr::mepc(), csr::mtval());
     let n = COUNT.load(Ordering::Relaxed);
     if let Some(slot) = SEEN.get(n) {
         slot.store(mcause, Ordering::Relaxed);
