@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use object::Endianness;
 use object::elf;
 use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
+use object::{Endianness, Object, ObjectSymbol};
 
 /// A loadable piece of an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,16 @@ pub struct Segment {
 pub struct Image {
     pub entry: u64,
     pub segments: Vec<Segment>,
+    /// Addresses of the `tohost`/`fromhost` symbols, when the ELF has
+    /// them (Spike's HTIF convention).
+    pub htif: Option<HtifSymbols>,
+}
+
+/// Where a program's HTIF mailboxes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HtifSymbols {
+    pub tohost: u64,
+    pub fromhost: Option<u64>,
 }
 
 /// Why an image cannot be loaded.
@@ -48,6 +58,7 @@ pub fn parse(bytes: &[u8], raw_addr: u64) -> Result<Image, String> {
         return Ok(Image {
             entry: raw_addr,
             segments: vec![Segment { addr: raw_addr, data: bytes.to_vec(), mem_size: bytes.len() as u64 }],
+            htif: None,
         });
     }
     match bytes.get(4) {
@@ -82,7 +93,9 @@ pub fn parse(bytes: &[u8], raw_addr: u64) -> Result<Image, String> {
     if segments.is_empty() {
         return Err("ELF has no loadable segments".into());
     }
-    Ok(Image { entry: header.e_entry(endian), segments })
+    let symbol = |name: &str| elf.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address());
+    let htif = symbol("tohost").map(|tohost| HtifSymbols { tohost, fromhost: symbol("fromhost") });
+    Ok(Image { entry: header.e_entry(endian), segments, htif })
 }
 
 #[cfg(test)]

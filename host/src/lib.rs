@@ -8,6 +8,7 @@ pub mod bus;
 pub mod clock;
 pub mod contract;
 pub mod device;
+pub mod htif;
 pub mod image;
 pub mod irq;
 pub mod loader;

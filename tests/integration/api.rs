@@ -194,8 +194,11 @@ fn rom_is_readable_and_executable_but_not_writable() {
     let text = "[[memory]]\nname = \"rom\"\nbase = 0x1000\nsize = \"4K\"\nreadonly = true\n\
                 [[memory]]\nname = \"ram\"\nbase = 0x80000000\nsize = \"64K\"\n";
     let mut m = machine(text).expect("machine");
-    m.load_image(wemu::image::parse(&crate::common::asm::SPIN.to_le_bytes(), 0x1000).expect("raw"), "rom.bin")
-        .expect("the loader may fill ROM");
+    m.load_image(
+        wemu::image::parse(&crate::common::asm::SPIN.to_le_bytes(), 0x1000).expect("raw"),
+        "rom.bin",
+    )
+    .expect("the loader may fill ROM");
     assert_eq!(m.platform.load(0x1000, 4), Ok(u64::from(crate::common::asm::SPIN)));
     assert_eq!(m.platform.fetch(0x1000, 4), Ok(u64::from(crate::common::asm::SPIN)));
     assert_eq!(m.platform.store(0x1000, 4, 0), Err(MemError::AccessFault), "the guest may not");

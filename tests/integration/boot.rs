@@ -165,3 +165,10 @@ fn a_machine_on_the_machine_path_overrides_the_built_in() {
     let run = wemu(&["run", "--machine-path", path(dir.path()), "--kernel", path(&guest("hello"))]);
     assert_eq!(run.code, Some(126), "{run:?}");
 }
+
+#[test]
+fn htif_programs_print_and_exit_through_tohost() {
+    let out = wemu(&["run", "--kernel", path(&guest("htif"))]);
+    assert_eq!(out.stdout, "htif console works\n");
+    assert_eq!(out.code, Some(5), "{out:?}");
+}

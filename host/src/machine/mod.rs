@@ -102,6 +102,8 @@ pub struct Machine {
     pub harts: Vec<Hart>,
     pub platform: Platform,
     pub(crate) image: Option<Image>,
+    /// Spike's host interface, when the image defines `tohost`.
+    pub(crate) htif: Option<crate::htif::Htif>,
 }
 
 impl Machine {
@@ -245,7 +247,7 @@ impl Machine {
             platform.apply_effects(i).map_err(|f| other(&platform.slots[i].spec.loc, f.to_string()))?;
         }
         let harts = vec![Hart::new(0, spec.memory.first().map_or(0, |m| m.base))];
-        Ok(Machine { spec, harts, platform, image: None })
+        Ok(Machine { spec, harts, platform, image: None, htif: None })
     }
 
     /// Place `image` in memory and point hart 0 at its entry.
@@ -254,6 +256,7 @@ impl Machine {
             .place(&image)
             .map_err(|message| crate::image::ImageError { file: file.to_owned(), message })?;
         self.harts[0].pc = image.entry;
+        self.htif = image.htif.map(crate::htif::Htif::new);
         self.image = Some(image);
         Ok(())
     }

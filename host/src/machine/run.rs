@@ -33,6 +33,8 @@ pub enum RunError {
     Device { fault: DeviceFault, pc: Option<u64> },
     #[error("guest stopped: {0}")]
     Guest(Halt),
+    #[error("the program's HTIF mailbox tohost at {tohost:#x} is not in memory")]
+    Htif { tohost: u64 },
     #[error("machine reset failed: {0}")]
     Reset(String),
     #[error(
@@ -311,6 +313,17 @@ impl Machine {
             }
             if let Some(exit) = self.take_stop()? {
                 return Ok(exit);
+            }
+            if let Some(htif) = &mut self.htif {
+                match htif.poll(&mut self.platform) {
+                    Ok(None) => {}
+                    Ok(Some(crate::htif::HtifAction::Exit(code))) => return Ok(Exit::Poweroff(code)),
+                    Err(_) => {
+                        return Err(RunError::Htif {
+                            tohost: self.image.as_ref().and_then(|i| i.htif).map_or(0, |h| h.tohost),
+                        });
+                    }
+                }
             }
         }
     }
