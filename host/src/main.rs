@@ -91,7 +91,8 @@ struct RunArgs {
     #[arg(long = "serial", value_name = "BACKEND")]
     serial: Vec<ChardevSpec>,
 
-    /// Trace categories: "mmio" logs every device register access to stderr.
+    /// Trace categories, to stderr: "mmio" logs every device register access,
+    /// "in_asm" every executed instruction (pc, bits, disassembly).
     #[arg(long = "trace", short = 'd', value_name = "WHAT", value_delimiter = ',')]
     trace: Vec<String>,
 
@@ -112,7 +113,8 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
         // `--trace` output is gated by its own flag; let it through.
-        .add_directive("wemu::mmio=info".parse().expect("static directive"));
+        .add_directive("wemu::mmio=info".parse().expect("static directive"))
+        .add_directive("wemu::insn=info".parse().expect("static directive"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -145,16 +147,18 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     for d in &args.devices {
         config::apply_device_option(&mut spec, d)?;
     }
-    let mut trace_mmio = false;
+    let (mut trace_mmio, mut trace_insns) = (false, false);
     for t in &args.trace {
         match t.as_str() {
             "mmio" => trace_mmio = true,
-            other => anyhow::bail!("unknown trace category '{other}' (known: mmio)"),
+            "in_asm" => trace_insns = true,
+            other => anyhow::bail!("unknown trace category '{other}' (known: mmio, in_asm)"),
         }
     }
     let opts = machine::Options {
         serials: if args.serial.is_empty() { vec![ChardevSpec::Stdio] } else { args.serial.clone() },
         trace_mmio,
+        trace_insns,
     };
     let mut loader = loader(&args.paths)?;
     let raw_addr = args.kernel_addr.or(spec.memory.first().map(|m| m.base)).unwrap_or(0);

@@ -71,7 +71,7 @@ fn a_device_fault_stops_the_bus_with_a_report() {
 fn power_requests_stop_the_run_with_the_status() {
     let spec = config::load(&SearchPath::default(), "virt").expect("virt");
     let mut loader = Loader::new(SearchPath::default(), None).expect("loader");
-    let opts = Options { serials: vec![wemu::backend::chardev::ChardevSpec::Null], trace_mmio: false };
+    let opts = Options { serials: vec![wemu::backend::chardev::ChardevSpec::Null], ..Default::default() };
     let mut m = Machine::build(spec, &mut loader, &opts).expect("virt builds");
     assert_eq!(m.platform.store(0x10_0000, 4, (7 << 16) | 0x3333), Err(MemError::Stop));
     assert_eq!(m.run(None).expect("clean stop"), wemu::machine::Exit::Poweroff(7));
@@ -175,7 +175,7 @@ fn the_compile_cache_is_reused_and_survives_corruption() {
 fn finisher_reset_reloads_the_image_and_clears_ram() {
     let spec = config::load(&SearchPath::default(), "virt").expect("virt");
     let mut loader = Loader::new(SearchPath::default(), None).expect("loader");
-    let opts = Options { serials: vec![wemu::backend::chardev::ChardevSpec::Null], trace_mmio: false };
+    let opts = Options { serials: vec![wemu::backend::chardev::ChardevSpec::Null], ..Default::default() };
     let mut m = Machine::build(spec, &mut loader, &opts).expect("virt builds");
     let prog = crate::common::asm::SPIN.to_le_bytes();
     m.load_image(wemu::image::parse(&prog, 0x8000_0000).expect("raw"), "spin").expect("load");

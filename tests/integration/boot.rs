@@ -172,3 +172,16 @@ fn htif_programs_print_and_exit_through_tohost() {
     assert_eq!(out.stdout, "htif console works\n");
     assert_eq!(out.code, Some(5), "{out:?}");
 }
+
+#[test]
+fn in_asm_trace_disassembles_each_executed_instruction() {
+    let out = wemu(&["run", "-d", "in_asm", "--kernel", path(&guest("exitcode"))]);
+    assert_eq!(out.code, Some(3), "{out:?}");
+    // The image starts at the entry point with `auipc gp, ...` (rt's _start).
+    assert!(
+        out.stderr.contains("0x0000000080000000: 00001197  auipc gp,0x1"),
+        "{}",
+        &out.stderr[..400.min(out.stderr.len())]
+    );
+    assert!(out.stderr.lines().count() > 100);
+}

@@ -49,11 +49,13 @@ pub struct Options {
     pub serials: Vec<ChardevSpec>,
     /// Log every MMIO access (`--trace mmio`).
     pub trace_mmio: bool,
+    /// Log every executed instruction (`--trace in_asm`).
+    pub trace_insns: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { serials: vec![ChardevSpec::Stdio], trace_mmio: false }
+        Options { serials: vec![ChardevSpec::Stdio], trace_mmio: false, trace_insns: false }
     }
 }
 
@@ -87,6 +89,7 @@ pub struct Platform {
     pub(crate) now_ns: u64,
     pub(crate) stop: Option<run::StopRequest>,
     pub(crate) trace_mmio: bool,
+    pub(crate) trace_insns: bool,
 }
 
 impl Platform {
@@ -241,6 +244,7 @@ impl Machine {
             now_ns: 0,
             stop: None,
             trace_mmio: opts.trace_mmio,
+            trace_insns: opts.trace_insns,
         };
         // Apply whatever the devices asked for while being created.
         for i in 0..platform.slots.len() {

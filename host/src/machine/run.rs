@@ -259,6 +259,37 @@ impl Memory for Platform {
     }
 }
 
+/// `Hart::run`, one `step` at a time, logging each instruction as
+/// `pc: raw  disassembly` (QEMU's `-d in_asm`, per executed instruction).
+fn run_traced(hart: &mut wemu_cpu::Hart, mem: &mut Platform, budget: u64) -> RunExit {
+    for _ in 0..budget {
+        let pc = hart.pc;
+        let raw = match mem.fetch(pc, 2) {
+            Ok(lo) if lo & 3 == 3 => mem.fetch(pc.wrapping_add(2), 2).map(|hi| lo | (hi << 16)).ok(),
+            Ok(lo) => Some(lo),
+            Err(_) => None,
+        };
+        match raw {
+            Some(raw) => tracing::info!(
+                target: "wemu::insn",
+                "{pc:#018x}: {raw:08x}  {}",
+                wemu_cpu::disassemble_at(raw as u32, pc)
+            ),
+            None => tracing::info!(target: "wemu::insn", "{pc:#018x}: <fetch fault>"),
+        }
+        match hart.step(mem) {
+            Ok(wemu_cpu::StepEvent::Wfi) => return RunExit::Wfi,
+            Ok(wemu_cpu::StepEvent::Trap(t)) => tracing::info!(target: "wemu::insn", "trap: {t:?}"),
+            Ok(wemu_cpu::StepEvent::Retired) => {}
+            Err(h) => return RunExit::Halt(h),
+        }
+        if mem.yield_requested() {
+            return RunExit::Yield;
+        }
+    }
+    RunExit::Budget
+}
+
 impl Machine {
     /// Run until the guest powers off, something fails, or (if given)
     /// `max_insns` instructions retire.
@@ -300,7 +331,12 @@ impl Machine {
             self.platform.timers_changed = false;
             let hart = &mut self.harts[0];
             hart.set_time(now / timebase_div);
-            match hart.run(&mut self.platform, budget) {
+            let exit = if self.platform.trace_insns {
+                run_traced(hart, &mut self.platform, budget)
+            } else {
+                hart.run(&mut self.platform, budget)
+            };
+            match exit {
                 // A device changed a hart pin mid-batch: apply it now.
                 RunExit::Budget | RunExit::Yield => {}
                 RunExit::Wfi => self.idle()?,
