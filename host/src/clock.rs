@@ -7,22 +7,50 @@ use std::collections::{BTreeMap, HashMap};
 /// Virtual nanoseconds per retired instruction (a 1 GHz nominal hart).
 pub const NS_PER_INSN: u64 = 1;
 
-/// The machine's virtual clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Clock {
-    skipped_ns: u64,
+/// The machine's clock: virtual by default (advanced by the machine as
+/// harts retire instructions, and skipped forward while every hart waits),
+/// or the host's monotonic clock with `--clock realtime`.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    Virtual { elapsed_ns: u64 },
+    Realtime { start: std::time::Instant },
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::Virtual { elapsed_ns: 0 }
+    }
 }
 
 impl Clock {
-    /// Virtual time after `instret` retired instructions.
-    pub fn now(&self, instret: u64) -> u64 {
-        instret.saturating_mul(NS_PER_INSN).saturating_add(self.skipped_ns)
+    /// A clock following the host's time from now on.
+    pub fn realtime() -> Self {
+        Clock::Realtime { start: std::time::Instant::now() }
     }
-    /// Idle skip: jump forward to `deadline` (no-op if already past).
-    pub fn skip_to(&mut self, instret: u64, deadline: u64) {
-        let now = self.now(instret);
-        if deadline > now {
-            self.skipped_ns += deadline - now;
+
+    pub fn is_virtual(&self) -> bool {
+        matches!(self, Clock::Virtual { .. })
+    }
+
+    /// Current time in nanoseconds since machine start.
+    pub fn now(&self) -> u64 {
+        match self {
+            Clock::Virtual { elapsed_ns } => *elapsed_ns,
+            Clock::Realtime { start } => u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Harts retired `insns` instructions in parallel (virtual clock only).
+    pub fn advance_insns(&mut self, insns: u64) {
+        if let Clock::Virtual { elapsed_ns } = self {
+            *elapsed_ns = elapsed_ns.saturating_add(insns.saturating_mul(NS_PER_INSN));
+        }
+    }
+
+    /// Idle skip: jump forward to `deadline` (virtual clock only; never back).
+    pub fn skip_to(&mut self, deadline: u64) {
+        if let Clock::Virtual { elapsed_ns } = self {
+            *elapsed_ns = (*elapsed_ns).max(deadline);
         }
     }
 }
@@ -91,12 +119,23 @@ mod tests {
     }
 
     #[test]
-    fn clock_follows_instructions_and_skips() {
+    fn virtual_clock_follows_instructions_and_skips() {
         let mut c = Clock::default();
-        assert_eq!(c.now(500), 500 * NS_PER_INSN);
-        c.skip_to(500, 10_000);
-        assert_eq!(c.now(500), 10_000);
-        c.skip_to(600, 5);
-        assert_eq!(c.now(600), 10_100, "never goes back");
+        c.advance_insns(500);
+        assert_eq!(c.now(), 500 * NS_PER_INSN);
+        c.skip_to(10_000);
+        assert_eq!(c.now(), 10_000);
+        c.skip_to(5);
+        c.advance_insns(100);
+        assert_eq!(c.now(), 10_000 + 100 * NS_PER_INSN, "never goes back");
+    }
+
+    #[test]
+    fn realtime_clock_ignores_instruction_counts() {
+        let mut c = Clock::realtime();
+        c.advance_insns(1 << 40);
+        c.skip_to(u64::MAX);
+        assert!(c.now() < 60_000_000_000, "follows the host, not the guest");
+        assert!(!c.is_virtual());
     }
 }

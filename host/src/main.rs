@@ -96,6 +96,17 @@ struct RunArgs {
     #[arg(long = "trace", short = 'd', value_name = "WHAT", value_delimiter = ',')]
     trace: Vec<String>,
 
+    /// Number of harts [default: the machine file's `[cpu] harts`]. All start
+    /// at the image's entry with their hart id in a0.
+    #[arg(long, value_name = "N")]
+    smp: Option<u32>,
+
+    /// Guest time: "virtual" (default; derived from retired instructions, so
+    /// two runs are identical, and idle time is skipped) or "realtime" (the
+    /// host's clock).
+    #[arg(long, value_name = "KIND", default_value = "virtual", value_parser = ["virtual", "realtime"])]
+    clock: String,
+
     /// Stop after this many guest instructions (exit status 0).
     #[arg(long, value_name = "N")]
     max_insns: Option<u64>,
@@ -147,6 +158,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     for d in &args.devices {
         config::apply_device_option(&mut spec, d)?;
     }
+    if let Some(n) = args.smp {
+        spec.harts = n;
+    }
     let (mut trace_mmio, mut trace_insns) = (false, false);
     for t in &args.trace {
         match t.as_str() {
@@ -159,6 +173,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         serials: if args.serial.is_empty() { vec![ChardevSpec::Stdio] } else { args.serial.clone() },
         trace_mmio,
         trace_insns,
+        realtime: args.clock == "realtime",
     };
     let mut loader = loader(&args.paths)?;
     let raw_addr = args.kernel_addr.or(spec.memory.first().map(|m| m.base)).unwrap_or(0);

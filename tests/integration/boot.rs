@@ -185,3 +185,39 @@ fn in_asm_trace_disassembles_each_executed_instruction() {
     );
     assert!(out.stderr.lines().count() > 100);
 }
+
+#[test]
+fn four_harts_share_atomics() {
+    let out = wemu(&["run", "--smp", "4", "--kernel", path(&guest("smp"))]);
+    assert_eq!(out.stdout, "smp: 4 harts, counter = 8000\n");
+    assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+#[test]
+fn runs_are_deterministic_instruction_for_instruction() {
+    let trace = || {
+        let out = wemu(&["run", "--smp", "4", "-d", "in_asm", "--kernel", path(&guest("smp"))]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        // Drop the log timestamps; keep pc, bits and disassembly.
+        out.stderr
+            .lines()
+            .filter_map(|l| l.split_once(" INFO ").map(|(_, rest)| rest.to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (trace(), trace());
+    assert!(a.len() > 10_000, "{} lines", a.len());
+    assert!(a == b, "two runs of the same guest diverged");
+}
+
+#[test]
+fn realtime_clock_runs_the_guest_too() {
+    let out = wemu(&["run", "--clock", "realtime", "--kernel", path(&guest("exitcode"))]);
+    assert_eq!(out.code, Some(3), "{out:?}");
+}
+
+#[test]
+fn hart_count_is_validated() {
+    let out = wemu(&["run", "--smp", "0", "--kernel", path(&guest("hello"))]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("0 harts requested; wemu runs 1 to 64"), "{}", out.stderr);
+}

@@ -112,6 +112,12 @@ impl Hart {
         self.retired
     }
 
+    /// Drop the LR reservation (another hart may have written the reserved
+    /// address): the next SC fails and the guest retries.
+    pub fn clear_reservation(&mut self) {
+        self.reservation = None;
+    }
+
     /// True while the hart sits in WFI waiting for an interrupt.
     pub fn is_waiting(&self) -> bool {
         self.waiting

@@ -23,6 +23,9 @@ use crate::ram::Ram;
 pub use config::{ConfigError, Loc, MachineSpec};
 pub use run::{Exit, RunError};
 
+/// Most harts a machine may have.
+pub const MAX_HARTS: u32 = 64;
+
 /// Why a machine could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -51,11 +54,13 @@ pub struct Options {
     pub trace_mmio: bool,
     /// Log every executed instruction (`--trace in_asm`).
     pub trace_insns: bool,
+    /// Follow the host's clock instead of the deterministic virtual one.
+    pub realtime: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { serials: vec![ChardevSpec::Stdio], trace_mmio: false, trace_insns: false }
+        Options { serials: vec![ChardevSpec::Stdio], trace_mmio: false, trace_insns: false, realtime: false }
     }
 }
 
@@ -107,6 +112,8 @@ pub struct Machine {
     pub(crate) image: Option<Image>,
     /// Spike's host interface, when the image defines `tohost`.
     pub(crate) htif: Option<crate::htif::Htif>,
+    /// The hart running now (for fault reports).
+    pub(crate) current: usize,
 }
 
 impl Machine {
@@ -132,13 +139,9 @@ impl Machine {
             let loc = Loc { origin: spec.origin.clone(), line: None };
             return Err(other(&loc, format!("[cpu] isa = \"{}\": wemu runs RV64 harts only", spec.isa)));
         }
-        let harts = spec.harts;
-        if harts != 1 {
+        if !(1..=MAX_HARTS).contains(&spec.harts) {
             let loc = Loc { origin: spec.origin.clone(), line: None };
-            return Err(other(
-                &loc,
-                format!("{harts} harts requested; this wemu runs 1 hart (SMP is partial: see docs)"),
-            ));
+            return Err(other(&loc, format!("{} harts requested; wemu runs 1 to {MAX_HARTS}", spec.harts)));
         }
 
         let mut slots: Vec<Slot> = Vec::new();
@@ -236,7 +239,7 @@ impl Machine {
             rams,
             slots,
             irq,
-            clock: Clock::default(),
+            clock: if opts.realtime { Clock::realtime() } else { Clock::default() },
             events: EventQueue::default(),
             inputs,
             pin_changes: Vec::new(),
@@ -250,8 +253,9 @@ impl Machine {
         for i in 0..platform.slots.len() {
             platform.apply_effects(i).map_err(|f| other(&platform.slots[i].spec.loc, f.to_string()))?;
         }
-        let harts = vec![Hart::new(0, spec.memory.first().map_or(0, |m| m.base))];
-        Ok(Machine { spec, harts, platform, image: None, htif: None })
+        let entry = spec.memory.first().map_or(0, |m| m.base);
+        let harts = (0..u64::from(spec.harts)).map(|id| Hart::new(id, entry)).collect();
+        Ok(Machine { spec, harts, platform, image: None, htif: None, current: 0 })
     }
 
     /// Place `image` in memory and point hart 0 at its entry.
@@ -263,6 +267,14 @@ impl Machine {
         self.htif = image.htif.map(crate::htif::Htif::new);
         self.image = Some(image);
         Ok(())
+    }
+
+    /// Every hart back to reset state at `entry`, a0 = hart id.
+    pub(crate) fn reset_harts(&mut self, entry: u64) {
+        for (id, h) in self.harts.iter_mut().enumerate() {
+            *h = Hart::new(id as u64, entry);
+            h.x[10] = id as u64;
+        }
     }
 
     /// The devices, in machine-file order.

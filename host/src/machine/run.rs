@@ -31,17 +31,18 @@ pub enum Exit {
 pub enum RunError {
     #[error("{fault}{}", pc.map(|pc| format!(" (guest pc {pc:#x})")).unwrap_or_default())]
     Device { fault: DeviceFault, pc: Option<u64> },
-    #[error("guest stopped: {0}")]
-    Guest(Halt),
+    #[error("guest stopped on hart {hart}: {halt}")]
+    Guest { hart: usize, halt: Halt },
     #[error("the program's HTIF mailbox tohost at {tohost:#x} is not in memory")]
     Htif { tohost: u64 },
     #[error("machine reset failed: {0}")]
     Reset(String),
     #[error(
-        "hart 0 waits for an interrupt (wfi at pc {pc:#x}) that nothing can raise: \
-         no timer is armed and no input can arrive"
+        "every hart waits for an interrupt (wfi at pc {}) that nothing can raise: \
+         no timer is armed and no input can arrive",
+        pcs.iter().map(|pc| format!("{pc:#x}")).collect::<Vec<_>>().join(", ")
     )]
-    Deadlock { pc: u64 },
+    Deadlock { pcs: Vec<u64> },
 }
 
 /// Something a device asked for that ends the current batch.
@@ -299,11 +300,11 @@ impl Machine {
             if let Some(exit) = self.take_stop()? {
                 return Ok(exit);
             }
-            let instret = self.harts[0].instret();
-            if max_insns.is_some_and(|m| instret >= m) {
+            let retired: u64 = self.harts.iter().map(|h| h.instret()).sum();
+            if max_insns.is_some_and(|m| retired >= m) {
                 return Ok(Exit::InstructionLimit);
             }
-            let now = self.platform.clock.now(instret);
+            let now = self.platform.clock.now();
             self.platform.now_ns = now;
 
             // Timers due now, then input, then the pins they changed.
@@ -312,11 +313,7 @@ impl Machine {
                 self.platform.apply_effects(dev).map_err(|f| self.device_error(f))?;
             }
             self.platform.deliver_input().map_err(|f| self.device_error(f))?;
-            for (hart, pin, level) in self.platform.pin_changes.drain(..) {
-                if let Some(h) = self.harts.get_mut(hart) {
-                    h.set_irq_pin(pin.cpu_pin(), level);
-                }
-            }
+            self.apply_pins();
             if let Some(exit) = self.take_stop()? {
                 return Ok(exit);
             }
@@ -326,29 +323,48 @@ impl Machine {
                 budget = budget.min(deadline.saturating_sub(now).div_ceil(crate::clock::NS_PER_INSN).max(1));
             }
             if let Some(m) = max_insns {
-                budget = budget.min(m - instret);
+                budget = budget.min(m - retired);
             }
-            self.platform.timers_changed = false;
-            let hart = &mut self.harts[0];
-            hart.set_time(now / timebase_div);
-            let exit = if self.platform.trace_insns {
-                run_traced(hart, &mut self.platform, budget)
-            } else {
-                hart.run(&mut self.platform, budget)
-            };
-            match exit {
-                // A device changed a hart pin mid-batch: apply it now.
-                RunExit::Budget | RunExit::Yield => {}
-                RunExit::Wfi => self.idle()?,
-                RunExit::Halt(h) => {
+
+            // One round: every hart runs up to `budget` instructions, in
+            // hart order (deterministic). The harts run "in parallel", so
+            // virtual time advances by the longest run of the round.
+            let mut longest = 0;
+            let several = self.harts.len() > 1;
+            for i in 0..self.harts.len() {
+                self.current = i;
+                self.platform.timers_changed = false;
+                let hart = &mut self.harts[i];
+                if several {
+                    // Another hart ran since this one's LR: its reservation
+                    // may be stale, so SC fails and the guest retries
+                    // (allowed by the A extension; LR/SC loops are short).
+                    hart.clear_reservation();
+                }
+                hart.set_time(now / timebase_div);
+                let before = hart.instret();
+                let exit = if self.platform.trace_insns {
+                    run_traced(hart, &mut self.platform, budget)
+                } else {
+                    hart.run(&mut self.platform, budget)
+                };
+                longest = longest.max(hart.instret() - before);
+                if let RunExit::Halt(h) = exit {
                     if let Some(exit) = self.take_stop()? {
                         return Ok(exit);
                     }
-                    return Err(RunError::Guest(h));
+                    return Err(RunError::Guest { hart: i, halt: h });
                 }
+                if let Some(exit) = self.take_stop()? {
+                    return Ok(exit);
+                }
+                // A device changed a pin mid-batch (Yield): apply it before
+                // the next hart runs.
+                self.apply_pins();
             }
-            if let Some(exit) = self.take_stop()? {
-                return Ok(exit);
+            self.platform.clock.advance_insns(longest);
+            if self.harts.iter().all(|h| h.is_waiting()) {
+                self.idle()?;
             }
             if let Some(htif) = &mut self.htif {
                 match htif.poll(&mut self.platform) {
@@ -364,27 +380,42 @@ impl Machine {
         }
     }
 
+    fn apply_pins(&mut self) {
+        for (hart, pin, level) in self.platform.pin_changes.drain(..) {
+            if let Some(h) = self.harts.get_mut(hart) {
+                h.set_irq_pin(pin.cpu_pin(), level);
+            }
+        }
+    }
+
     /// Every hart waits: jump to the next timer, or wait for input.
     fn idle(&mut self) -> Result<(), RunError> {
-        let instret = self.harts[0].instret();
         if let Some(deadline) = self.platform.events.next_deadline() {
-            self.platform.clock.skip_to(instret, deadline);
-            return Ok(());
-        }
-        if self.platform.input_live() {
-            for b in &mut self.platform.inputs {
-                if b.input.live() {
-                    b.input.wait(Duration::from_millis(50));
-                    break;
-                }
+            if self.platform.clock.is_virtual() {
+                self.platform.clock.skip_to(deadline);
+            } else {
+                // Real time: sleep until the deadline, but wake for input.
+                let wait = deadline.saturating_sub(self.platform.clock.now()).min(50_000_000);
+                self.wait_input(Duration::from_nanos(wait));
             }
             return Ok(());
         }
-        Err(RunError::Deadlock { pc: self.harts[0].pc })
+        if self.platform.input_live() {
+            self.wait_input(Duration::from_millis(50));
+            return Ok(());
+        }
+        Err(RunError::Deadlock { pcs: self.harts.iter().map(|h| h.pc).collect() })
+    }
+
+    fn wait_input(&mut self, timeout: Duration) {
+        match self.platform.inputs.iter_mut().find(|b| b.input.live()) {
+            Some(b) => b.input.wait(timeout),
+            None => std::thread::sleep(timeout),
+        }
     }
 
     fn device_error(&self, fault: DeviceFault) -> RunError {
-        RunError::Device { fault, pc: Some(self.harts[0].pc) }
+        RunError::Device { fault, pc: self.harts.get(self.current).map(|h| h.pc) }
     }
 
     /// Act on a pending stop request: power off, reset, or fault.
@@ -429,12 +460,7 @@ impl Machine {
             None => self.platform.rams.first().map_or(0, |r| r.base()),
         };
         // Time keeps running across a reset (it is not the guest's state).
-        let now = self.platform.clock.now(self.harts[0].instret());
-        self.platform.clock = crate::clock::Clock::default();
-        self.platform.clock.skip_to(0, now);
-        let id = 0;
-        self.harts[0] = wemu_cpu::Hart::new(id, entry);
-        self.harts[0].x[10] = id;
+        self.reset_harts(entry);
         Ok(())
     }
 }

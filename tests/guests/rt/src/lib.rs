@@ -45,8 +45,7 @@ _start:
     la      gp, __global_pointer$
     .option pop
 
-    # Only hart 0 exists, but park any other hart rather than let two harts
-    # share one stack.
+    # Hart 0 boots; the others wait below until it has zeroed .bss.
     csrr    t0, mhartid
     bnez    t0, 3f
 
@@ -61,11 +60,40 @@ _start:
     addi    t0, t0, 8
     j       1b
 2:
+    # Release the other harts.
+    fence   w, w
+    la      t0, _boot_done
+    li      t1, 1
+    sw      t1, 0(t0)
+    csrr    a0, mhartid
     call    main
-    # `main` never returns; if it somehow does, fall through and park.
+    # `main` never returns; if it somehow does, park.
+    j       5f
+
+    # Other harts: wait for hart 0, take a 64 KiB stack above hart 0's
+    # (stack top + hartid * 64 KiB) and call `secondary_main(hartid)`,
+    # which parks unless the program defines it (link.x PROVIDEs it as
+    # `_rt_park`).
 3:
+    la      t1, _boot_done
+4:
+    lw      t2, 0(t1)
+    beqz    t2, 4b
+    la      sp, _stack_top
+    slli    t2, t0, 16
+    add     sp, sp, t2
+    mv      a0, t0
+    call    secondary_main
+    .global _rt_park
+_rt_park:
+5:
     wfi
-    j       3b
+    j       5b
+
+    .section .data
+    .balign 8
+_boot_done:
+    .word   0
 "#
 );
 
