@@ -62,16 +62,16 @@ impl Memory for Mem {
 fn run_seed(seed: u64) -> RunExit {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let mut mem = Mem { ram: (0..SIZE).map(|_| rng.next() as u8).collect() };
-    let mut hart = Hart::new(0, BASE + (rng.next() % SIZE as u64 & !1));
+    let mut hart = Hart::new(0, BASE + ((rng.next() % SIZE as u64) & !1));
     for r in 1..32 {
         // Mostly pointers into RAM, so loads and stores often succeed.
-        hart.x[r] = if rng.next() % 4 == 0 { rng.next() } else { BASE + rng.next() % SIZE as u64 };
+        hart.x[r] = if rng.next().is_multiple_of(4) { rng.next() } else { BASE + rng.next() % SIZE as u64 };
     }
     let mut last = RunExit::Budget;
     for round in 0..20 {
         hart.set_time(round * 1000);
-        if rng.next() % 3 == 0 {
-            hart.set_irq_pin(wemu_cpu::IrqPin::MachineTimer, rng.next() % 2 == 0);
+        if rng.next().is_multiple_of(3) {
+            hart.set_irq_pin(wemu_cpu::IrqPin::MachineTimer, rng.next().is_multiple_of(2));
         }
         last = hart.run(&mut mem, 2_000);
         if let RunExit::Halt(h) = last {
