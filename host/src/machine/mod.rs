@@ -317,7 +317,9 @@ fn wire_irqs(spec: &MachineSpec, slots: &[Slot]) -> Result<IrqRouter, BuildError
                     }
                     None => Sink::Unconnected { label: format!("irq {n}") },
                 },
-                config::IrqSpec::Target(t) => parse_target(t, &find).map_err(|m| other(&d.loc, m))?,
+                config::IrqSpec::Target(t) => {
+                    parse_target(t, spec.harts, &find).map_err(|m| other(&d.loc, m))?
+                }
             };
             if let Sink::Device { device, line: input } = &sink {
                 let inputs = slots[*device].dev.description().irq_inputs;
@@ -338,15 +340,15 @@ fn wire_irqs(spec: &MachineSpec, slots: &[Slot]) -> Result<IrqRouter, BuildError
 }
 
 /// "hart0.meip" or "plic0.10".
-fn parse_target(t: &str, find: &dyn Fn(&str) -> Option<usize>) -> Result<Sink, String> {
+fn parse_target(t: &str, harts: u32, find: &dyn Fn(&str) -> Option<usize>) -> Result<Sink, String> {
     let (who, what) = t
         .split_once('.')
         .ok_or_else(|| format!("IRQ target '{t}': expected DEVICE.LINE or hartN.PIN (e.g. hart0.meip)"))?;
     if let Some(n) = who.strip_prefix("hart").and_then(|n| n.parse::<usize>().ok()) {
         let pin = HartPin::parse(what)
             .ok_or_else(|| format!("IRQ target '{t}': pin must be meip, mtip or msip"))?;
-        if n != 0 {
-            return Err(format!("IRQ target '{t}': this machine has only hart0"));
+        if n >= harts as usize {
+            return Err(format!("IRQ target '{t}': this machine has harts 0 to {}", harts - 1));
         }
         return Ok(Sink::Hart { hart: n, pin });
     }
