@@ -139,6 +139,8 @@ fn item() -> impl Strategy<Value = Item> {
             .prop_map(|(f3, rs1, rs2, skipped)| Item::SkipBranch { f3, rs1, rs2, skipped: Box::new(skipped) }),
         1 => (proptest::option::of(any::<bool>()), regp(), citem())
             .prop_map(|(cond, rs1p, skipped)| Item::CSkip { cond, rs1p, skipped }),
+        1 => (0u8..4, rd(), wreg(), citem())
+            .prop_map(|(kind, rd, t, skipped)| Item::JumpSkip { kind, rd, t, skipped }),
     ]
 }
 
@@ -331,6 +333,10 @@ fn regressions() -> Vec<(&'static str, Case)> {
                     Item::CSkip { cond: Some(false), rs1p: 8, skipped: CItem::Li { rd: 23, imm: 1 } },
                     Item::CSkip { cond: Some(true), rs1p: 8, skipped: CItem::Li { rd: 24, imm: 1 } },
                     Item::CSkip { cond: None, rs1p: 8, skipped: CItem::Li { rd: 25, imm: 1 } },
+                    Item::JumpSkip { kind: 0, rd: 26, t: 27, skipped: CItem::Li { rd: 28, imm: 1 } },
+                    Item::JumpSkip { kind: 1, rd: 27, t: 27, skipped: CItem::Li { rd: 28, imm: 2 } },
+                    Item::JumpSkip { kind: 2, rd: 0, t: 29, skipped: CItem::Li { rd: 28, imm: 3 } },
+                    Item::JumpSkip { kind: 3, rd: 0, t: 1, skipped: CItem::Li { rd: 28, imm: 4 } },
                     c(CItem::Nop),
                 ],
             ),
@@ -454,4 +460,8 @@ fn compressed_encoder_expansions() {
     assert_eq!(wemu_cpu::disassemble(e::c_bz(false, 9, 4)), "beqz s1,.+4");
     assert_eq!(wemu_cpu::disassemble(e::c_bz(true, 15, 4)), "bnez a5,.+4");
     assert_eq!(wemu_cpu::disassemble(e::b(8, 5, 6, 7)), "bgeu t1,t0,.+8");
+    assert_eq!(wemu_cpu::disassemble(e::jal(5, 6)), "jal t0,.+6");
+    assert_eq!(wemu_cpu::disassemble(e::jalr(6, 7, 10)), "jalr t1,10(t2)");
+    assert_eq!(wemu_cpu::disassemble(e::c_jr(false, 7)), "jr t2");
+    assert_eq!(wemu_cpu::disassemble(e::c_jr(true, 7)), "jalr t2");
 }

@@ -231,3 +231,22 @@ pub fn c_bz(bnez: bool, rs1p: u8, off: i32) -> u32 {
         | (bit(o, 5) << 2)
         | 1
 }
+
+pub fn jal(rd: u8, off: i32) -> u32 {
+    assert!(off % 2 == 0 && (-(1 << 20)..(1 << 20)).contains(&off));
+    let o = off as u32;
+    (bit(o, 20) << 31)
+        | (bits(o, 10, 1) << 21)
+        | (bit(o, 11) << 20)
+        | (bits(o, 19, 12) << 12)
+        | (u32::from(rd) << 7)
+        | 0x6f
+}
+pub fn jalr(rd: u8, rs1: u8, imm: i32) -> u32 {
+    i(imm, rs1, 0, rd, 0x67)
+}
+/// c.jr (link = false) / c.jalr (link = true, writes ra).
+pub fn c_jr(link: bool, rs1: u8) -> u32 {
+    assert!(rs1 != 0);
+    (4 << 13) | (u32::from(link) << 12) | (u32::from(rs1) << 7) | 2
+}

@@ -220,6 +220,15 @@ pub enum Item {
         rs1p: u8,
         skipped: CItem,
     },
+    /// A jump over one compressed instruction: `jal rd, +6` (kind 0),
+    /// `auipc t, 0; jalr rd, 10(t)` (1), `auipc t, 0; addi t, t, 12;
+    /// c.jr t` (2) or `c.jalr t` (3).
+    JumpSkip {
+        kind: u8,
+        rd: u8,
+        t: u8,
+        skipped: CItem,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -376,6 +385,19 @@ impl Item {
                     Some(bnez) => e::c_bz(*bnez, *rs1p, 4),
                 };
                 vec![Word::c(br), skipped.encode()]
+            }
+            Item::JumpSkip { kind, rd, t, skipped } => {
+                let mut v = match kind {
+                    0 => vec![Word::w(e::jal(*rd, 6))],
+                    1 => vec![Word::w(e::u(0, *t, e::AUIPC)), Word::w(e::jalr(*rd, *t, 10))],
+                    _ => vec![
+                        Word::w(e::u(0, *t, e::AUIPC)),
+                        Word::w(e::addi(*t, *t, 12)),
+                        Word::c(e::c_jr(*kind == 3, *t)),
+                    ],
+                };
+                v.push(skipped.encode());
+                v
             }
         }
     }
