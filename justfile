@@ -9,9 +9,26 @@ guests := "target/guests/riscv64gc-unknown-none-elf/release"
 default: run
 
 # Rust targets the build needs (rust-toolchain.toml lists them; older
-# rustups do not add them to an already installed toolchain).
-setup:
+# rustups do not add them to an already installed toolchain), and QEMU's
+# user-mode emulator for the hart's differential tests.
+setup: setup-qemu-user
     rustup target add wasm32-unknown-unknown riscv64gc-unknown-none-elf
+
+# qemu-riscv64, the reference the cpu crate's differential tests
+# (host/cpu/tests/differential.rs) compare the hart against. Debian/Ubuntu
+# package `qemu-user`; uses sudo when not root.
+setup-qemu-user:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if command -v "${QEMU_RISCV64:-qemu-riscv64}" >/dev/null 2>&1; then exit 0; fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "qemu-riscv64 missing and no apt-get: install QEMU's user-mode emulator (e.g. qemu-user) yourself" >&2
+        exit 1
+    fi
+    sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y qemu-user
+    command -v qemu-riscv64 >/dev/null
 
 # Build wemu (host, every device component) and the bundled guest programs.
 build: setup

@@ -1,0 +1,210 @@
+//! Run a program under qemu-riscv64 and on wemu's hart; compare.
+
+use std::fmt::Write as _;
+use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use wemu_cpu::{Exception, Hart, MemError, Memory, StepEvent, TrapCause};
+
+use super::program::{self, ABI, Case, LOAD_ADDR, OUT_LEN, Program};
+
+pub const INSTALL_HINT: &str = "qemu-riscv64 not found: the differential tests need QEMU's user-mode \
+     emulator. Install it with `just setup-qemu-user` (or `apt-get update && apt-get install -y \
+     qemu-user`), or point QEMU_RISCV64 at the binary.";
+
+fn qemu_binary() -> String {
+    std::env::var("QEMU_RISCV64").unwrap_or_else(|_| "qemu-riscv64".to_string())
+}
+
+/// Fail (never skip) if qemu-riscv64 is missing.
+pub fn require_qemu() {
+    match Command::new(qemu_binary()).arg("--version").output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!("{INSTALL_HINT}\n(`{} --version` exited with {})", qemu_binary(), o.status),
+        Err(e) if e.kind() == ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
+        Err(e) => panic!("{INSTALL_HINT}\n(running {}: {e})", qemu_binary()),
+    }
+}
+
+/// stdout of the program under qemu-riscv64, or why it failed.
+pub fn run_qemu(elf: &[u8]) -> Result<Vec<u8>, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
+    let path = dir.path().join("case.elf");
+    std::fs::write(&path, elf).map_err(|e| format!("write {}: {e}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("chmod: {e}"))?;
+    let out = match Command::new(qemu_binary()).arg(&path).output() {
+        Ok(o) => o,
+        Err(e) if e.kind() == ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
+        Err(e) => return Err(format!("spawning qemu: {e}")),
+    };
+    if !out.status.success() {
+        return Err(format!(
+            "qemu-riscv64 failed ({}); stderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(out.stdout)
+}
+
+/// RAM holding the ELF image at LOAD_ADDR, plus some slack.
+struct Ram {
+    bytes: Vec<u8>,
+}
+
+impl Ram {
+    fn off(&self, addr: u64, size: u8) -> Result<usize, MemError> {
+        let off = addr.checked_sub(LOAD_ADDR).ok_or(MemError::AccessFault)?;
+        if off.checked_add(u64::from(size)).is_none_or(|end| end > self.bytes.len() as u64) {
+            return Err(MemError::AccessFault);
+        }
+        Ok(off as usize)
+    }
+}
+
+impl Memory for Ram {
+    fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
+        let off = self.off(addr, size)?;
+        let mut b = [0u8; 8];
+        b[..usize::from(size)].copy_from_slice(&self.bytes[off..off + usize::from(size)]);
+        Ok(u64::from_le_bytes(b))
+    }
+    fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
+        let off = self.off(addr, size)?;
+        self.bytes[off..off + usize::from(size)].copy_from_slice(&value.to_le_bytes()[..usize::from(size)]);
+        Ok(())
+    }
+    fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
+        self.load(addr, size)
+    }
+}
+
+/// stdout of the program on wemu's hart: `ecall` (mcause 11) is served as a
+/// Linux syscall (write to fd 1, exit), then execution resumes after it.
+pub fn run_wemu(elf: &[u8], entry: u64) -> Result<Vec<u8>, String> {
+    let mut ram = Ram { bytes: elf.to_vec() };
+    ram.bytes.resize(elf.len().next_multiple_of(0x1000) + 0x1000, 0);
+    let mut hart = Hart::new(0, entry);
+    let mut stdout = Vec::new();
+    for _ in 0..1_000_000 {
+        match hart.step(&mut ram) {
+            Ok(StepEvent::Retired) => {}
+            Ok(StepEvent::Trap(rec)) if rec.cause == TrapCause::Exception(Exception::EcallFromM) => {
+                let (a0, a1, a2, a7) = (hart.x[10], hart.x[11], hart.x[12], hart.x[17]);
+                match a7 {
+                    64 => {
+                        for i in 0..a2 {
+                            let b = ram
+                                .load(a1.wrapping_add(i), 1)
+                                .map_err(|e| format!("write(): bad buffer: {e}"))?;
+                            if a0 == 1 {
+                                stdout.push(b as u8);
+                            }
+                        }
+                        hart.x[10] = a2;
+                    }
+                    93 => {
+                        return if a0 == 0 { Ok(stdout) } else { Err(format!("exit({a0})")) };
+                    }
+                    n => return Err(format!("unexpected syscall {n} at {:#x}", rec.pc)),
+                }
+                hart.pc = rec.pc + 4;
+            }
+            Ok(StepEvent::Trap(rec)) => return Err(format!("unexpected trap: {rec}")),
+            Ok(StepEvent::Wfi) => return Err(format!("hart in WFI at {:#x}", hart.pc)),
+            Err(h) => return Err(format!("hart halted: {h}")),
+        }
+    }
+    Err(format!("no exit after 1e6 steps; pc={:#x}", hart.pc))
+}
+
+fn listing(p: &Program) -> String {
+    let mut s = String::new();
+    for (addr, w) in &p.listing {
+        let hex = if w.len == 2 { format!("    {:04x}", w.raw) } else { format!("{:08x}", w.raw) };
+        let _ = writeln!(s, "  {addr:#07x}: {hex}  {}", wemu_cpu::disassemble_at(w.raw, *addr));
+    }
+    s
+}
+
+fn initial_state(case: &Case) -> String {
+    let regs: Vec<usize> =
+        (1..32).filter(|&r| r != usize::from(program::BASE) && r != usize::from(program::SP)).collect();
+    let mut s = String::new();
+    for row in regs.chunks(4) {
+        let cells: Vec<String> =
+            row.iter().map(|&r| format!("{:>4}={:#018x}", ABI[r], case.init[r])).collect();
+        let _ = writeln!(s, "  {}", cells.join(" "));
+    }
+    s
+}
+
+/// Run `case` on both and return a report of the differences, if any.
+pub fn compare(case: &Case) -> Result<(), String> {
+    let prog = program::build(case);
+    let elf = program::elf(&prog);
+    let fail = |what: String| {
+        Err(format!(
+            "{what}\n\nbody ({} items):\n{}\ninitial registers:\n{}",
+            case.body.len(),
+            listing(&prog),
+            initial_state(case)
+        ))
+    };
+    let q = match run_qemu(&elf) {
+        Ok(q) => q,
+        Err(e) => return fail(format!("qemu: {e}")),
+    };
+    let w = match run_wemu(&elf, prog.entry) {
+        Ok(w) => w,
+        Err(e) => return fail(format!("wemu: {e}")),
+    };
+    if q.len() != OUT_LEN || w.len() != OUT_LEN {
+        return fail(format!(
+            "output length: qemu {} bytes, wemu {} bytes, expected {OUT_LEN}",
+            q.len(),
+            w.len()
+        ));
+    }
+    if q == w {
+        return Ok(());
+    }
+    let reg = |out: &[u8], r: usize| u64::from_le_bytes(out[8 * (r - 1)..8 * r].try_into().expect("8 bytes"));
+    let mut msg = String::new();
+    let bad_regs: Vec<usize> = (1..32).filter(|&r| reg(&q, r) != reg(&w, r)).collect();
+    if let Some(&r) = bad_regs.first() {
+        let _ = writeln!(
+            msg,
+            "first differing register: x{r} ({}): qemu {:#018x}, wemu {:#018x}",
+            ABI[r],
+            reg(&q, r),
+            reg(&w, r)
+        );
+        for &r in &bad_regs[1..] {
+            let _ = writeln!(
+                msg,
+                "  also x{r} ({}): qemu {:#018x}, wemu {:#018x}",
+                ABI[r],
+                reg(&q, r),
+                reg(&w, r)
+            );
+        }
+    }
+    let bad_bytes: Vec<usize> = (256..OUT_LEN).filter(|&i| q[i] != w[i]).collect();
+    if let Some(&i) = bad_bytes.first() {
+        let o = (i - 256) & !7;
+        let dw = |out: &[u8]| u64::from_le_bytes(out[256 + o..256 + o + 8].try_into().expect("8 bytes"));
+        let _ = writeln!(
+            msg,
+            "scratch buffer differs in {} bytes; first at offset {} (s0+{}): doubleword qemu {:#018x}, wemu {:#018x}",
+            bad_bytes.len(),
+            i - 256,
+            i - 256,
+            dw(&q),
+            dw(&w)
+        );
+    }
+    fail(msg)
+}
