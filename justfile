@@ -9,10 +9,13 @@ guests := "target/guests/riscv64gc-unknown-none-elf/release"
 default: run
 
 # Rust targets the build needs (rust-toolchain.toml lists them; older
-# rustups do not add them to an already installed toolchain), and QEMU's
-# user-mode emulator for the hart's differential tests.
-setup: setup-qemu-user
+# rustups do not add them to an already installed toolchain).
+targets:
     rustup target add wasm32-unknown-unknown riscv64gc-unknown-none-elf
+
+# Everything the tests need: the targets, and QEMU's user-mode emulator for
+# the hart's differential tests.
+setup: targets setup-qemu-user
 
 # qemu-riscv64, the reference the cpu crate's differential tests
 # (host/cpu/tests/differential.rs) compare the hart against. Debian/Ubuntu
@@ -31,7 +34,7 @@ setup-qemu-user:
     command -v qemu-riscv64 >/dev/null
 
 # Build wemu (host, every device component) and the bundled guest programs.
-build: setup
+build: targets
     cargo build --release -p wemu
     cargo build --release --manifest-path tests/guests/Cargo.toml --target riscv64gc-unknown-none-elf --target-dir target/guests
 
