@@ -10,6 +10,11 @@ use crate::insn::CsrOp;
 
 /// CSR numbers (privileged spec §2.2 "CSR Listing").
 pub mod addr {
+    /// F/D: accrued exceptions, dynamic rounding mode, and both together
+    /// (Vol I §"Floating-Point Control and Status Register").
+    pub const FFLAGS: u16 = 0x001;
+    pub const FRM: u16 = 0x002;
+    pub const FCSR: u16 = 0x003;
     pub const CYCLE: u16 = 0xc00;
     pub const TIME: u16 = 0xc01;
     pub const INSTRET: u16 = 0xc02;
@@ -50,6 +55,12 @@ pub mod mstatus {
     pub const MPIE: u64 = 1 << 7;
     pub const MPP_SHIFT: u32 = 11;
     pub const MPP: u64 = 3 << MPP_SHIFT;
+    /// FS (§3.1.6.6 "Extension Context Status"): Off, Initial, Clean, Dirty.
+    pub const FS_SHIFT: u32 = 13;
+    pub const FS: u64 = 3 << FS_SHIFT;
+    pub const FS_DIRTY: u64 = 3 << FS_SHIFT;
+    /// SD: read-only summary, set iff FS (or XS/VS, always Off here) is Dirty.
+    pub const SD: u64 = 1 << 63;
 }
 
 /// mip/mie bits (privileged spec §3.1.9): the bit number is the interrupt code.
@@ -60,11 +71,11 @@ pub mod irq {
     pub const M_ALL: u64 = MSI | MTI | MEI;
 }
 
-/// misa (§3.1.1): MXL=2 (64-bit) in bits 63:62; extension bits A, C, I, M.
-pub const MISA_VALUE: u64 = (2 << 62) | (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12);
+/// misa (§3.1.1): MXL=2 (64-bit) in bits 63:62; extension bits A, C, D, F, I, M.
+pub const MISA_VALUE: u64 = (2 << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12);
 
 /// mstatus bits software may change while only M-mode exists.
-const MSTATUS_WMASK: u64 = mstatus::MIE | mstatus::MPIE;
+const MSTATUS_WMASK: u64 = mstatus::MIE | mstatus::MPIE | mstatus::FS;
 
 /// The CSR instruction was illegal (unknown CSR, privilege, or a write to a
 /// read-only CSR): the caller raises an illegal-instruction exception.
@@ -100,6 +111,10 @@ pub struct Csrs {
     instret_offset: u64,
     /// Value of the `time` CSR, set by the machine.
     time: u64,
+    /// fcsr fields: fflags (5 bits) and frm (3 bits, any value storable;
+    /// an invalid one only traps when an instruction uses it).
+    fflags: u8,
+    frm: u8,
 }
 
 impl Default for Csrs {
@@ -109,7 +124,8 @@ impl Default for Csrs {
 }
 
 impl Csrs {
-    /// Reset values (§3.4 "Reset"): MIE=0, mcause=0, everything else 0 here.
+    /// Reset values (§3.4 "Reset"): MIE=0, mcause=0, everything else 0 here,
+    /// including mstatus.FS = Off as in QEMU: firmware enables the FPU.
     pub fn new() -> Self {
         Csrs {
             mstatus: mstatus::MPP,
@@ -124,6 +140,8 @@ impl Csrs {
             cycle_offset: 0,
             instret_offset: 0,
             time: 0,
+            fflags: 0,
+            frm: 0,
         }
     }
 
@@ -131,7 +149,27 @@ impl Csrs {
         self.mstatus
     }
     pub(crate) fn set_mstatus(&mut self, v: u64) {
-        self.mstatus = (self.mstatus & !MSTATUS_WMASK) | (v & MSTATUS_WMASK);
+        let st = (self.mstatus & !(MSTATUS_WMASK | mstatus::SD)) | (v & MSTATUS_WMASK);
+        let sd = if st & mstatus::FS == mstatus::FS_DIRTY { mstatus::SD } else { 0 };
+        self.mstatus = st | sd;
+    }
+    /// mstatus.FS == Off: every F/D instruction and fcsr access is illegal.
+    pub fn fs_off(&self) -> bool {
+        self.mstatus & mstatus::FS == 0
+    }
+    /// An instruction wrote an f register or fflags: FS becomes Dirty.
+    pub(crate) fn set_fs_dirty(&mut self) {
+        self.mstatus |= mstatus::FS_DIRTY | mstatus::SD;
+    }
+    pub fn fflags(&self) -> u8 {
+        self.fflags
+    }
+    /// OR exception flags into fflags (they accrue until software clears them).
+    pub(crate) fn accrue_fflags(&mut self, f: u8) {
+        self.fflags |= f & 0x1f;
+    }
+    pub fn frm(&self) -> u8 {
+        self.frm
     }
     pub fn mie(&self) -> u64 {
         self.mie
@@ -230,6 +268,10 @@ impl Csrs {
             ctx.mode == PrivMode::Machine || (self.mcounteren >> bit) & 1 != 0
         };
         Ok(match csr {
+            FFLAGS | FRM | FCSR if self.fs_off() => return Err(IllegalCsr),
+            FFLAGS => u64::from(self.fflags),
+            FRM => u64::from(self.frm),
+            FCSR => u64::from(self.frm) << 5 | u64::from(self.fflags),
             MSTATUS => self.mstatus,
             MISA => MISA_VALUE,
             MIE => self.mie,
@@ -270,6 +312,17 @@ impl Csrs {
     fn write(&mut self, csr: u16, v: u64, ctx: &CsrCtx) -> Result<(), IllegalCsr> {
         use addr::*;
         match csr {
+            FFLAGS | FRM | FCSR => {
+                if csr != FRM {
+                    self.fflags = (v & 0x1f) as u8;
+                }
+                match csr {
+                    FRM => self.frm = (v & 7) as u8,
+                    FCSR => self.frm = ((v >> 5) & 7) as u8,
+                    _ => {}
+                }
+                self.set_fs_dirty();
+            }
             MSTATUS => self.set_mstatus(v),
             // WARL; a fixed misa is a legal implementation.
             MISA => {}
@@ -320,15 +373,15 @@ mod tests {
         rmw(&mut c, addr::MISA, CsrOp::Rw, 0, true).expect("misa is writable (WARL)");
         let v = rmw(&mut c, addr::MISA, CsrOp::Rs, 0, false).expect("read");
         assert_eq!(v >> 62, 2);
-        assert_eq!(v & 0x3ff_ffff, 0b1_0001_0000_0101);
+        assert_eq!(v & 0x3ff_ffff, 0b1_0001_0010_1101, "IMAFDC");
     }
 
     #[test]
-    fn mstatus_only_mie_mpie_writable_and_mpp_reads_3() {
+    fn mstatus_only_mie_mpie_fs_writable_and_mpp_reads_3() {
         let mut c = Csrs::new();
         rmw(&mut c, addr::MSTATUS, CsrOp::Rw, u64::MAX, true).expect("write");
         let v = rmw(&mut c, addr::MSTATUS, CsrOp::Rs, 0, false).expect("read");
-        assert_eq!(v, mstatus::MIE | mstatus::MPIE | mstatus::MPP);
+        assert_eq!(v, mstatus::MIE | mstatus::MPIE | mstatus::MPP | mstatus::FS | mstatus::SD);
         rmw(&mut c, addr::MSTATUS, CsrOp::Rw, 0, true).expect("write");
         assert_eq!(c.mstatus(), mstatus::MPP);
     }
@@ -425,5 +478,29 @@ mod tests {
             rmw(&mut c, csr, CsrOp::Rw, u64::MAX, true).expect("writable");
             assert_eq!(c.read(csr, &M), Ok(0), "{csr:#x}");
         }
+    }
+
+    #[test]
+    fn fp_csrs_need_fs_on_and_writes_make_it_dirty() {
+        let mut c = Csrs::new();
+        assert!(c.fs_off(), "FS resets to Off");
+        for csr in [addr::FFLAGS, addr::FRM, addr::FCSR] {
+            assert_eq!(rmw(&mut c, csr, CsrOp::Rs, 0, false), Err(IllegalCsr), "{csr:#x} with FS=Off");
+        }
+        rmw(&mut c, addr::MSTATUS, CsrOp::Rs, 1 << mstatus::FS_SHIFT, true).expect("FS=Initial");
+        assert_eq!(c.mstatus() & mstatus::SD, 0);
+        assert_eq!(rmw(&mut c, addr::FCSR, CsrOp::Rs, 0, false), Ok(0), "a pure read keeps FS");
+        assert_eq!(c.mstatus() & mstatus::FS, 1 << mstatus::FS_SHIFT);
+        rmw(&mut c, addr::FCSR, CsrOp::Rw, 0xff_ff, true).expect("write fcsr");
+        assert_eq!(c.mstatus() & (mstatus::FS | mstatus::SD), mstatus::FS_DIRTY | mstatus::SD);
+        assert_eq!(c.read(addr::FCSR, &M), Ok(0xff), "fcsr is 8 bits: frm[7:5] fflags[4:0]");
+        assert_eq!(rmw(&mut c, addr::FRM, CsrOp::Rw, 0b1_0010, false), Ok(7));
+        assert_eq!(c.read(addr::FCSR, &M), Ok(0b010_11111));
+        assert_eq!(rmw(&mut c, addr::FFLAGS, CsrOp::Rc, 0b00101, false), Ok(0x1f));
+        assert_eq!(c.read(addr::FCSR, &M), Ok(0b010_11010));
+        // Clearing FS again hides the FPU and drops SD.
+        rmw(&mut c, addr::MSTATUS, CsrOp::Rc, mstatus::FS, true).expect("FS=Off");
+        assert_eq!(c.mstatus() & (mstatus::FS | mstatus::SD), 0);
+        assert_eq!(c.read(addr::FFLAGS, &M), Err(IllegalCsr));
     }
 }

@@ -1,14 +1,15 @@
 //! Instruction decoder: raw bits -> `Decoded`.
 //!
 //! Pure and total: every `u32` decodes to something, and anything reserved,
-//! unimplemented (F/D, Zcb, ...) or malformed becomes `Insn::Illegal`, which
+//! unimplemented (Zfh, Q, Zcb, ...) or malformed becomes `Insn::Illegal`, which
 //! the executor turns into an illegal-instruction exception. Spec references
 //! are to the RISC-V Unprivileged ISA ("Volume I") chapter 34 opcode map
 //! ("RV32/64G Instruction Set Listings") unless noted.
 
+mod fp;
 mod rvc;
 
-use crate::insn::{AluOp, AluWOp, AmoOp, BranchCond, CsrOp, CsrSrc, Decoded, Insn, Reg, Width};
+use crate::insn::{AluOp, AluWOp, AmoOp, BranchCond, CsrOp, CsrSrc, Decoded, FmaOp, Insn, Reg, Width};
 
 /// Decode one instruction. If the low two bits are not `11` the instruction
 /// is compressed and only the low 16 bits of `raw` are looked at.
@@ -84,22 +85,28 @@ fn decode32(i: u32) -> Insn {
     // indexed by inst[6:2].
     match (i >> 2) & 0x1f {
         0b00000 => load(i),
+        0b00001 => fp::load_fp(i),
         0b00011 => misc_mem(i),
         0b00100 => op_imm(i),
         0b00101 => Insn::Auipc { rd: rd(i), imm: imm_u(i) },
         0b00110 => op_imm32(i),
         0b01000 => store(i),
+        0b01001 => fp::store_fp(i),
         0b01011 => amo(i),
         0b01100 => op(i),
         0b01101 => Insn::Lui { rd: rd(i), imm: imm_u(i) },
         0b01110 => op32(i),
+        0b10000 => fp::fma(i, FmaOp::Madd),
+        0b10001 => fp::fma(i, FmaOp::Msub),
+        0b10010 => fp::fma(i, FmaOp::Nmsub),
+        0b10011 => fp::fma(i, FmaOp::Nmadd),
+        0b10100 => fp::op_fp(i),
         0b11000 => branch(i),
         // JALR: imm[11:0] rs1 000 rd 1100111
         0b11001 if funct3(i) == 0 => Insn::Jalr { rd: rd(i), rs1: rs1(i), imm: imm_i(i) },
         0b11011 => Insn::Jal { rd: rd(i), imm: imm_j(i) },
         0b11100 => system(i),
-        // LOAD-FP, STORE-FP, FMADD.., OP-FP (no F/D yet), custom-*, and the
-        // xx111 rows that encode >=48-bit instructions.
+        // OP-V, custom-*, and the xx111 rows that encode >=48-bit instructions.
         _ => Insn::Illegal,
     }
 }
@@ -512,10 +519,10 @@ mod tests {
             (amo(0b00010, 2, 1, 2, 3), "lr with rs2!=0"),
             (amo(0b00101, 2, 1, 2, 3), "unknown AMO funct5"),
             (amo(0b00000, 4, 1, 2, 3), "AMO funct3=100"),
-            (0x0000_2007, "flw"),
-            (0x0000_3027, "fsd"),
-            (0x0000_0053, "fadd.s"),
-            (0x0000_0043, "fmadd.s"),
+            (0x0000_1007, "flh (Zfh)"),
+            (0x0000_4027, "fsq (Q)"),
+            (0x0600_0053, "fadd.q"),
+            (0x0400_5043, "fmadd.h with rm=101"),
             (0x0000_200f, "MISC-MEM funct3=010 (cbo)"),
             (0x0000_000b, "custom-0"),
             (0x0000_001f, "48-bit encoding"),

@@ -6,6 +6,8 @@
 //! hex addresses when the pc is known (`disassemble_at`), else relative to
 //! the instruction as GNU `as` writes it (`.+16`, `.-8`).
 
+mod fp;
+
 use std::fmt;
 
 use crate::csr::addr;
@@ -136,6 +138,9 @@ fn fence_set(bits: u8) -> String {
 /// Name of a CSR the hart implements (or that objdump would name).
 pub fn csr_name(csr: u16) -> Option<&'static str> {
     Some(match csr {
+        addr::FFLAGS => "fflags",
+        addr::FRM => "frm",
+        addr::FCSR => "fcsr",
         addr::CYCLE => "cycle",
         addr::TIME => "time",
         addr::INSTRET => "instret",
@@ -293,6 +298,20 @@ impl fmt::Display for At<'_> {
             Insn::Ebreak => f.write_str("ebreak"),
             Insn::Mret => f.write_str("mret"),
             Insn::Wfi => f.write_str("wfi"),
+            Insn::FLoad { .. }
+            | Insn::FStore { .. }
+            | Insn::FOp { .. }
+            | Insn::FSqrt { .. }
+            | Insn::FFma { .. }
+            | Insn::FSgnj { .. }
+            | Insn::FMinMax { .. }
+            | Insn::FCmp { .. }
+            | Insn::FClass { .. }
+            | Insn::FCvtToInt { .. }
+            | Insn::FCvtFromInt { .. }
+            | Insn::FCvtFp { .. }
+            | Insn::FMvToInt { .. }
+            | Insn::FMvFromInt { .. } => fp::fmt_fp(f, self.d.insn).map(|_| ()),
             Insn::Illegal => match (self.d.len, self.d.raw) {
                 (2, 0) => f.write_str("unimp"),
                 (2, raw) => write!(f, ".2byte {raw:#06x}"),
@@ -309,8 +328,19 @@ fn fmt_csr(f: &mut fmt::Formatter<'_>, op: CsrOp, rd: Reg, src: CsrSrc, csr: u16
             addr::CYCLE => write!(f, "rdcycle {rd}"),
             addr::TIME => write!(f, "rdtime {rd}"),
             addr::INSTRET => write!(f, "rdinstret {rd}"),
+            addr::FFLAGS => write!(f, "frflags {rd}"),
+            addr::FRM => write!(f, "frrm {rd}"),
+            addr::FCSR => write!(f, "frcsr {rd}"),
             _ => write!(f, "csrr {rd},{c}"),
         },
+        (CsrOp::Rw, CsrSrc::Reg(r)) if matches!(csr, addr::FFLAGS | addr::FRM | addr::FCSR) => {
+            let name = match csr {
+                addr::FFLAGS => "fsflags",
+                addr::FRM => "fsrm",
+                _ => "fscsr",
+            };
+            if rd.0 == 0 { write!(f, "{name} {r}") } else { write!(f, "{name} {rd},{r}") }
+        }
         // The canonical `unimp` (csrrw zero,cycle,zero) traps on purpose.
         (CsrOp::Rw, CsrSrc::Reg(Reg(0))) if rd.0 == 0 && csr == addr::CYCLE => f.write_str("unimp"),
         _ => {
@@ -363,6 +393,11 @@ mod tests {
         assert_eq!(disassemble(csrrsi(0, addr::MSTATUS, 8)), "csrsi mstatus,8");
         assert_eq!(disassemble(csrrw(0, addr::CYCLE, 0)), "unimp");
         assert_eq!(disassemble(csrrs(10, 0x7c0, 11)), "csrrs a0,0x7c0,a1");
+        assert_eq!(disassemble(csrrs(10, addr::FCSR, 0)), "frcsr a0");
+        assert_eq!(disassemble(csrrs(10, addr::FFLAGS, 0)), "frflags a0");
+        assert_eq!(disassemble(csrrw(0, addr::FRM, 11)), "fsrm a1");
+        assert_eq!(disassemble(csrrw(10, addr::FCSR, 11)), "fscsr a0,a1");
+        assert_eq!(disassemble(csrrsi(0, addr::FFLAGS, 1)), "csrsi fflags,1");
     }
 
     #[test]

@@ -239,6 +239,20 @@ impl Hart {
                 return Ok(Next::Jump(self.pc));
             }
             Insn::Wfi => return Ok(Next::Wfi),
+            Insn::FLoad { .. }
+            | Insn::FStore { .. }
+            | Insn::FOp { .. }
+            | Insn::FSqrt { .. }
+            | Insn::FFma { .. }
+            | Insn::FSgnj { .. }
+            | Insn::FMinMax { .. }
+            | Insn::FCmp { .. }
+            | Insn::FClass { .. }
+            | Insn::FCvtToInt { .. }
+            | Insn::FCvtFromInt { .. }
+            | Insn::FCvtFp { .. }
+            | Insn::FMvToInt { .. }
+            | Insn::FMvFromInt { .. } => self.execute_fp(d, mem)?,
             Insn::Illegal => return Err(illegal(d)),
         }
         Ok(Next::Seq)
@@ -347,7 +361,11 @@ fn amo<M: Memory>(mem: &mut M, addr: u64, width: Width, op: AmoOp, src: u64) -> 
     Ok(old)
 }
 
+mod fp;
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fp;
 #[cfg(test)]
 mod tests_system;

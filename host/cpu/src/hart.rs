@@ -61,6 +61,9 @@ pub struct Hart {
     /// The first trap taken since the last retired instruction: lets `step`
     /// spot a trap handler that faults before doing anything (a trap loop).
     pub(crate) trap_origin: Option<TrapRecord>,
+    /// F/D registers, 64 bits each; single-precision values are NaN-boxed
+    /// (see `fpu`). fcsr and mstatus.FS live in the CSR file.
+    pub f: [u64; 32],
 }
 
 impl Hart {
@@ -77,6 +80,7 @@ impl Hart {
             retired: 0,
             waiting: false,
             trap_origin: None,
+            f: [0; 32],
         }
     }
 

@@ -24,6 +24,96 @@ impl Reg {
     }
 }
 
+/// A floating-point register number, `f0`..`f31` (F/D extensions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FReg(pub u8);
+
+impl FReg {
+    /// Index into the hart's f registers; always in `0..32`.
+    #[inline]
+    pub fn idx(self) -> usize {
+        usize::from(self.0 & 31)
+    }
+}
+
+/// Floating-point format (the `fmt` field; H and Q are not implemented).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FpFmt {
+    /// Single precision (binary32), NaN-boxed in the 64-bit f registers.
+    S,
+    /// Double precision (binary64).
+    D,
+}
+
+/// The `rm` field of an instruction (Vol I §"Floating-Point Control and
+/// Status Register", table "Rounding mode encoding"). The reserved
+/// encodings 101 and 110 decode as `Insn::Illegal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rm {
+    /// Round to nearest, ties to even (000).
+    Rne,
+    /// Round towards zero (001).
+    Rtz,
+    /// Round down, towards -inf (010).
+    Rdn,
+    /// Round up, towards +inf (011).
+    Rup,
+    /// Round to nearest, ties to max magnitude (100).
+    Rmm,
+    /// Dynamic: use `frm` (111).
+    Dyn,
+}
+
+/// `OP-FP` arithmetic with two sources and rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FpOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// The fused multiply-add family: `±(rs1*rs2) ± rs3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FmaOp {
+    /// rs1*rs2 + rs3
+    Madd,
+    /// rs1*rs2 - rs3
+    Msub,
+    /// -(rs1*rs2) + rs3
+    Nmsub,
+    /// -(rs1*rs2) - rs3
+    Nmadd,
+}
+
+/// Sign injection: the sign of rs2, its negation, or the XOR of both signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SgnjOp {
+    J,
+    Jn,
+    Jx,
+}
+
+/// Floating-point comparisons writing 0/1 to an integer register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FCmpOp {
+    /// Quiet: NV only for signaling NaN inputs.
+    Eq,
+    /// Signaling: NV for any NaN input.
+    Lt,
+    Le,
+}
+
+/// The integer side of an `FCVT` (the `rs2` field of `FCVT.int.fmt` /
+/// `FCVT.fmt.int`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntFmt {
+    W,
+    Wu,
+    L,
+    Lu,
+}
+
 /// Register-register and register-immediate integer operations (RV64I + M).
 ///
 /// The same enum serves `Op` and `OpImm`; the decoder only produces the
@@ -253,6 +343,109 @@ pub enum Insn {
     Ebreak,
     Mret,
     Wfi,
+    /// `FLW`/`FLD` (and C.FLD/C.FLDSP): f[rd] = M[rs1 + imm].
+    FLoad {
+        fmt: FpFmt,
+        rd: FReg,
+        rs1: Reg,
+        imm: i32,
+    },
+    /// `FSW`/`FSD` (and C.FSD/C.FSDSP): M[rs1 + imm] = f[rs2].
+    FStore {
+        fmt: FpFmt,
+        rs1: Reg,
+        rs2: FReg,
+        imm: i32,
+    },
+    /// `FADD`/`FSUB`/`FMUL`/`FDIV`.
+    FOp {
+        op: FpOp,
+        fmt: FpFmt,
+        rd: FReg,
+        rs1: FReg,
+        rs2: FReg,
+        rm: Rm,
+    },
+    FSqrt {
+        fmt: FpFmt,
+        rd: FReg,
+        rs1: FReg,
+        rm: Rm,
+    },
+    /// `FMADD`/`FMSUB`/`FNMSUB`/`FNMADD` (R4 format).
+    FFma {
+        op: FmaOp,
+        fmt: FpFmt,
+        rd: FReg,
+        rs1: FReg,
+        rs2: FReg,
+        rs3: FReg,
+        rm: Rm,
+    },
+    FSgnj {
+        op: SgnjOp,
+        fmt: FpFmt,
+        rd: FReg,
+        rs1: FReg,
+        rs2: FReg,
+    },
+    /// `FMIN`/`FMAX` (`max` selects FMAX).
+    FMinMax {
+        max: bool,
+        fmt: FpFmt,
+        rd: FReg,
+        rs1: FReg,
+        rs2: FReg,
+    },
+    /// `FEQ`/`FLT`/`FLE`: x[rd] = f[rs1] op f[rs2].
+    FCmp {
+        op: FCmpOp,
+        fmt: FpFmt,
+        rd: Reg,
+        rs1: FReg,
+        rs2: FReg,
+    },
+    /// `FCLASS`: x[rd] = the one-hot class mask of f[rs1].
+    FClass {
+        fmt: FpFmt,
+        rd: Reg,
+        rs1: FReg,
+    },
+    /// `FCVT.{W,WU,L,LU}.fmt`: x[rd] = f[rs1] converted, saturating.
+    FCvtToInt {
+        int: IntFmt,
+        fmt: FpFmt,
+        rd: Reg,
+        rs1: FReg,
+        rm: Rm,
+    },
+    /// `FCVT.fmt.{W,WU,L,LU}`: f[rd] = x[rs1] converted.
+    FCvtFromInt {
+        int: IntFmt,
+        fmt: FpFmt,
+        rd: FReg,
+        rs1: Reg,
+        rm: Rm,
+    },
+    /// `FCVT.S.D` (`to` = S) and `FCVT.D.S` (`to` = D).
+    FCvtFp {
+        to: FpFmt,
+        rd: FReg,
+        rs1: FReg,
+        rm: Rm,
+    },
+    /// `FMV.X.W`/`FMV.X.D`: raw bits to an integer register.
+    FMvToInt {
+        fmt: FpFmt,
+        rd: Reg,
+        rs1: FReg,
+    },
+    /// `FMV.W.X`/`FMV.D.X`: raw bits from an integer register.
+    FMvFromInt {
+        fmt: FpFmt,
+        rd: FReg,
+        rs1: Reg,
+    },
     /// Anything the decoder does not implement or the ISA reserves.
     Illegal,
 }

@@ -2,7 +2,7 @@
 //!
 //! One decoder (`decode`) feeds the interpreter (`Hart::step`/`Hart::run`),
 //! the disassembler (`disasm`) and, later, a pre-decoded cache and the JIT.
-//! The hart is RV64IMAC + Zicsr + Zifencei, machine mode only for now.
+//! The hart is RV64IMAFDC + Zicsr + Zifencei, machine mode only for now.
 //!
 //! The machine owns memory and devices: it implements [`Memory`], drives the
 //! interrupt pins with [`Hart::set_irq_pin`], feeds the `time` CSR with
@@ -13,6 +13,7 @@ pub mod csr;
 pub mod decode;
 pub mod disasm;
 mod exec;
+pub mod fpu;
 pub mod hart;
 pub mod insn;
 pub mod trap;
@@ -24,7 +25,7 @@ pub use decode::decode;
 pub use disasm::{disassemble, disassemble_at};
 pub use exec::{RunExit, StepEvent};
 pub use hart::{Hart, IrqPin, PrivMode};
-pub use insn::{Decoded, Insn, Reg};
+pub use insn::{Decoded, FReg, Insn, Reg};
 pub use trap::{Access, Exception, Halt, Interrupt, TrapCause, TrapRecord};
 
 /// Physical memory as the hart sees it. The machine's bus implements this.

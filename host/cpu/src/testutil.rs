@@ -241,6 +241,23 @@ pub mod asm {
         r(funct5 << 2, rs2, rs1, f3, rd, 0b0101111)
     }
 
+    /// LOAD-FP: `fl{w,d} frd, imm(rs1)` with funct3 2 (W) or 3 (D).
+    pub fn fload(f3: u32, rd: u32, rs1: u32, imm: i32) -> u32 {
+        i(imm, rs1, f3, rd, 0b0000111)
+    }
+    /// STORE-FP: `fs{w,d} frs2, imm(rs1)`.
+    pub fn fstore(f3: u32, rs2: u32, rs1: u32, imm: i32) -> u32 {
+        s(imm, rs2, rs1, f3, 0b0100111)
+    }
+    /// OP-FP: funct5, fmt (0 = S, 1 = D), rs2, rs1, rm/funct3, rd.
+    pub fn opfp(funct5: u32, fmt: u32, rs2: u32, rs1: u32, rm: u32, rd: u32) -> u32 {
+        r((funct5 << 2) | fmt, rs2, rs1, rm, rd, 0b1010011)
+    }
+    /// R4 (FMA family): opcode, rs3, fmt, rs2, rs1, rm, rd.
+    pub fn r4(opc: u32, rs3: u32, fmt: u32, rs2: u32, rs1: u32, rm: u32, rd: u32) -> u32 {
+        r((rs3 << 2) | fmt, rs2, rs1, rm, rd, opc)
+    }
+
     pub const ECALL: u32 = 0x0000_0073;
     pub const EBREAK: u32 = 0x0010_0073;
     pub const MRET: u32 = 0x3020_0073;

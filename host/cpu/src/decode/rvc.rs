@@ -1,8 +1,8 @@
 //! RV64C: 16-bit instructions, expanded to the `Insn` of their 32-bit
 //! equivalents. Tables are Vol I chapter "C" Standard Extension, §"RVC
-//! Instruction Set Listings" (quadrants 0, 1, 2). F/D compressed loads and
-//! stores decode as Illegal until F/D exist; Zcb (funct3 100 in Q0, the
-//! c.mul/c.zext... slots in Q1) is not implemented.
+//! Instruction Set Listings" (quadrants 0, 1, 2). The D loads and stores
+//! (C.FLD, C.FSD, C.FLDSP, C.FSDSP) expand to `FLoad`/`FStore`; Zcb (funct3
+//! 100 in Q0, the c.mul/c.zext... slots in Q1) is not implemented.
 
 use crate::insn::{AluOp, AluWOp, BranchCond, Insn, Reg, Width};
 
@@ -109,11 +109,13 @@ fn quadrant0(h: u32, funct3: u32) -> Insn {
             let imm = (bits(h, 12, 11) << 4) | (bits(h, 10, 7) << 6) | (bit(h, 6) << 2) | (bit(h, 5) << 3);
             if imm == 0 { Insn::Illegal } else { addi(rd, Reg::SP, imm as i32) }
         }
-        0b010 => load(Width::W, rd, rs1, w_off),  // C.LW
-        0b011 => load(Width::D, rd, rs1, d_off),  // C.LD (RV64)
-        0b110 => store(Width::W, rs1, rd, w_off), // C.SW (rs2' at [4:2])
-        0b111 => store(Width::D, rs1, rd, d_off), // C.SD
-        // 001 C.FLD, 101 C.FSD (no D yet); 100 reserved (Zcb).
+        0b001 => super::fp::c_fld(rd, rs1, d_off), // C.FLD
+        0b010 => load(Width::W, rd, rs1, w_off),   // C.LW
+        0b011 => load(Width::D, rd, rs1, d_off),   // C.LD (RV64)
+        0b110 => store(Width::W, rs1, rd, w_off),  // C.SW (rs2' at [4:2])
+        0b101 => super::fp::c_fsd(rs1, rd, d_off), // C.FSD
+        0b111 => store(Width::D, rs1, rd, d_off),  // C.SD
+        // 100 reserved (Zcb).
         _ => Insn::Illegal,
     }
 }
@@ -198,6 +200,11 @@ fn quadrant2(h: u32, funct3: u32) -> Insn {
     match funct3 {
         // C.SLLI: slli rd, rd, shamt (rd=0 or shamt=0: HINT).
         0b000 => Insn::OpImm { op: AluOp::Sll, rd, rs1: rd, imm: ci_shamt(h) },
+        // C.FLDSP: as C.LDSP, but f0 is a valid destination.
+        0b001 => {
+            let off = (bit(h, 12) << 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6);
+            super::fp::c_fld(rd, Reg::SP, off)
+        }
         // C.LWSP: uimm[5] = inst[12], uimm[4:2|7:6] = inst[6:2]; rd=0 reserved.
         0b010 if rd.0 != 0 => {
             let off = (bit(h, 12) << 5) | (bits(h, 6, 4) << 2) | (bits(h, 3, 2) << 6);
@@ -221,6 +228,11 @@ fn quadrant2(h: u32, funct3: u32) -> Insn {
             // C.ADD: add rd, rd, rs2 (rd=0 HINT).
             _ => Insn::Op { op: AluOp::Add, rd, rs1: rd, rs2 },
         },
+        // C.FSDSP: as C.SDSP.
+        0b101 => {
+            let off = (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6);
+            super::fp::c_fsd(Reg::SP, rs2, off)
+        }
         // C.SWSP: uimm[5:2|7:6] = inst[12:7]
         0b110 => {
             let off = (bits(h, 12, 9) << 2) | (bits(h, 8, 7) << 6);
@@ -231,7 +243,7 @@ fn quadrant2(h: u32, funct3: u32) -> Insn {
             let off = (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6);
             store(Width::D, Reg::SP, rs2, off)
         }
-        // 001 C.FLDSP, 101 C.FSDSP (no D yet), reserved rd=0 loads.
+        // Reserved rd=0 loads.
         _ => Insn::Illegal,
     }
 }
@@ -273,12 +285,24 @@ mod tests {
     }
 
     #[test]
-    fn quadrant0_reserved_and_fp_forms_are_illegal() {
+    fn quadrant0_reserved_forms_are_illegal() {
         assert_eq!(decode16(0x0000), Insn::Illegal, "all-zero parcel");
         assert_eq!(decode16(0x0004), Insn::Illegal, "c.addi4spn with nzuimm=0");
-        assert_eq!(decode16(0x2000), Insn::Illegal, "c.fld");
-        assert_eq!(decode16(0xa000), Insn::Illegal, "c.fsd");
         assert_eq!(decode16(0x8000), Insn::Illegal, "reserved (Zcb) funct3=100");
+    }
+
+    #[test]
+    fn compressed_double_loads_and_stores() {
+        use crate::insn::{FReg, FpFmt};
+        let fl = |rd, rs1, imm| Insn::FLoad { fmt: FpFmt::D, rd: FReg(rd), rs1: x(rs1), imm };
+        let fs = |rs2, rs1, imm| Insn::FStore { fmt: FpFmt::D, rs1: x(rs1), rs2: FReg(rs2), imm };
+        assert_eq!(decode16(0x3d28), fl(10, 10, 120)); // c.fld fa0,120(a0)
+        assert_eq!(decode16(0x3fe0), fl(8, 15, 248)); // c.fld fs0,248(a5)
+        assert_eq!(decode16(0xbd28), fs(10, 10, 120)); // c.fsd fa0,120(a0)
+        assert_eq!(decode16(0x2002), fl(0, 2, 0)); // c.fldsp ft0,0(sp)
+        assert_eq!(decode16(0x3dfe), fl(27, 2, 504)); // c.fldsp fs11,504(sp)
+        assert_eq!(decode16(0xa002), fs(0, 2, 0)); // c.fsdsp ft0,0(sp)
+        assert_eq!(decode16(0xbfee), fs(27, 2, 504)); // c.fsdsp fs11,504(sp)
     }
 
     #[test]
@@ -344,12 +368,10 @@ mod tests {
     }
 
     #[test]
-    fn quadrant2_reserved_and_fp_forms_are_illegal() {
+    fn quadrant2_reserved_forms_are_illegal() {
         assert_eq!(decode16(0x4002), Insn::Illegal, "c.lwsp with rd=0");
         assert_eq!(decode16(0x6002), Insn::Illegal, "c.ldsp with rd=0");
         assert_eq!(decode16(0x8002), Insn::Illegal, "c.jr with rs1=0");
-        assert_eq!(decode16(0x2002), Insn::Illegal, "c.fldsp");
-        assert_eq!(decode16(0xa002), Insn::Illegal, "c.fsdsp");
     }
 
     #[test]
