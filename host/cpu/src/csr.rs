@@ -127,15 +127,18 @@ impl Csrs {
         }
     }
 
+    #[inline]
     pub fn mstatus(&self) -> u64 {
         self.mstatus
     }
     pub(crate) fn set_mstatus(&mut self, v: u64) {
         self.mstatus = (self.mstatus & !MSTATUS_WMASK) | (v & MSTATUS_WMASK);
     }
+    #[inline]
     pub fn mie(&self) -> u64 {
         self.mie
     }
+    #[inline]
     pub fn mip(&self) -> u64 {
         self.mip
     }
