@@ -4,7 +4,7 @@
 //! from a fixed xorshift seed, so the output and the instruction count are
 //! the same on every emulator. Each kernel prints one checksum line; the
 //! program then exits 0 through the finisher. Sizes are chosen so the whole
-//! run is about 2 billion instructions (see docs/performance.md).
+//! run is about 2.45 billion instructions (see docs/performance.md).
 //!
 //! All buffers live on the stack: the image is a few KiB, so the stack
 //! (from the end of .bss up to the 1 MiB mark) has ~1 MiB, and the largest
