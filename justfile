@@ -59,3 +59,8 @@ lint:
 # MMIO and instantiation benchmark (see docs/performance.md).
 bench:
     cargo bench -p wemu --bench mmio
+
+# CPU benchmark: the `bench` guest on QEMU and on wemu, wall-time ratio and
+# wemu's MIPS (installs QEMU with apt-get if missing; see docs/performance.md).
+bench-cpu runs="3": setup
+    tests/bench/cpu.sh {{runs}}

@@ -111,6 +111,11 @@ struct RunArgs {
     #[arg(long, value_name = "N")]
     max_insns: Option<u64>,
 
+    /// At exit, print instructions retired, wall time and MIPS to stderr
+    /// (used by `just bench-cpu`).
+    #[arg(long)]
+    stats: bool,
+
     #[command(flatten)]
     paths: PathArgs,
 }
@@ -183,7 +188,17 @@ fn run(args: RunArgs) -> Result<ExitCode> {
 
     // Raw terminal only while the guest runs with the console on stdin.
     let _raw = opts.serials.first().filter(|s| **s == ChardevSpec::Stdio).and_then(|_| RawTerminal::enter());
-    match machine.run(args.max_insns) {
+    let started = std::time::Instant::now();
+    let result = machine.run(args.max_insns);
+    if args.stats {
+        // Measured around `run` only: machine building and component
+        // loading are not interpreter time.
+        let secs = started.elapsed().as_secs_f64();
+        let retired = machine.harts.iter().map(|h| h.instret()).sum::<u64>();
+        let mips = if secs > 0.0 { retired as f64 / secs / 1e6 } else { 0.0 };
+        eprintln!("wemu: stats: {retired} instructions retired in {secs:.3} s, {mips:.1} MIPS");
+    }
+    match result {
         Ok(Exit::Poweroff(code)) => Ok(ExitCode::from(code.min(255) as u8)),
         Ok(Exit::InstructionLimit) => Ok(ExitCode::SUCCESS),
         Err(e @ RunError::Device { .. }) => {

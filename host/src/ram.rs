@@ -44,6 +44,7 @@ impl Ram {
     }
 
     /// Offset of `[addr, addr+len)` inside this block, if wholly inside.
+    #[inline]
     pub fn offset_of(&self, addr: u64, len: u64) -> Option<usize> {
         let off = addr.checked_sub(self.base)?;
         let end = off.checked_add(len)?;
@@ -51,6 +52,7 @@ impl Ram {
     }
 
     /// Copy bytes out of guest memory at block offset `off`.
+    #[inline]
     pub fn read(&self, off: usize, dst: &mut [u8]) -> bool {
         if off.checked_add(dst.len()).is_none_or(|end| end > self.bytes.len()) {
             return false;
@@ -67,6 +69,7 @@ impl Ram {
 
     /// Copy bytes into guest memory at block offset `off` (ROM included:
     /// this is the loader's and DMA's path; the CPU checks `read_only`).
+    #[inline]
     pub fn write(&self, off: usize, src: &[u8]) -> bool {
         if off.checked_add(src.len()).is_none_or(|end| end > self.bytes.len()) {
             return false;
@@ -80,16 +83,60 @@ impl Ram {
     }
 
     /// Little-endian load of 1..=8 bytes.
+    ///
+    /// The CPU's hot path: the power-of-two sizes are single unaligned
+    /// reads, not a variable-length copy (which compiles to a `memmove`
+    /// call).
     #[inline]
     pub fn load(&self, off: usize, size: u8) -> Option<u64> {
-        let mut buf = [0u8; 8];
-        self.read(off, &mut buf[..usize::from(size)]).then(|| u64::from_le_bytes(buf))
+        let n = usize::from(size);
+        if off.checked_add(n).is_none_or(|end| end > self.bytes.len()) {
+            return None;
+        }
+        // SAFETY: `[off, off+n)` is in bounds (checked above), and the
+        // pointer comes from the whole slice, so it may read all n bytes.
+        // The block is !Sync and no reference into it outlives a call, so
+        // nothing writes these bytes during the read. `read_unaligned`
+        // has no alignment requirement.
+        let p = unsafe { UnsafeCell::raw_get(self.bytes.as_ptr().add(off)) };
+        // SAFETY: as above, for each size.
+        let v = unsafe {
+            match n {
+                1 => u64::from(p.read()),
+                2 => u64::from(u16::from_le(p.cast::<u16>().read_unaligned())),
+                4 => u64::from(u32::from_le(p.cast::<u32>().read_unaligned())),
+                8 => u64::from_le(p.cast::<u64>().read_unaligned()),
+                _ => {
+                    let mut buf = [0u8; 8];
+                    std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n.min(8));
+                    u64::from_le_bytes(buf)
+                }
+            }
+        };
+        Some(v)
     }
 
-    /// Little-endian store of 1..=8 bytes.
+    /// Little-endian store of 1..=8 bytes (see `load`).
     #[inline]
     pub fn store(&self, off: usize, size: u8, value: u64) -> bool {
-        self.write(off, &value.to_le_bytes()[..usize::from(size)])
+        let n = usize::from(size);
+        if off.checked_add(n).is_none_or(|end| end > self.bytes.len()) {
+            return false;
+        }
+        // SAFETY: as in `load`: in bounds, whole-slice provenance, no
+        // reference into the block alive, unaligned writes.
+        let p = unsafe { UnsafeCell::raw_get(self.bytes.as_ptr().add(off)) };
+        // SAFETY: as above, for each size.
+        unsafe {
+            match n {
+                1 => p.write(value as u8),
+                2 => p.cast::<u16>().write_unaligned((value as u16).to_le()),
+                4 => p.cast::<u32>().write_unaligned((value as u32).to_le()),
+                8 => p.cast::<u64>().write_unaligned(value.to_le()),
+                _ => std::ptr::copy_nonoverlapping(value.to_le_bytes().as_ptr(), p, n.min(8)),
+            }
+        }
+        true
     }
 
     /// Zero the whole block (machine reset).
@@ -120,5 +167,24 @@ mod tests {
         assert_eq!(ram.offset_of(0x8000_000f, 2), None);
         assert_eq!(ram.offset_of(0x7fff_ffff, 1), None);
         assert_eq!(ram.offset_of(u64::MAX, 2), None, "no overflow");
+    }
+
+    #[test]
+    fn every_size_and_alignment_round_trips() {
+        let ram = Ram::new("ram", 0, 32, false);
+        for size in [1u8, 2, 3, 4, 8] {
+            for off in 0..=(32 - usize::from(size)) {
+                let v = 0x0102_0304_0506_0708u64.wrapping_mul(off as u64 + 1);
+                let mask = if size == 8 { u64::MAX } else { (1u64 << (8 * size)) - 1 };
+                assert!(ram.store(off, size, v));
+                assert_eq!(ram.load(off, size), Some(v & mask), "size {size} off {off}");
+                let mut bytes = vec![0u8; usize::from(size)];
+                assert!(ram.read(off, &mut bytes));
+                assert_eq!(bytes, v.to_le_bytes()[..usize::from(size)], "little-endian");
+            }
+            assert_eq!(ram.load(33 - usize::from(size), size), None);
+            assert!(!ram.store(33 - usize::from(size), size, 0));
+            assert_eq!(ram.load(usize::MAX, size), None, "no overflow");
+        }
     }
 }

@@ -5,6 +5,7 @@ use crate::insn::{AluOp, AluWOp, BranchCond};
 
 /// 64-bit `OP`/`OP-IMM` result. For immediates, pass the sign-extended
 /// immediate; shifts use only the low 6 bits of `b` (RV64I).
+#[inline]
 pub fn alu(op: AluOp, a: u64, b: u64) -> u64 {
     let sa = a as i64;
     let sb = b as i64;
@@ -38,6 +39,7 @@ pub fn alu(op: AluOp, a: u64, b: u64) -> u64 {
 
 /// 32-bit "W" result: computed on the low 32 bits, sign-extended to 64.
 /// Shifts use only the low 5 bits of `b`.
+#[inline]
 pub fn alu_w(op: AluWOp, a: u64, b: u64) -> u64 {
     let a32 = a as u32;
     let b32 = b as u32;
@@ -62,6 +64,7 @@ pub fn alu_w(op: AluWOp, a: u64, b: u64) -> u64 {
 }
 
 /// Whether a conditional branch is taken.
+#[inline]
 pub fn branch_taken(cond: BranchCond, a: u64, b: u64) -> bool {
     match cond {
         BranchCond::Eq => a == b,

@@ -145,6 +145,7 @@ impl Csrs {
         }
     }
 
+    #[inline]
     pub fn mstatus(&self) -> u64 {
         self.mstatus
     }
@@ -171,9 +172,11 @@ impl Csrs {
     pub fn frm(&self) -> u8 {
         self.frm
     }
+    #[inline]
     pub fn mie(&self) -> u64 {
         self.mie
     }
+    #[inline]
     pub fn mip(&self) -> u64 {
         self.mip
     }

@@ -71,16 +71,26 @@ impl Hart {
             // continue after the wfi (privileged spec §3.3.3).
             self.waiting = false;
         }
-        if let Some(irq) = self.pending_interrupt() {
+        // Nothing pending and enabled is the common case: test that inline
+        // before the full priority check.
+        if self.wfi_wake_pending()
+            && let Some(irq) = self.pending_interrupt()
+        {
             let rec = TrapRecord { cause: TrapCause::Interrupt(irq), pc: self.pc, tval: 0, insn: None };
             self.take_trap(rec);
             return Ok(StepEvent::Trap(rec));
         }
 
         let pc = self.pc;
-        let d = match fetch(mem, pc) {
-            Ok(d) => d,
-            Err(f) => return self.fault(f, None),
+        let d = match self.icache.get(pc) {
+            Some(d) => d,
+            None => match fetch(mem, pc) {
+                Ok(d) => {
+                    self.icache.insert(pc, d);
+                    d
+                }
+                Err(f) => return self.fault(f, None),
+            },
         };
         match self.execute(&d, mem) {
             Ok(next) => {
@@ -219,9 +229,11 @@ impl Hart {
                     .map_err(|_| illegal(d))?;
                 self.set_reg(rd, old);
             }
-            // One in-order hart: memory is always coherent with itself, and
-            // there is no instruction cache yet for FENCE.I to flush.
-            Insn::Fence { .. } | Insn::FenceI => {}
+            // One in-order hart: data memory is always coherent with itself.
+            Insn::Fence { .. } => {}
+            // Make earlier stores visible to instruction fetch: drop every
+            // pre-decoded instruction.
+            Insn::FenceI => self.icache.flush(),
             Insn::Ecall => {
                 let cause = match self.mode {
                     PrivMode::User => Exception::EcallFromU,
@@ -367,5 +379,7 @@ mod fp;
 mod tests;
 #[cfg(test)]
 mod tests_fp;
+#[cfg(test)]
+mod tests_icache;
 #[cfg(test)]
 mod tests_system;

@@ -4,6 +4,7 @@
 //! JIT will address directly, hence `repr(C)` with the hot fields first).
 
 use crate::csr::{self, CsrCtx, Csrs};
+use crate::icache::ICache;
 use crate::insn::Reg;
 use crate::trap::{Interrupt, TrapCause, TrapRecord};
 
@@ -64,6 +65,8 @@ pub struct Hart {
     /// F/D registers, 64 bits each; single-precision values are NaN-boxed
     /// (see `fpu`). fcsr and mstatus.FS live in the CSR file.
     pub f: [u64; 32],
+    /// Pre-decoded instructions; last because the JIT does not address it.
+    pub(crate) icache: ICache,
 }
 
 impl Hart {
@@ -81,7 +84,17 @@ impl Hart {
             waiting: false,
             trap_origin: None,
             f: [0; 32],
+            icache: ICache::default(),
         }
+    }
+
+    /// Forget every pre-decoded instruction. The hart does this itself on
+    /// FENCE.I; the machine must call it after writing guest memory that
+    /// may hold code behind the hart's back (loading an image, DMA it wants
+    /// to be coherent). Without it, or a guest FENCE.I, modified code may
+    /// still execute as it was when first decoded, which RISC-V allows.
+    pub fn flush_icache(&mut self) {
+        self.icache.flush();
     }
 
     #[inline]
@@ -146,6 +159,7 @@ impl Hart {
     /// The highest-priority interrupt that is pending and enabled in
     /// `mie`, if M-mode interrupts are globally enabled (§3.1.6.1: in M-mode
     /// they are taken iff mstatus.MIE; in lower modes always).
+    #[inline]
     pub(crate) fn pending_interrupt(&self) -> Option<Interrupt> {
         let pending = self.csrs.mip() & self.csrs.mie();
         if pending == 0 {
@@ -160,6 +174,7 @@ impl Hart {
 
     /// Whether WFI should wait: "regardless of the global interrupt enable",
     /// a pending-and-enabled (mie) interrupt makes WFI complete.
+    #[inline]
     pub(crate) fn wfi_wake_pending(&self) -> bool {
         self.csrs.mip() & self.csrs.mie() != 0
     }

@@ -1,7 +1,8 @@
 //! wemu's RISC-V hart.
 //!
-//! One decoder (`decode`) feeds the interpreter (`Hart::step`/`Hart::run`),
-//! the disassembler (`disasm`) and, later, a pre-decoded cache and the JIT.
+//! One decoder (`decode`) feeds the interpreter (`Hart::step`/`Hart::run`,
+//! through a pre-decoded instruction cache, `icache`), the disassembler
+//! (`disasm`) and, later, the JIT.
 //! The hart is RV64IMAFDC + Zicsr + Zifencei, machine mode only for now.
 //!
 //! The machine owns memory and devices: it implements [`Memory`], drives the
@@ -15,6 +16,7 @@ pub mod disasm;
 mod exec;
 pub mod fpu;
 pub mod hart;
+mod icache;
 pub mod insn;
 pub mod trap;
 
@@ -34,7 +36,9 @@ pub trait Memory {
     fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError>;
     /// Store the low `size` (1, 2, 4 or 8) bytes of `value` little-endian at physical `addr`.
     fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError>;
-    /// Fetch for execution (`size` 2 or 4); separate so PMP/exec permissions and an icache can hook in later.
+    /// Fetch for execution (`size` 2 or 4); separate so PMP/exec permissions can hook in later.
+    /// The hart caches what it decoded (see [`Hart::flush_icache`]), so this
+    /// is called once per instruction location, not once per execution.
     fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError>;
     /// Polled by [`Hart::run`] after every step. Return `true` when the
     /// machine must act before the next instruction, typically because a

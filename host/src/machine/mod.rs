@@ -81,6 +81,10 @@ pub(crate) struct InputBinding {
 pub struct Platform {
     pub(crate) bus: Bus,
     pub(crate) rams: Vec<Rc<Ram>>,
+    /// Index into `rams` of the block the last CPU memory access hit: the
+    /// hart's loads and stores try it before the address map (see
+    /// `Platform::ram_hit`).
+    pub(crate) last_ram: usize,
     pub(crate) slots: Vec<Slot>,
     pub(crate) irq: IrqRouter,
     pub(crate) clock: Clock,
@@ -237,6 +241,7 @@ impl Machine {
         let mut platform = Platform {
             bus,
             rams,
+            last_ram: 0,
             slots,
             irq,
             clock: if opts.realtime { Clock::realtime() } else { Clock::default() },
@@ -263,6 +268,10 @@ impl Machine {
         self.platform
             .place(&image)
             .map_err(|message| crate::image::ImageError { file: file.to_owned(), message })?;
+        // The image replaced whatever code the harts may have decoded.
+        for h in &mut self.harts {
+            h.flush_icache();
+        }
         self.harts[0].pc = image.entry;
         self.htif = image.htif.map(crate::htif::Htif::new);
         self.image = Some(image);

@@ -11,6 +11,7 @@ use crate::bus::Target;
 use crate::device::{DeviceFault, FaultKind, PowerRequest, TimerOp};
 use crate::image::Image;
 use crate::irq::Delivery;
+use crate::ram::Ram;
 
 /// Instructions a hart runs between looks at input, timers and pins.
 const BATCH: u64 = 10_000;
@@ -213,25 +214,42 @@ impl Platform {
     }
 }
 
-impl Memory for Platform {
+impl Platform {
+    /// Fast path for the hart's RAM accesses: the block the previous access
+    /// hit, if `[addr, addr+size)` lies wholly inside it. Each block covers
+    /// exactly its bus mapping, so the answer is the one the address map
+    /// would give, without the map lookup. `None` means "ask the map".
     #[inline]
-    fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
-        let Some((m, off)) = self.bus.find_range(addr, u64::from(size)) else {
-            return Err(MemError::AccessFault);
-        };
-        match m.target {
-            Target::Memory(i) => self.rams[i].load(off as usize, size).ok_or(MemError::AccessFault),
-            Target::Mmio { device, region } => self.mmio_read(device, region, off, size),
-        }
+    fn ram_hit(&self, addr: u64, size: u8) -> Option<(&Ram, usize)> {
+        let ram = self.rams.get(self.last_ram)?;
+        let off = ram.offset_of(addr, u64::from(size))?;
+        Some((ram, off))
     }
 
-    #[inline]
-    fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
+    /// A load the fast path missed: through the address map.
+    #[inline(never)]
+    fn load_slow(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
         let Some((m, off)) = self.bus.find_range(addr, u64::from(size)) else {
             return Err(MemError::AccessFault);
         };
         match m.target {
             Target::Memory(i) => {
+                self.last_ram = i;
+                self.rams[i].load(off as usize, size).ok_or(MemError::AccessFault)
+            }
+            Target::Mmio { device, region } => self.mmio_read(device, region, off, size),
+        }
+    }
+
+    /// A store the fast path missed: through the address map.
+    #[inline(never)]
+    fn store_slow(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
+        let Some((m, off)) = self.bus.find_range(addr, u64::from(size)) else {
+            return Err(MemError::AccessFault);
+        };
+        match m.target {
+            Target::Memory(i) => {
+                self.last_ram = i;
                 let ram = &self.rams[i];
                 if ram.read_only() || !ram.store(off as usize, size, value) {
                     return Err(MemError::AccessFault);
@@ -239,6 +257,27 @@ impl Memory for Platform {
                 Ok(())
             }
             Target::Mmio { device, region } => self.mmio_write(device, region, off, size, value),
+        }
+    }
+}
+
+impl Memory for Platform {
+    // Loads and stores: the RAM fast path inline, the rest out of line so
+    // `Hart::run`'s loop stays small.
+    #[inline]
+    fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
+        match self.ram_hit(addr, size) {
+            Some((ram, off)) => ram.load(off, size).ok_or(MemError::AccessFault),
+            None => self.load_slow(addr, size),
+        }
+    }
+
+    #[inline]
+    fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
+        match self.ram_hit(addr, size) {
+            Some((ram, off)) if !ram.read_only() && ram.store(off, size, value) => Ok(()),
+            Some(_) => Err(MemError::AccessFault),
+            None => self.store_slow(addr, size, value),
         }
     }
 
@@ -460,6 +499,8 @@ impl Machine {
             None => self.platform.rams.first().map_or(0, |r| r.base()),
         };
         // Time keeps running across a reset (it is not the guest's state).
+        // New harts start with an empty instruction cache, so nothing
+        // decoded from the memory cleared and reloaded above survives.
         self.reset_harts(entry);
         Ok(())
     }
