@@ -10,11 +10,8 @@ default: run
 
 # Rust targets the build needs (rust-toolchain.toml lists them; older
 # rustups do not add them to an already installed toolchain).
-# The hart's FPU uses Berkeley SoftFloat (C, via softfloat-sys), whose
-# build needs a C compiler and CMake: installed with apt if missing.
 targets:
     rustup target add wasm32-unknown-unknown riscv64gc-unknown-none-elf
-    command -v cmake >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && apt-get install -y -qq cmake) || { echo "install CMake (needed to build SoftFloat)" >&2; exit 1; }; }
 
 # Everything the tests need: the targets, and QEMU's user-mode emulator for
 # the hart's differential tests.

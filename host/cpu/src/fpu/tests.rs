@@ -1,5 +1,5 @@
 //! IEEE corner cases as RISC-V defines them. Expected values follow the
-//! spec's rules (and agree with Spike/QEMU, which use the same SoftFloat).
+//! spec's rules (and agree with Spike/QEMU, which use Berkeley SoftFloat).
 
 use super::flags::{DZ, NV, NX, OF, UF};
 use super::*;
