@@ -292,7 +292,7 @@ pub fn parse_layer(
             description: String::new(),
             origin: origin_str.clone(),
             harts: 1,
-            isa: "rv64imac_zicsr_zifencei".into(),
+            isa: "rv64imafdc_zicsr_zifencei".into(),
             timebase_frequency: 10_000_000,
             interrupt_parent: None,
             memory: Vec::new(),
