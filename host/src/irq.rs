@@ -29,6 +29,8 @@ pub enum HartPin {
     Meip,
     Mtip,
     Msip,
+    /// The external half of SEIP (e.g. a PLIC S-mode context).
+    Seip,
 }
 
 impl HartPin {
@@ -37,6 +39,7 @@ impl HartPin {
             "meip" => Some(HartPin::Meip),
             "mtip" => Some(HartPin::Mtip),
             "msip" => Some(HartPin::Msip),
+            "seip" => Some(HartPin::Seip),
             _ => None,
         }
     }
@@ -45,6 +48,7 @@ impl HartPin {
             HartPin::Meip => IrqPin::MachineExternal,
             HartPin::Mtip => IrqPin::MachineTimer,
             HartPin::Msip => IrqPin::MachineSoftware,
+            HartPin::Seip => IrqPin::SupervisorExternal,
         }
     }
 }
