@@ -116,6 +116,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hart_pins_parse_including_seip() {
+        let pins = [("meip", IrqPin::MachineExternal), ("mtip", IrqPin::MachineTimer)];
+        for (name, pin) in pins.into_iter().chain([("msip", IrqPin::MachineSoftware)]) {
+            assert_eq!(HartPin::parse(name).map(HartPin::cpu_pin), Some(pin));
+        }
+        assert_eq!(HartPin::parse("seip").map(HartPin::cpu_pin), Some(IrqPin::SupervisorExternal));
+        assert_eq!(HartPin::parse("stip"), None, "STIP has no pin: Sstc or software drive it");
+    }
+
+    #[test]
     fn wired_or_delivers_only_edges_of_the_combined_level() {
         let mut r = IrqRouter::default();
         let pin = Sink::Hart { hart: 0, pin: HartPin::Meip };
