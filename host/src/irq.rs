@@ -29,6 +29,8 @@ pub enum HartPin {
     Meip,
     Mtip,
     Msip,
+    /// The external half of SEIP (e.g. a PLIC S-mode context).
+    Seip,
 }
 
 impl HartPin {
@@ -37,6 +39,7 @@ impl HartPin {
             "meip" => Some(HartPin::Meip),
             "mtip" => Some(HartPin::Mtip),
             "msip" => Some(HartPin::Msip),
+            "seip" => Some(HartPin::Seip),
             _ => None,
         }
     }
@@ -45,6 +48,7 @@ impl HartPin {
             HartPin::Meip => IrqPin::MachineExternal,
             HartPin::Mtip => IrqPin::MachineTimer,
             HartPin::Msip => IrqPin::MachineSoftware,
+            HartPin::Seip => IrqPin::SupervisorExternal,
         }
     }
 }
@@ -110,6 +114,16 @@ impl IrqRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hart_pins_parse_including_seip() {
+        let pins = [("meip", IrqPin::MachineExternal), ("mtip", IrqPin::MachineTimer)];
+        for (name, pin) in pins.into_iter().chain([("msip", IrqPin::MachineSoftware)]) {
+            assert_eq!(HartPin::parse(name).map(HartPin::cpu_pin), Some(pin));
+        }
+        assert_eq!(HartPin::parse("seip").map(HartPin::cpu_pin), Some(IrqPin::SupervisorExternal));
+        assert_eq!(HartPin::parse("stip"), None, "STIP has no pin: Sstc or software drive it");
+    }
 
     #[test]
     fn wired_or_delivers_only_edges_of_the_combined_level() {

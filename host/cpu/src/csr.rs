@@ -1,12 +1,17 @@
-//! Machine-mode CSRs and the Zicsr read-modify-write rules.
+//! The CSR file and the Zicsr read-modify-write rules.
 //!
-//! Privileged spec chapter 3 ("Machine-Level ISA"). Only M-mode exists, so
-//! fields that describe S/U (SPP, SIE, MPRV, ...) are read-only zero and
-//! mstatus.MPP is read-only 3. Supervisor CSRs, medeleg/mideleg ("should not
-//! exist" without S-mode) and everything unlisted raise illegal-instruction.
+//! Privileged spec 1.12 chapter 3 ("Machine-Level ISA") lives here; the
+//! supervisor CSRs, the sstatus/sie/sip views, delegation and Sstc are in
+//! `csr/supervisor.rs` (chapter 4). The hart implements M, S and U modes
+//! but no virtual memory yet: satp is Bare-only (a write selecting another
+//! MODE is ignored, which the WARL field allows, §4.1.11), so Sv39 can be
+//! added later without changing this interface. Everything unlisted raises
+//! illegal-instruction.
 
 use crate::hart::PrivMode;
 use crate::insn::CsrOp;
+
+mod supervisor;
 
 /// CSR numbers (privileged spec §2.2 "CSR Listing").
 pub mod addr {
@@ -20,8 +25,23 @@ pub mod addr {
     pub const INSTRET: u16 = 0xc02;
     pub const HPMCOUNTER3: u16 = 0xc03;
     pub const HPMCOUNTER31: u16 = 0xc1f;
+    pub const SSTATUS: u16 = 0x100;
+    pub const SIE: u16 = 0x104;
+    pub const STVEC: u16 = 0x105;
+    pub const SCOUNTEREN: u16 = 0x106;
+    pub const SENVCFG: u16 = 0x10a;
+    pub const SSCRATCH: u16 = 0x140;
+    pub const SEPC: u16 = 0x141;
+    pub const SCAUSE: u16 = 0x142;
+    pub const STVAL: u16 = 0x143;
+    pub const SIP: u16 = 0x144;
+    /// Sstc (the "stimecmp/vstimecmp" extension).
+    pub const STIMECMP: u16 = 0x14d;
+    pub const SATP: u16 = 0x180;
     pub const MSTATUS: u16 = 0x300;
     pub const MISA: u16 = 0x301;
+    pub const MEDELEG: u16 = 0x302;
+    pub const MIDELEG: u16 = 0x303;
     pub const MIE: u16 = 0x304;
     pub const MTVEC: u16 = 0x305;
     pub const MCOUNTEREN: u16 = 0x306;
@@ -49,33 +69,66 @@ pub mod addr {
     pub const MCONFIGPTR: u16 = 0xf15;
 }
 
-/// mstatus bits (privileged spec §3.1.6).
+/// mstatus bits (privileged spec §3.1.6); sstatus is a view of the same
+/// register (§4.1.1).
 pub mod mstatus {
+    pub const SIE: u64 = 1 << 1;
     pub const MIE: u64 = 1 << 3;
+    pub const SPIE: u64 = 1 << 5;
     pub const MPIE: u64 = 1 << 7;
+    pub const SPP: u64 = 1 << 8;
     pub const MPP_SHIFT: u32 = 11;
     pub const MPP: u64 = 3 << MPP_SHIFT;
     /// FS (§3.1.6.6 "Extension Context Status"): Off, Initial, Clean, Dirty.
     pub const FS_SHIFT: u32 = 13;
     pub const FS: u64 = 3 << FS_SHIFT;
     pub const FS_DIRTY: u64 = 3 << FS_SHIFT;
+    /// §3.1.6.3 "Memory Privilege in mstatus Register".
+    pub const MPRV: u64 = 1 << 17;
+    pub const SUM: u64 = 1 << 18;
+    pub const MXR: u64 = 1 << 19;
+    /// §3.1.6.5 "Virtualization Support in mstatus Register".
+    pub const TVM: u64 = 1 << 20;
+    pub const TW: u64 = 1 << 21;
+    pub const TSR: u64 = 1 << 22;
+    /// UXL/SXL (§3.1.6.2): read-only 2 (XLEN=64) for both lower modes.
+    pub const UXL: u64 = 3 << 32;
+    pub const SXL: u64 = 3 << 34;
+    pub const XL_64: u64 = (2 << 32) | (2 << 34);
     /// SD: read-only summary, set iff FS (or XS/VS, always Off here) is Dirty.
     pub const SD: u64 = 1 << 63;
 }
 
 /// mip/mie bits (privileged spec §3.1.9): the bit number is the interrupt code.
 pub mod irq {
+    pub const SSI: u64 = 1 << 1;
     pub const MSI: u64 = 1 << 3;
+    pub const STI: u64 = 1 << 5;
     pub const MTI: u64 = 1 << 7;
+    pub const SEI: u64 = 1 << 9;
     pub const MEI: u64 = 1 << 11;
     pub const M_ALL: u64 = MSI | MTI | MEI;
+    pub const S_ALL: u64 = SSI | STI | SEI;
 }
 
-/// misa (§3.1.1): MXL=2 (64-bit) in bits 63:62; extension bits A, C, D, F, I, M.
-pub const MISA_VALUE: u64 = (2 << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12);
+/// misa (§3.1.1): MXL=2 (64-bit) in bits 63:62; extensions A, C, D, F, I,
+/// M, S (supervisor mode) and U (user mode).
+pub const MISA_VALUE: u64 =
+    (2 << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
 
-/// mstatus bits software may change while only M-mode exists.
-const MSTATUS_WMASK: u64 = mstatus::MIE | mstatus::MPIE | mstatus::FS;
+/// mstatus bits software may change directly (MPP is legalised separately).
+const MSTATUS_WMASK: u64 = mstatus::SIE
+    | mstatus::MIE
+    | mstatus::SPIE
+    | mstatus::MPIE
+    | mstatus::SPP
+    | mstatus::FS
+    | mstatus::MPRV
+    | mstatus::SUM
+    | mstatus::MXR
+    | mstatus::TVM
+    | mstatus::TW
+    | mstatus::TSR;
 
 /// The CSR instruction was illegal (unknown CSR, privilege, or a write to a
 /// read-only CSR): the caller raises an illegal-instruction exception.
@@ -94,17 +147,29 @@ pub struct CsrCtx {
 /// The CSR file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Csrs {
-    /// Stored with MPP already set to M; only `MSTATUS_WMASK` bits change.
+    /// UXL/SXL are stored (read-only 2); SD is kept in sync with FS.
     mstatus: u64,
     mie: u64,
-    /// Only the machine drives these bits (via interrupt pins).
+    /// The effective mip, recomputed by `update_mip` from `mip_pins`,
+    /// `mip_sw` and Sstc whenever one of them changes (it is read on
+    /// every step, so it is cached rather than composed).
     mip: u64,
+    /// Levels driven by the machine: MEIP/MTIP/MSIP and the SEIP line.
+    mip_pins: u64,
+    /// Software-writable bits: SSIP, STIP (ignored while Sstc drives it)
+    /// and the software-writable SEIP bit (§3.1.9).
+    mip_sw: u64,
     mtvec: u64,
     mepc: u64,
     mcause: u64,
     mtval: u64,
     mscratch: u64,
     mcounteren: u64,
+    medeleg: u64,
+    mideleg: u64,
+    menvcfg: u64,
+    /// Supervisor trap state (chapter 4).
+    s: supervisor::SState,
     /// mcycle/minstret are `retired + offset`, so a guest write moves only
     /// its own view and `Hart::instret` stays monotonic for the machine.
     cycle_offset: u64,
@@ -124,19 +189,26 @@ impl Default for Csrs {
 }
 
 impl Csrs {
-    /// Reset values (§3.4 "Reset"): MIE=0, mcause=0, everything else 0 here,
-    /// including mstatus.FS = Off as in QEMU: firmware enables the FPU.
+    /// Reset values (§3.4 "Reset"): MIE=0, MPRV=0, mcause=0, everything
+    /// else 0 here (MPP resets to M so an mret before any write stays in
+    /// M), including mstatus.FS = Off as in QEMU: firmware enables the FPU.
     pub fn new() -> Self {
         Csrs {
-            mstatus: mstatus::MPP,
+            mstatus: mstatus::MPP | mstatus::XL_64,
             mie: 0,
             mip: 0,
+            mip_pins: 0,
+            mip_sw: 0,
             mtvec: 0,
             mepc: 0,
             mcause: 0,
             mtval: 0,
             mscratch: 0,
             mcounteren: 0,
+            medeleg: 0,
+            mideleg: 0,
+            menvcfg: 0,
+            s: supervisor::SState::default(),
             cycle_offset: 0,
             instret_offset: 0,
             time: 0,
@@ -149,8 +221,16 @@ impl Csrs {
     pub fn mstatus(&self) -> u64 {
         self.mstatus
     }
+    /// Write mstatus as software would: only `MSTATUS_WMASK` bits change,
+    /// MPP is WARL over {U, S, M} (§3.1.6.1: an illegal value such as 2
+    /// leaves the previous, legal value), SD follows FS.
     pub(crate) fn set_mstatus(&mut self, v: u64) {
-        let st = (self.mstatus & !(MSTATUS_WMASK | mstatus::SD)) | (v & MSTATUS_WMASK);
+        let mpp = match (v & mstatus::MPP) >> mstatus::MPP_SHIFT {
+            2 => self.mstatus & mstatus::MPP,
+            _ => v & mstatus::MPP,
+        };
+        let keep = !(MSTATUS_WMASK | mstatus::MPP | mstatus::SD);
+        let st = (self.mstatus & keep) | (v & MSTATUS_WMASK) | mpp;
         let sd = if st & mstatus::FS == mstatus::FS_DIRTY { mstatus::SD } else { 0 };
         self.mstatus = st | sd;
     }
@@ -176,16 +256,19 @@ impl Csrs {
     pub fn mie(&self) -> u64 {
         self.mie
     }
+    /// The effective pending bits: pins, software bits and Sstc's STIP.
     #[inline]
     pub fn mip(&self) -> u64 {
         self.mip
     }
+    /// Drive interrupt lines (`mask` is one or more mip bits).
     pub(crate) fn set_mip_bits(&mut self, mask: u64, level: bool) {
         if level {
-            self.mip |= mask;
+            self.mip_pins |= mask;
         } else {
-            self.mip &= !mask;
+            self.mip_pins &= !mask;
         }
+        self.update_mip();
     }
     pub fn mtvec(&self) -> u64 {
         self.mtvec
@@ -199,11 +282,19 @@ impl Csrs {
     pub fn mtval(&self) -> u64 {
         self.mtval
     }
+    pub fn medeleg(&self) -> u64 {
+        self.medeleg
+    }
+    pub fn mideleg(&self) -> u64 {
+        self.mideleg
+    }
     pub fn time(&self) -> u64 {
         self.time
     }
+    /// Sstc: STIP follows `time >= stimecmp`, so a new time re-evaluates it.
     pub(crate) fn set_time(&mut self, t: u64) {
         self.time = t;
+        self.update_mip();
     }
 
     /// Record a trap in mepc/mcause/mtval (the status stack is the hart's job).
@@ -213,11 +304,19 @@ impl Csrs {
         self.mtval = tval;
     }
 
-    /// Trap target for `cause_code` (§3.1.7): direct mode (0) always jumps to
-    /// BASE; vectored mode (1) sends interrupts to BASE + 4*cause.
+    /// Trap target for `cause_code` in M-mode (§3.1.7): direct mode (0)
+    /// always jumps to BASE; vectored mode (1) sends interrupts to
+    /// BASE + 4*cause.
     pub fn trap_vector(&self, interrupt: bool, cause_code: u64) -> u64 {
-        let base = self.mtvec & !3;
-        if interrupt && self.mtvec & 3 == 1 { base.wrapping_add(4 * cause_code) } else { base }
+        tvec_target(self.mtvec, interrupt, cause_code)
+    }
+
+    /// Trap target for a trap taken into `mode` (M or S).
+    pub fn trap_vector_for(&self, mode: PrivMode, interrupt: bool, cause_code: u64) -> u64 {
+        match mode {
+            PrivMode::Machine => self.trap_vector(interrupt, cause_code),
+            _ => tvec_target(self.s.stvec, interrupt, cause_code),
+        }
     }
 
     /// Execute one Zicsr instruction against this CSR file and return the
@@ -251,10 +350,18 @@ impl Csrs {
         // happens once, in one place (no CSR here has read side effects).
         let old = self.read(csr, ctx)?;
         if writes {
+            // §3.1.9: "Only the software-writable SEIP bit participates in
+            // the read-modify-write sequence of a CSRRS or CSRRC
+            // instruction", not the external line OR'ed into the value read.
+            let base = match csr {
+                addr::MIP => self.mip_rmw_base(),
+                addr::SIP => self.mip_rmw_base() & self.mideleg,
+                _ => old,
+            };
             let new = match op {
                 CsrOp::Rw => src,
-                CsrOp::Rs => old | src,
-                CsrOp::Rc => old & !src,
+                CsrOp::Rs => base | src,
+                CsrOp::Rc => base & !src,
             };
             self.write(csr, new, ctx)?;
         }
@@ -265,11 +372,6 @@ impl Csrs {
     /// current mode may not read it.
     pub fn read(&self, csr: u16, ctx: &CsrCtx) -> Result<u64, IllegalCsr> {
         use addr::*;
-        let counter_ok = |bit: u16| {
-            // §3.1.11: mcounteren gates lower-privilege access to the
-            // user counters; M-mode always has access.
-            ctx.mode == PrivMode::Machine || (self.mcounteren >> bit) & 1 != 0
-        };
         Ok(match csr {
             FFLAGS | FRM | FCSR if self.fs_off() => return Err(IllegalCsr),
             FFLAGS => u64::from(self.fflags),
@@ -277,6 +379,8 @@ impl Csrs {
             FCSR => u64::from(self.frm) << 5 | u64::from(self.fflags),
             MSTATUS => self.mstatus,
             MISA => MISA_VALUE,
+            MEDELEG => self.medeleg,
+            MIDELEG => self.mideleg,
             MIE => self.mie,
             MIP => self.mip,
             MTVEC => self.mtvec,
@@ -285,9 +389,12 @@ impl Csrs {
             MTVAL => self.mtval,
             MSCRATCH => self.mscratch,
             MCOUNTEREN => self.mcounteren,
+            MENVCFG => self.menvcfg,
             MCYCLE => ctx.retired.wrapping_add(self.cycle_offset),
             MINSTRET => ctx.retired.wrapping_add(self.instret_offset),
-            CYCLE | TIME | INSTRET | HPMCOUNTER3..=HPMCOUNTER31 if !counter_ok(csr - CYCLE) => {
+            CYCLE | TIME | INSTRET | HPMCOUNTER3..=HPMCOUNTER31
+                if !self.counter_ok(csr - CYCLE, ctx.mode) =>
+            {
                 return Err(IllegalCsr);
             }
             CYCLE => ctx.retired.wrapping_add(self.cycle_offset),
@@ -300,14 +407,26 @@ impl Csrs {
             | MHPMCOUNTER3..=MHPMCOUNTER31
             | MHPMEVENT3..=MHPMEVENT31
             | MCOUNTINHIBIT
-            | MENVCFG
             | PMPADDR0..=PMPADDR63 => 0,
             // On RV64 only the even pmpcfg registers exist.
             PMPCFG0..=PMPCFG15 if csr.is_multiple_of(2) => 0,
             MVENDORID | MARCHID | MIMPID | MCONFIGPTR => 0,
             MHARTID => ctx.hart_id,
-            _ => return Err(IllegalCsr),
+            _ => return self.read_supervisor(csr, ctx),
         })
+    }
+
+    /// §3.1.11 "Machine Counter-Enable Register" and §4.1.5: mcounteren
+    /// gates S- and U-mode reads of the user counters, scounteren further
+    /// gates U-mode; M-mode always has access.
+    fn counter_ok(&self, bit: u16, mode: PrivMode) -> bool {
+        let m = (self.mcounteren >> bit) & 1 != 0;
+        let s = (self.s.scounteren >> bit) & 1 != 0;
+        match mode {
+            PrivMode::Machine => true,
+            PrivMode::Supervisor => m,
+            PrivMode::User => m && s,
+        }
     }
 
     /// Write a CSR (WARL fields are legalised here). The caller has already
@@ -329,20 +448,21 @@ impl Csrs {
             MSTATUS => self.set_mstatus(v),
             // WARL; a fixed misa is a legal implementation.
             MISA => {}
-            MIE => self.mie = v & irq::M_ALL,
-            // MEIP/MTIP/MSIP are read-only in mip; no writable bits without S-mode.
-            MIP => {}
-            MTVEC => {
-                // MODE >= 2 is reserved: keep the previous (legal) mode.
-                let mode = if v & 3 < 2 { v & 3 } else { self.mtvec & 3 };
-                self.mtvec = (v & !3) | mode;
-            }
+            MEDELEG => self.medeleg = v & supervisor::MEDELEG_WMASK,
+            MIDELEG => self.mideleg = v & irq::S_ALL,
+            MIE => self.mie = v & (irq::M_ALL | irq::S_ALL),
+            MIP => self.write_mip(v),
+            MTVEC => self.mtvec = legal_tvec(v, self.mtvec),
             // IALIGN=16: mepc[0] is always zero.
             MEPC => self.mepc = v & !1,
             MCAUSE => self.mcause = v,
             MTVAL => self.mtval = v,
             MSCRATCH => self.mscratch = v,
             MCOUNTEREN => self.mcounteren = v & 0xffff_ffff,
+            MENVCFG => {
+                self.menvcfg = v & supervisor::MENVCFG_WMASK;
+                self.update_mip();
+            }
             // "Any CSR write takes effect after the writing instruction has
             // otherwise completed": the write wins over this instruction's own
             // increment, so offset by retired+1.
@@ -351,159 +471,24 @@ impl Csrs {
             MHPMCOUNTER3..=MHPMCOUNTER31
             | MHPMEVENT3..=MHPMEVENT31
             | MCOUNTINHIBIT
-            | MENVCFG
             | PMPCFG0..=PMPCFG15
             | PMPADDR0..=PMPADDR63 => {}
-            _ => return Err(IllegalCsr),
+            _ => return self.write_supervisor(csr, v),
         }
         Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const M: CsrCtx = CsrCtx { mode: PrivMode::Machine, retired: 100, hart_id: 3 };
-
-    fn rmw(c: &mut Csrs, csr: u16, op: CsrOp, src: u64, rd_x0: bool) -> Result<u64, IllegalCsr> {
-        c.rmw(csr, op, src, src != 0, rd_x0, &M)
-    }
-
-    #[test]
-    fn misa_reports_rv64_imac_and_ignores_writes() {
-        let mut c = Csrs::new();
-        rmw(&mut c, addr::MISA, CsrOp::Rw, 0, true).expect("misa is writable (WARL)");
-        let v = rmw(&mut c, addr::MISA, CsrOp::Rs, 0, false).expect("read");
-        assert_eq!(v >> 62, 2);
-        assert_eq!(v & 0x3ff_ffff, 0b1_0001_0010_1101, "IMAFDC");
-    }
-
-    #[test]
-    fn mstatus_only_mie_mpie_fs_writable_and_mpp_reads_3() {
-        let mut c = Csrs::new();
-        rmw(&mut c, addr::MSTATUS, CsrOp::Rw, u64::MAX, true).expect("write");
-        let v = rmw(&mut c, addr::MSTATUS, CsrOp::Rs, 0, false).expect("read");
-        assert_eq!(v, mstatus::MIE | mstatus::MPIE | mstatus::MPP | mstatus::FS | mstatus::SD);
-        rmw(&mut c, addr::MSTATUS, CsrOp::Rw, 0, true).expect("write");
-        assert_eq!(c.mstatus(), mstatus::MPP);
-    }
-
-    #[test]
-    fn csrrs_and_csrrc_set_and_clear_bits_returning_old_value() {
-        let mut c = Csrs::new();
-        rmw(&mut c, addr::MSCRATCH, CsrOp::Rw, 0b1010, true).expect("w");
-        assert_eq!(rmw(&mut c, addr::MSCRATCH, CsrOp::Rs, 0b0101, false), Ok(0b1010));
-        assert_eq!(rmw(&mut c, addr::MSCRATCH, CsrOp::Rc, 0b0011, false), Ok(0b1111));
-        assert_eq!(rmw(&mut c, addr::MSCRATCH, CsrOp::Rs, 0, false), Ok(0b1100));
-    }
-
-    #[test]
-    fn csrrw_with_rd_x0_returns_nothing_but_writes() {
-        let mut c = Csrs::new();
-        rmw(&mut c, addr::MSCRATCH, CsrOp::Rw, 7, false).expect("w");
-        assert_eq!(rmw(&mut c, addr::MSCRATCH, CsrOp::Rw, 9, true), Ok(0));
-        assert_eq!(rmw(&mut c, addr::MSCRATCH, CsrOp::Rs, 0, false), Ok(9));
-    }
-
-    #[test]
-    fn read_only_csrs_trap_on_any_write_but_not_on_pure_reads() {
-        let mut c = Csrs::new();
-        assert_eq!(rmw(&mut c, addr::MHARTID, CsrOp::Rs, 0, false), Ok(3));
-        assert_eq!(rmw(&mut c, addr::MHARTID, CsrOp::Rc, 0, false), Ok(3));
-        assert_eq!(rmw(&mut c, addr::MHARTID, CsrOp::Rw, 3, true), Err(IllegalCsr));
-        assert_eq!(rmw(&mut c, addr::CYCLE, CsrOp::Rs, 1, false), Err(IllegalCsr));
-        assert_eq!(rmw(&mut c, addr::MVENDORID, CsrOp::Rs, 0, false), Ok(0));
-    }
-
-    #[test]
-    fn unknown_and_supervisor_csrs_are_illegal() {
-        let mut c = Csrs::new();
-        for csr in [0x100, 0x180, 0x302, 0x303, 0x7c0, 0x3a1, 0xfff] {
-            assert_eq!(rmw(&mut c, csr, CsrOp::Rs, 0, false), Err(IllegalCsr), "{csr:#x}");
-            assert_eq!(rmw(&mut c, csr, CsrOp::Rw, 0, true), Err(IllegalCsr), "{csr:#x}");
-        }
-    }
-
-    #[test]
-    fn mip_pending_bits_are_read_only_to_software() {
-        let mut c = Csrs::new();
-        c.set_mip_bits(irq::MTI, true);
-        rmw(&mut c, addr::MIP, CsrOp::Rw, 0, true).expect("write is legal, just ignored");
-        rmw(&mut c, addr::MIP, CsrOp::Rs, irq::MSI, false).expect("legal");
-        assert_eq!(c.mip(), irq::MTI);
-    }
-
-    #[test]
-    fn mie_keeps_only_machine_enable_bits() {
-        let mut c = Csrs::new();
-        rmw(&mut c, addr::MIE, CsrOp::Rw, u64::MAX, true).expect("w");
-        assert_eq!(c.mie(), irq::M_ALL);
-    }
-
-    #[test]
-    fn mtvec_keeps_legal_mode_and_vectors_interrupts_only() {
-        let mut c = Csrs::new();
-        rmw(&mut c, addr::MTVEC, CsrOp::Rw, 0x8000_0001, true).expect("w");
-        assert_eq!(c.trap_vector(true, 7), 0x8000_001c);
-        assert_eq!(c.trap_vector(false, 2), 0x8000_0000);
-        rmw(&mut c, addr::MTVEC, CsrOp::Rw, 0x9000_0002, true).expect("w");
-        assert_eq!(c.mtvec(), 0x9000_0001, "reserved mode 2 keeps the old mode");
-        rmw(&mut c, addr::MTVEC, CsrOp::Rw, 0x9000_0000, true).expect("w");
-        assert_eq!(c.trap_vector(true, 7), 0x9000_0000);
-    }
-
-    #[test]
-    fn mepc_clears_bit_0() {
-        let mut c = Csrs::new();
-        rmw(&mut c, addr::MEPC, CsrOp::Rw, 0x1003, true).expect("w");
-        assert_eq!(c.mepc(), 0x1002);
-    }
-
-    #[test]
-    fn counters_follow_retired_and_writes_take_precedence() {
-        let mut c = Csrs::new();
-        assert_eq!(rmw(&mut c, addr::INSTRET, CsrOp::Rs, 0, false), Ok(100));
-        assert_eq!(rmw(&mut c, addr::CYCLE, CsrOp::Rs, 0, false), Ok(100));
-        rmw(&mut c, addr::MINSTRET, CsrOp::Rw, 5000, true).expect("w");
-        // The writing instruction then retires: retired becomes 101.
-        let after = CsrCtx { retired: 101, ..M };
-        assert_eq!(c.read(addr::MINSTRET, &after), Ok(5000));
-        assert_eq!(c.read(addr::MCYCLE, &after), Ok(101));
-        c.set_time(42);
-        assert_eq!(c.read(addr::TIME, &after), Ok(42));
-    }
-
-    #[test]
-    fn raz_wi_csrs_accept_writes_and_read_zero() {
-        let mut c = Csrs::new();
-        for csr in [addr::MENVCFG, addr::PMPCFG0, addr::PMPADDR0, 0xb03, 0x323] {
-            rmw(&mut c, csr, CsrOp::Rw, u64::MAX, true).expect("writable");
-            assert_eq!(c.read(csr, &M), Ok(0), "{csr:#x}");
-        }
-    }
-
-    #[test]
-    fn fp_csrs_need_fs_on_and_writes_make_it_dirty() {
-        let mut c = Csrs::new();
-        assert!(c.fs_off(), "FS resets to Off");
-        for csr in [addr::FFLAGS, addr::FRM, addr::FCSR] {
-            assert_eq!(rmw(&mut c, csr, CsrOp::Rs, 0, false), Err(IllegalCsr), "{csr:#x} with FS=Off");
-        }
-        rmw(&mut c, addr::MSTATUS, CsrOp::Rs, 1 << mstatus::FS_SHIFT, true).expect("FS=Initial");
-        assert_eq!(c.mstatus() & mstatus::SD, 0);
-        assert_eq!(rmw(&mut c, addr::FCSR, CsrOp::Rs, 0, false), Ok(0), "a pure read keeps FS");
-        assert_eq!(c.mstatus() & mstatus::FS, 1 << mstatus::FS_SHIFT);
-        rmw(&mut c, addr::FCSR, CsrOp::Rw, 0xff_ff, true).expect("write fcsr");
-        assert_eq!(c.mstatus() & (mstatus::FS | mstatus::SD), mstatus::FS_DIRTY | mstatus::SD);
-        assert_eq!(c.read(addr::FCSR, &M), Ok(0xff), "fcsr is 8 bits: frm[7:5] fflags[4:0]");
-        assert_eq!(rmw(&mut c, addr::FRM, CsrOp::Rw, 0b1_0010, false), Ok(7));
-        assert_eq!(c.read(addr::FCSR, &M), Ok(0b010_11111));
-        assert_eq!(rmw(&mut c, addr::FFLAGS, CsrOp::Rc, 0b00101, false), Ok(0x1f));
-        assert_eq!(c.read(addr::FCSR, &M), Ok(0b010_11010));
-        // Clearing FS again hides the FPU and drops SD.
-        rmw(&mut c, addr::MSTATUS, CsrOp::Rc, mstatus::FS, true).expect("FS=Off");
-        assert_eq!(c.mstatus() & (mstatus::FS | mstatus::SD), 0);
-        assert_eq!(c.read(addr::FFLAGS, &M), Err(IllegalCsr));
-    }
+/// xtvec MODE >= 2 is reserved (§3.1.7, WARL): keep the previous legal mode.
+fn legal_tvec(v: u64, old: u64) -> u64 {
+    let mode = if v & 3 < 2 { v & 3 } else { old & 3 };
+    (v & !3) | mode
 }
+
+fn tvec_target(tvec: u64, interrupt: bool, cause_code: u64) -> u64 {
+    let base = tvec & !3;
+    if interrupt && tvec & 3 == 1 { base.wrapping_add(4 * cause_code) } else { base }
+}
+
+#[cfg(test)]
+mod tests;

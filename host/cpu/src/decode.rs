@@ -289,9 +289,12 @@ fn system(i: u32) -> Insn {
                 0x0010_0073 => Insn::Ebreak,
                 // Privileged spec §3.3.2: MRET = 0011000 00010 00000 000 00000 1110011
                 0x3020_0073 => Insn::Mret,
+                // SRET = 0001000 00010 00000 000 00000 1110011
+                0x1020_0073 => Insn::Sret,
                 // WFI = 0001000 00101 00000 000 00000 1110011
                 0x1050_0073 => Insn::Wfi,
-                // SRET, SFENCE.VMA etc. arrive with S-mode.
+                // SFENCE.VMA = 0001001 rs2 rs1 000 00000 1110011 (§4.2.1)
+                _ if i & 0xfe00_7fff == 0x1200_0073 => Insn::SfenceVma { rs1: rs1(i), rs2: rs2(i) },
                 _ => Insn::Illegal,
             };
         }
@@ -472,6 +475,9 @@ mod tests {
         assert_eq!(d(EBREAK), Insn::Ebreak);
         assert_eq!(d(MRET), Insn::Mret);
         assert_eq!(d(WFI), Insn::Wfi);
+        assert_eq!(d(0x1020_0073), Insn::Sret);
+        assert_eq!(d(0x12b5_0073), Insn::SfenceVma { rs1: x(10), rs2: x(11) });
+        assert_eq!(d(0x1200_00f3), Insn::Illegal, "sfence.vma with rd != 0 is reserved");
         assert_eq!(
             d(csrrw(1, 0x305, 2)),
             Insn::Csr { op: CsrOp::Rw, rd: x(1), src: CsrSrc::Reg(x(2)), csr: 0x305 }
@@ -513,8 +519,9 @@ mod tests {
             (jalr(1, 2, 0) | (1 << 12), "jalr funct3!=0"),
             (ECALL | (1 << 7), "ecall with rd!=0"),
             (EBREAK | (1 << 15), "ebreak with rs1!=0"),
-            (0x1020_0073, "sret (no S-mode)"),
-            (0x1200_0073, "sfence.vma (no S-mode)"),
+            (0x1020_0073 | (1 << 15), "sret with rs1 set"),
+            (0x1200_0073 | (1 << 7), "sfence.vma with rd set"),
+            (0x2200_0073, "hfence.vvma (no H)"),
             (csrrw(1, 0x300, 2) & !(7 << 12) | (4 << 12), "SYSTEM funct3=100"),
             (amo(0b00010, 2, 1, 2, 3), "lr with rs2!=0"),
             (amo(0b00101, 2, 1, 2, 3), "unknown AMO funct5"),

@@ -146,8 +146,8 @@ pub fn csr_name(csr: u16) -> Option<&'static str> {
         addr::INSTRET => "instret",
         addr::MSTATUS => "mstatus",
         addr::MISA => "misa",
-        0x302 => "medeleg",
-        0x303 => "mideleg",
+        addr::MEDELEG => "medeleg",
+        addr::MIDELEG => "mideleg",
         addr::MIE => "mie",
         addr::MTVEC => "mtvec",
         addr::MCOUNTEREN => "mcounteren",
@@ -167,15 +167,18 @@ pub fn csr_name(csr: u16) -> Option<&'static str> {
         addr::MIMPID => "mimpid",
         addr::MHARTID => "mhartid",
         addr::MCONFIGPTR => "mconfigptr",
-        0x100 => "sstatus",
-        0x104 => "sie",
-        0x105 => "stvec",
-        0x140 => "sscratch",
-        0x141 => "sepc",
-        0x142 => "scause",
-        0x143 => "stval",
-        0x144 => "sip",
-        0x180 => "satp",
+        addr::SSTATUS => "sstatus",
+        addr::SIE => "sie",
+        addr::STVEC => "stvec",
+        addr::SCOUNTEREN => "scounteren",
+        addr::SENVCFG => "senvcfg",
+        addr::SSCRATCH => "sscratch",
+        addr::SEPC => "sepc",
+        addr::SCAUSE => "scause",
+        addr::STVAL => "stval",
+        addr::SIP => "sip",
+        addr::STIMECMP => "stimecmp",
+        addr::SATP => "satp",
         _ => return None,
     })
 }
@@ -298,6 +301,10 @@ impl fmt::Display for At<'_> {
             Insn::Ebreak => f.write_str("ebreak"),
             Insn::Mret => f.write_str("mret"),
             Insn::Wfi => f.write_str("wfi"),
+            Insn::Sret => f.write_str("sret"),
+            Insn::SfenceVma { rs1: Reg(0), rs2: Reg(0) } => f.write_str("sfence.vma"),
+            Insn::SfenceVma { rs1, rs2: Reg(0) } => write!(f, "sfence.vma {rs1}"),
+            Insn::SfenceVma { rs1, rs2 } => write!(f, "sfence.vma {rs1},{rs2}"),
             Insn::FLoad { .. }
             | Insn::FStore { .. }
             | Insn::FOp { .. }
@@ -398,6 +405,10 @@ mod tests {
         assert_eq!(disassemble(csrrw(0, addr::FRM, 11)), "fsrm a1");
         assert_eq!(disassemble(csrrw(10, addr::FCSR, 11)), "fscsr a0,a1");
         assert_eq!(disassemble(csrrsi(0, addr::FFLAGS, 1)), "csrsi fflags,1");
+        assert_eq!(disassemble(csrrs(10, addr::STIMECMP, 0)), "csrr a0,stimecmp");
+        assert_eq!(disassemble(csrrw(0, addr::MEDELEG, 5)), "csrw medeleg,t0");
+        assert_eq!(disassemble(csrrw(0, addr::SCOUNTEREN, 5)), "csrw scounteren,t0");
+        assert_eq!(disassemble(csrrs(10, addr::SENVCFG, 0)), "csrr a0,senvcfg");
     }
 
     #[test]
@@ -416,6 +427,10 @@ mod tests {
         assert_eq!(disassemble(EBREAK), "ebreak");
         assert_eq!(disassemble(MRET), "mret");
         assert_eq!(disassemble(WFI), "wfi");
+        assert_eq!(disassemble(0x1020_0073), "sret");
+        assert_eq!(disassemble(0x1200_0073), "sfence.vma");
+        assert_eq!(disassemble(0x1205_0073), "sfence.vma a0");
+        assert_eq!(disassemble(0x12b5_0073), "sfence.vma a0,a1");
         assert_eq!(disassemble(FENCE), "fence");
         assert_eq!(disassemble(0x0000_100f), "fence.i");
         assert_eq!(disassemble(0x8330_000f), "fence.tso");

@@ -2,6 +2,7 @@
 //! exceptions and WFI.
 
 use crate::alu::{alu, alu_w, branch_taken};
+use crate::csr::mstatus;
 use crate::decode::decode;
 use crate::hart::{Hart, PrivMode};
 use crate::insn::{AmoOp, CsrSrc, Decoded, Insn, Width};
@@ -142,9 +143,11 @@ impl Hart {
         // first instruction faults into a trap whose vector is this very
         // instruction: trap entry changes nothing this instruction depends on,
         // so it would fault again forever. The classic case is mtvec=0 with
-        // nothing mapped there.
+        // nothing mapped there. The vector is that of the mode this trap
+        // would go to (mtvec or stvec, by medeleg and the current mode).
         if let Some(first) = self.trap_origin
-            && self.csrs.trap_vector(false, cause.code()) == pc
+            && self.csrs.trap_vector_for(self.trap_target(TrapCause::Exception(cause)), false, cause.code())
+                == pc
         {
             return Err(Halt::TrapLoop { cause, pc, tval, first });
         }
@@ -250,7 +253,35 @@ impl Hart {
                 self.mret();
                 return Ok(Next::Jump(self.pc));
             }
-            Insn::Wfi => return Ok(Next::Wfi),
+            Insn::Sret => {
+                // §3.3.2 / §3.1.6.5: SRET is illegal in U-mode, and in
+                // S-mode when mstatus.TSR=1.
+                let tsr = self.csrs.mstatus() & mstatus::TSR != 0;
+                if self.mode == PrivMode::User || (self.mode == PrivMode::Supervisor && tsr) {
+                    return Err(illegal(d));
+                }
+                self.sret();
+                return Ok(Next::Jump(self.pc));
+            }
+            Insn::Wfi => {
+                // §3.1.6.5: with S-mode implemented, WFI in U-mode is
+                // illegal "unless it completes within an implementation-
+                // specific, bounded time limit", and so is WFI in S-mode
+                // with TW=1. The simplest legal choice: trap at once.
+                let tw = self.csrs.mstatus() & mstatus::TW != 0;
+                if self.mode == PrivMode::User || (self.mode == PrivMode::Supervisor && tw) {
+                    return Err(illegal(d));
+                }
+                return Ok(Next::Wfi);
+            }
+            Insn::SfenceVma { .. } => {
+                // §3.1.6.5: illegal in U-mode, and in S-mode with TVM=1.
+                // Otherwise a no-op: translation is Bare, there is no TLB.
+                let tvm = self.csrs.mstatus() & mstatus::TVM != 0;
+                if self.mode == PrivMode::User || (self.mode == PrivMode::Supervisor && tvm) {
+                    return Err(illegal(d));
+                }
+            }
             Insn::FLoad { .. }
             | Insn::FStore { .. }
             | Insn::FOp { .. }
@@ -381,5 +412,7 @@ mod tests;
 mod tests_fp;
 #[cfg(test)]
 mod tests_icache;
+#[cfg(test)]
+mod tests_priv;
 #[cfg(test)]
 mod tests_system;

@@ -8,8 +8,8 @@ use crate::icache::ICache;
 use crate::insn::Reg;
 use crate::trap::{Interrupt, TrapCause, TrapRecord};
 
-/// Privilege level (privileged spec §1.2 encoding). Only `Machine` is
-/// reachable until S/U-mode support lands.
+/// Privilege level (privileged spec §1.2 encoding). All three are
+/// implemented (misa.S and misa.U are set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum PrivMode {
@@ -28,6 +28,11 @@ pub enum IrqPin {
     MachineTimer,
     /// MSIP, from the software-interrupt register (CLINT msip).
     MachineSoftware,
+    /// SEIP's external half, from the interrupt controller's S-mode
+    /// context. §3.1.9: mip.SEIP reads as this line OR'ed with the
+    /// software-writable SEIP bit. (STIP/SSIP have no pins: software and
+    /// Sstc drive them.)
+    SupervisorExternal,
 }
 
 impl IrqPin {
@@ -36,6 +41,7 @@ impl IrqPin {
             IrqPin::MachineExternal => csr::irq::MEI,
             IrqPin::MachineTimer => csr::irq::MTI,
             IrqPin::MachineSoftware => csr::irq::MSI,
+            IrqPin::SupervisorExternal => csr::irq::SEI,
         }
     }
 }
@@ -117,7 +123,8 @@ impl Hart {
         self.csrs.set_mip_bits(pin.mip_bit(), level);
     }
 
-    /// Set the value the `time` CSR reads (the machine's mtime).
+    /// Set the value the `time` CSR reads (the machine's mtime). With Sstc
+    /// enabled this also re-evaluates STIP (`time >= stimecmp`).
     pub fn set_time(&mut self, t: u64) {
         self.csrs.set_time(t);
     }
@@ -156,20 +163,47 @@ impl Hart {
         CsrCtx { mode: self.mode, retired: self.retired, hart_id: self.hart_id }
     }
 
-    /// The highest-priority interrupt that is pending and enabled in
-    /// `mie`, if M-mode interrupts are globally enabled (§3.1.6.1: in M-mode
-    /// they are taken iff mstatus.MIE; in lower modes always).
+    /// The interrupt to take now, if any (§3.1.9, §3.1.6.1, §4.1.3).
+    ///
+    /// An interrupt not delegated in mideleg goes to M-mode and is enabled
+    /// "if the current privilege mode is less than M, or if the current
+    /// privilege mode is M and MIE is set". A delegated one goes to S-mode
+    /// and is enabled if the mode is U, or S with SIE set; it is never
+    /// taken while in M-mode ("interrupts for higher-privilege modes must
+    /// be serviced before interrupts for lower-privilege modes", and a trap
+    /// never lowers the privilege). M-targeted interrupts win over
+    /// S-targeted ones; within each, the order is MEI, MSI, MTI, SEI, SSI, STI.
     #[inline]
     pub(crate) fn pending_interrupt(&self) -> Option<Interrupt> {
         let pending = self.csrs.mip() & self.csrs.mie();
         if pending == 0 {
             return None;
         }
-        let enabled = self.mode < PrivMode::Machine || self.csrs.mstatus() & csr::mstatus::MIE != 0;
-        if !enabled {
-            return None;
+        let st = self.csrs.mstatus();
+        let deleg = self.csrs.mideleg();
+        let m_on = self.mode < PrivMode::Machine || st & csr::mstatus::MIE != 0;
+        let s_on = self.mode < PrivMode::Supervisor
+            || (self.mode == PrivMode::Supervisor && st & csr::mstatus::SIE != 0);
+        let m_pending = if m_on { pending & !deleg } else { 0 };
+        let s_pending = if s_on { pending & deleg } else { 0 };
+        let set = if m_pending != 0 { m_pending } else { s_pending };
+        Interrupt::PRIORITY.into_iter().find(|i| set & (1 << i.code()) != 0)
+    }
+
+    /// The mode a trap with this cause is taken in (§3.1.8): S-mode when
+    /// delegated in medeleg/mideleg and the hart is not in M-mode ("traps
+    /// never transition from a more-privileged mode to a less-privileged
+    /// mode"), else M-mode.
+    pub(crate) fn trap_target(&self, cause: TrapCause) -> PrivMode {
+        let (deleg, code) = match cause {
+            TrapCause::Exception(e) => (self.csrs.medeleg(), e.code()),
+            TrapCause::Interrupt(i) => (self.csrs.mideleg(), i.code()),
+        };
+        if self.mode <= PrivMode::Supervisor && (deleg >> code) & 1 != 0 {
+            PrivMode::Supervisor
+        } else {
+            PrivMode::Machine
         }
-        Interrupt::PRIORITY.into_iter().find(|i| pending & (1 << i.code()) != 0)
     }
 
     /// Whether WFI should wait: "regardless of the global interrupt enable",
@@ -179,20 +213,30 @@ impl Hart {
         self.csrs.mip() & self.csrs.mie() != 0
     }
 
-    /// Enter a trap into M-mode (privileged spec §3.1.6.1, §3.1.7, §3.1.14-16):
-    /// mepc/mcause/mtval, MPIE<-MIE, MIE<-0, MPP<-mode, pc<-trap vector.
+    /// Enter a trap (privileged spec §3.1.6.1, §3.1.7, §3.1.14-16, and
+    /// §4.1.1-9 for S-mode): in the target mode x, xepc/xcause/xtval are
+    /// written, xPIE<-xIE, xIE<-0, xPP<-mode, mode<-x, pc<-xtvec.
     pub(crate) fn take_trap(&mut self, rec: TrapRecord) {
+        use csr::mstatus::{MIE, MPIE, MPP, MPP_SHIFT, SIE, SPIE, SPP};
         let cause = rec.cause.mcause();
-        self.csrs.set_trap(rec.pc, cause, rec.tval);
+        let target = self.trap_target(rec.cause);
         let st = self.csrs.mstatus();
-        let mpie = if st & csr::mstatus::MIE != 0 { csr::mstatus::MPIE } else { 0 };
-        // MPP is fixed at M while only M-mode exists; the set_mstatus mask
-        // ignores the MPP bits we compose here.
-        let mpp = (self.mode as u64) << csr::mstatus::MPP_SHIFT;
-        self.csrs.set_mstatus((st & !(csr::mstatus::MIE | csr::mstatus::MPIE)) | mpie | mpp);
-        self.mode = PrivMode::Machine;
+        let new_st = if target == PrivMode::Supervisor {
+            self.csrs.set_strap(rec.pc, cause, rec.tval);
+            let spie = if st & SIE != 0 { SPIE } else { 0 };
+            // SPP is one bit: 0 for U, 1 for S (the only modes trapping to S).
+            let spp = if self.mode == PrivMode::Supervisor { SPP } else { 0 };
+            (st & !(SIE | SPIE | SPP)) | spie | spp
+        } else {
+            self.csrs.set_trap(rec.pc, cause, rec.tval);
+            let mpie = if st & MIE != 0 { MPIE } else { 0 };
+            let mpp = (self.mode as u64) << MPP_SHIFT;
+            (st & !(MIE | MPIE | MPP)) | mpie | mpp
+        };
+        self.csrs.set_mstatus(new_st);
+        self.mode = target;
         let interrupt = matches!(rec.cause, TrapCause::Interrupt(_));
-        self.pc = self.csrs.trap_vector(interrupt, cause & !(1 << 63));
+        self.pc = self.csrs.trap_vector_for(target, interrupt, cause & !(1 << 63));
         // Spike-compatible and allowed by the A spec: a trap breaks LR/SC.
         self.reservation = None;
         if self.trap_origin.is_none() {
@@ -200,14 +244,36 @@ impl Hart {
         }
     }
 
-    /// MRET (§3.3.2): MIE<-MPIE, MPIE<-1, mode<-MPP, MPP<-least privileged
-    /// supported mode (M here), pc<-mepc.
+    /// MRET (§3.3.2): MIE<-MPIE, MPIE<-1, mode<-MPP, MPP<-U (the least
+    /// privileged supported mode), MPRV<-0 if the new mode is not M
+    /// (§3.1.6.3), pc<-mepc.
     pub(crate) fn mret(&mut self) {
+        use csr::mstatus::{MIE, MPIE, MPP, MPP_SHIFT, MPRV};
         let st = self.csrs.mstatus();
-        let mie = if st & csr::mstatus::MPIE != 0 { csr::mstatus::MIE } else { 0 };
-        self.csrs.set_mstatus((st & !csr::mstatus::MIE) | mie | csr::mstatus::MPIE);
-        self.mode = PrivMode::Machine;
+        let mie = if st & MPIE != 0 { MIE } else { 0 };
+        let mode = match (st & MPP) >> MPP_SHIFT {
+            0 => PrivMode::User,
+            1 => PrivMode::Supervisor,
+            // 2 cannot be stored (MPP is WARL over {0, 1, 3}).
+            _ => PrivMode::Machine,
+        };
+        let mprv = if mode == PrivMode::Machine { st & MPRV } else { 0 };
+        self.csrs.set_mstatus((st & !(MIE | MPP | MPRV)) | mie | MPIE | mprv);
+        self.mode = mode;
         self.pc = self.csrs.mepc();
+        self.reservation = None;
+    }
+
+    /// SRET (§3.3.2): SIE<-SPIE, SPIE<-1, mode<-SPP, SPP<-U, MPRV<-0 (the
+    /// new mode is never M), pc<-sepc. The caller checked the privilege.
+    pub(crate) fn sret(&mut self) {
+        use csr::mstatus::{MPRV, SIE, SPIE, SPP};
+        let st = self.csrs.mstatus();
+        let sie = if st & SPIE != 0 { SIE } else { 0 };
+        let mode = if st & SPP != 0 { PrivMode::Supervisor } else { PrivMode::User };
+        self.csrs.set_mstatus((st & !(SIE | SPP | MPRV)) | sie | SPIE);
+        self.mode = mode;
+        self.pc = self.csrs.sepc();
         self.reservation = None;
     }
 }

@@ -342,7 +342,15 @@ pub enum Insn {
     Ecall,
     Ebreak,
     Mret,
+    /// Supervisor return (privileged spec §3.3.2).
+    Sret,
     Wfi,
+    /// `SFENCE.VMA rs1, rs2` (§4.2.1): orders page-table updates against
+    /// translation. A no-op until Sv39 (and a TLB) exists.
+    SfenceVma {
+        rs1: Reg,
+        rs2: Reg,
+    },
     /// `FLW`/`FLD` (and C.FLD/C.FLDSP): f[rd] = M[rs1 + imm].
     FLoad {
         fmt: FpFmt,

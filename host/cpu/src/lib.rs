@@ -3,7 +3,9 @@
 //! One decoder (`decode`) feeds the interpreter (`Hart::step`/`Hart::run`,
 //! through a pre-decoded instruction cache, `icache`), the disassembler
 //! (`disasm`) and, later, the JIT.
-//! The hart is RV64IMAFDC + Zicsr + Zifencei, machine mode only for now.
+//! The hart is RV64IMAFDC + Zicsr + Zifencei with M, S and U privilege
+//! modes (privileged spec 1.12, trap delegation, Sstc); no virtual memory
+//! yet: satp is Bare-only (see `csr`).
 //!
 //! The machine owns memory and devices: it implements [`Memory`], drives the
 //! interrupt pins with [`Hart::set_irq_pin`], feeds the `time` CSR with

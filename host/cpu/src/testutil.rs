@@ -262,6 +262,8 @@ pub mod asm {
     pub const EBREAK: u32 = 0x0010_0073;
     pub const MRET: u32 = 0x3020_0073;
     pub const WFI: u32 = 0x1050_0073;
+    pub const SRET: u32 = 0x1020_0073;
+    pub const SFENCE_VMA: u32 = 0x1200_0073;
     pub const FENCE: u32 = 0x0ff0_000f;
     pub const NOP: u32 = 0x0000_0013;
 }

@@ -58,10 +58,12 @@ impl Exception {
     }
 }
 
-/// Interrupt codes (mcause with the interrupt bit set). Only the machine
-/// ones can become pending until S-mode exists.
+/// Interrupt codes (mcause/scause with the interrupt bit set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Interrupt {
+    SupervisorSoftware,
+    SupervisorTimer,
+    SupervisorExternal,
     MachineSoftware,
     MachineTimer,
     MachineExternal,
@@ -71,6 +73,9 @@ impl Interrupt {
     /// The exception code, which is also the bit number in `mip`/`mie`.
     pub fn code(self) -> u64 {
         match self {
+            Interrupt::SupervisorSoftware => 1,
+            Interrupt::SupervisorTimer => 5,
+            Interrupt::SupervisorExternal => 9,
             Interrupt::MachineSoftware => 3,
             Interrupt::MachineTimer => 7,
             Interrupt::MachineExternal => 11,
@@ -80,11 +85,20 @@ impl Interrupt {
     /// Privileged spec §3.1.9: "Multiple simultaneous interrupts destined for
     /// M-mode are handled in the following decreasing priority order: MEI,
     /// MSI, MTI, SEI, SSI, STI."
-    pub const PRIORITY: [Interrupt; 3] =
-        [Interrupt::MachineExternal, Interrupt::MachineSoftware, Interrupt::MachineTimer];
+    pub const PRIORITY: [Interrupt; 6] = [
+        Interrupt::MachineExternal,
+        Interrupt::MachineSoftware,
+        Interrupt::MachineTimer,
+        Interrupt::SupervisorExternal,
+        Interrupt::SupervisorSoftware,
+        Interrupt::SupervisorTimer,
+    ];
 
     fn name(self) -> &'static str {
         match self {
+            Interrupt::SupervisorSoftware => "supervisor software interrupt",
+            Interrupt::SupervisorTimer => "supervisor timer interrupt",
+            Interrupt::SupervisorExternal => "supervisor external interrupt",
             Interrupt::MachineSoftware => "machine software interrupt",
             Interrupt::MachineTimer => "machine timer interrupt",
             Interrupt::MachineExternal => "machine external interrupt",
@@ -118,12 +132,13 @@ impl fmt::Display for TrapCause {
     }
 }
 
-/// A trap as the guest saw it: the values written to mcause, mepc and mtval,
+/// A trap as the guest saw it: the values written to xcause, xepc and xtval
+/// (x = m or s, whichever mode took the trap; see `Hart::mode` after it),
 /// plus the instruction bits when they were fetched (for diagnostics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TrapRecord {
     pub cause: TrapCause,
-    /// `mepc`: the instruction that trapped, or the one an interrupt preempted.
+    /// `xepc`: the instruction that trapped, or the one an interrupt preempted.
     pub pc: u64,
     pub tval: u64,
     /// The trapping instruction's bits, if it was fetched.

@@ -355,7 +355,7 @@ fn parse_target(t: &str, harts: u32, find: &dyn Fn(&str) -> Option<usize>) -> Re
         .ok_or_else(|| format!("IRQ target '{t}': expected DEVICE.LINE or hartN.PIN (e.g. hart0.meip)"))?;
     if let Some(n) = who.strip_prefix("hart").and_then(|n| n.parse::<usize>().ok()) {
         let pin = HartPin::parse(what)
-            .ok_or_else(|| format!("IRQ target '{t}': pin must be meip, mtip or msip"))?;
+            .ok_or_else(|| format!("IRQ target '{t}': pin must be meip, mtip, msip or seip"))?;
         if n >= harts as usize {
             return Err(format!("IRQ target '{t}': this machine has harts 0 to {}", harts - 1));
         }

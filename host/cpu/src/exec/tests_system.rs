@@ -98,7 +98,7 @@ fn unknown_csr_is_illegal() {
     let word = csrrs(10, 0x7c0, 0);
     let (mut hart, mut mem) = setup_with_handler(&[word]);
     expect_trap(&mut hart, &mut mem, Exception::IllegalInstruction, u64::from(word));
-    let word = csrrw(0, 0x180, 10); // satp: no S-mode
+    let word = csrrw(0, 0x280, 10); // hgatp: no hypervisor
     let (mut hart, mut mem) = setup_with_handler(&[word]);
     expect_trap(&mut hart, &mut mem, Exception::IllegalInstruction, u64::from(word));
 }
