@@ -221,3 +221,11 @@ fn hart_count_is_validated() {
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("0 harts requested; wemu runs 1 to 64"), "{}", out.stderr);
 }
+
+#[test]
+fn traps_move_between_m_s_and_u_modes_with_delegation() {
+    // The same output as on qemu-system-riscv64 -M virt -bios none.
+    let out = wemu(&["run", "--kernel", path(&guest("priv"))]);
+    assert_eq!(out.stdout, "priv ok: M2(S) M9(S) S8 M2(U) S8 M9(S)\n");
+    assert_eq!(out.code, Some(0), "{out:?}");
+}
