@@ -15,7 +15,7 @@ targets:
 
 # Everything the tests need: the targets, and QEMU's user-mode emulator for
 # the hart's differential tests.
-setup: targets setup-qemu-user
+setup: targets setup-qemu-user setup-qemu-system
 
 # qemu-riscv64, the reference the cpu crate's differential tests
 # (host/cpu/tests/differential.rs) compare the hart against. Debian/Ubuntu
@@ -32,6 +32,22 @@ setup-qemu-user:
     $sudo apt-get update
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y qemu-user
     command -v qemu-riscv64 >/dev/null
+
+# qemu-system-riscv64, the reference emulator the integration tests
+# (tests/integration/parity.rs) and `just bench-cpu` compare wemu against.
+# Debian/Ubuntu package `qemu-system-misc`; uses sudo when not root.
+setup-qemu-system:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if command -v "${QEMU_SYSTEM_RISCV64:-qemu-system-riscv64}" >/dev/null 2>&1; then exit 0; fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "qemu-system-riscv64 missing and no apt-get: install QEMU (e.g. qemu-system-misc) yourself" >&2
+        exit 1
+    fi
+    sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y qemu-system-misc
+    command -v qemu-system-riscv64 >/dev/null
 
 # Build wemu (host, every device component) and the bundled guest programs.
 build: targets

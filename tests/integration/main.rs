@@ -5,3 +5,4 @@ mod bad_input;
 mod boot;
 mod common;
 mod faults;
+mod parity;
