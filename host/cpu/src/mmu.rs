@@ -123,6 +123,11 @@ fn walk<M: Memory>(mem: &mut M, satp_val: u64, levels: u8, va: u64) -> Result<Wa
         // go to step 5. Otherwise, this PTE is a pointer to the next level
         // ... let i = i − 1. If i < 0, stop and raise a page-fault."
         if p & (pte::R | pte::X) == 0 {
+            // §4.3.1: "For non-leaf PTEs, the D, A, and U bits are reserved
+            // for future standard use", so step 3 applies (as in Spike).
+            if p & (pte::D | pte::A | pte::U) != 0 {
+                return Err(XlateFault::Page);
+            }
             a = ppn << 12;
             continue;
         }

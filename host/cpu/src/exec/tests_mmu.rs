@@ -315,6 +315,27 @@ fn non_leaf_pte_at_the_last_level_page_faults() {
 }
 
 #[test]
+fn non_leaf_ptes_with_a_d_or_u_set_page_fault() {
+    for bit in [A, D, U] {
+        let mut vm = Vm::new(SV39, PrivMode::Supervisor, &[LD]);
+        vm.map(VA, DATA, 0, DATA_RW);
+        let at = vm.slot(VA, 1);
+        let pointer = vm.mem.get(at, 8);
+        vm.mem.put64(at, pointer | bit);
+
+        assert_fault(vm.access(VA), Exception::LoadPageFault, VA, &format!("non-leaf bit {bit:#x}"));
+    }
+}
+
+#[test]
+fn sv48_rejects_non_canonical_addresses() {
+    let mut vm = Vm::new(SV48, PrivMode::Supervisor, &[LD]);
+    let va = 1 << 47; // bit 47 set, bits 63:48 clear
+
+    assert_fault(vm.access(va), Exception::LoadPageFault, va, "non-canonical Sv48");
+}
+
+#[test]
 fn misaligned_superpages_page_fault() {
     let mut mid = Vm::new(SV39, PrivMode::Supervisor, &[LD]);
     mid.map(BIG, RAM_BASE + 0x1000, 1, DATA_RW); // 2 MiB leaf, ppn[0] != 0
