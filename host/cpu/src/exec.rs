@@ -85,9 +85,13 @@ impl Hart {
         }
 
         let pc = self.pc;
-        let d = match self.fetch(mem, pc) {
-            Ok(d) => d,
-            Err(f) => return self.fault(f, None),
+        // Hot path: physical pc (or a TLB hit) and a decoded instruction.
+        let d = match self.cached_insn(pc) {
+            Some(d) => d,
+            None => match self.fetch(mem, pc) {
+                Ok(d) => d,
+                Err(f) => return self.fault(f, None),
+            },
         };
         match self.execute(&d, mem) {
             Ok(next) => {
@@ -351,6 +355,14 @@ impl Hart {
         })
     }
 
+    /// The pre-decoded instruction at virtual `pc`, when both its
+    /// translation (TLB hit or no translation) and its decoding are cached.
+    #[inline(always)]
+    fn cached_insn(&self, pc: u64) -> Option<Decoded> {
+        let pa = if self.mode == PrivMode::Machine { pc } else { self.cached_fetch_pa(pc)? };
+        self.icache.get(pa)
+    }
+
     /// Fetch and decode at `pc`: 2 bytes first, the next 2 only for a
     /// 32-bit instruction, so a compressed instruction in the last halfword
     /// of RAM works and a 32-bit one there faults at pc+2 (mtval = "the
@@ -363,6 +375,7 @@ impl Hart {
     /// or mode changes. Only FENCE.I (stores to code) flushes it. A 32-bit
     /// instruction whose halves lie in two non-contiguous physical pages is
     /// not cached (its key would not describe its second half).
+    #[inline(never)]
     fn fetch<M: Memory>(&mut self, mem: &mut M, pc: u64) -> ExecResult<Decoded> {
         if pc & 1 != 0 {
             // Only reachable if the machine set an odd pc: IALIGN is 16.

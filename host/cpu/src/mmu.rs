@@ -74,6 +74,7 @@ struct Walk {
 
 /// Whether a leaf PTE grants `access` to `mode` (§4.3.1, §3.1.6.3), A/D
 /// included (Svade: a clear A, or a clear D on a store, is a fault).
+#[inline(always)]
 fn permits(p: u64, access: Access, mode: PrivMode, sum: bool, mxr: bool) -> bool {
     let user_page = p & pte::U != 0;
     let mode_ok = match mode {
@@ -99,6 +100,7 @@ fn permits(p: u64, access: Access, mode: PrivMode, sum: bool, mxr: bool) -> bool
 
 /// The page-table walk of §4.3.2 for `levels` = 3 (Sv39) or 4 (Sv48).
 /// The caller has checked that `va` is canonical.
+#[inline(never)]
 fn walk<M: Memory>(mem: &mut M, satp_val: u64, levels: u8, va: u64) -> Result<Walk, XlateFault> {
     // Step 1: a = satp.ppn × PAGESIZE, i = LEVELS − 1.
     let mut a = (satp_val & satp::PPN_MASK) << 12;
@@ -161,11 +163,45 @@ impl Hart {
         }
     }
 
+    /// The physical address of an instruction fetch at `pc` below M-mode if
+    /// it needs no walk: satp Bare, or a TLB hit that permits the fetch.
+    /// `None` sends the caller to the full `translate`.
+    #[inline(always)]
+    pub(crate) fn cached_fetch_pa(&self, pc: u64) -> Option<u64> {
+        let satp_val = self.csrs.satp();
+        if satp_val >> satp::MODE_SHIFT == satp::MODE_BARE {
+            return Some(pc);
+        }
+        // A non-canonical pc misses (the tag masks the upper bits) unless
+        // it is canonical: check it, as `translate` does.
+        let va_bits = if satp_val >> satp::MODE_SHIFT == satp::MODE_SV48 { 48 } else { 39 };
+        if (((pc << (64 - va_bits)) as i64) >> (64 - va_bits)) as u64 != pc {
+            return None;
+        }
+        let asid = ((satp_val >> satp::ASID_SHIFT) & satp::ASID_MASK) as u16;
+        let e = self.tlb.lookup(vpn_of(pc), asid)?;
+        permits(e.pte, Access::Fetch, self.mode, false, false).then_some((e.ppn << 12) | (pc & 0xfff))
+    }
+
     /// Translate virtual address `va` for `access` (AMO and SC are
     /// `Store`). Physical when satp is Bare or the effective mode is M
     /// ("M-mode ... ignores satp", §4.1.11 via §3.1.6.3).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn translate<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        va: u64,
+        access: Access,
+    ) -> Result<u64, XlateFault> {
+        if self.csrs.satp() >> satp::MODE_SHIFT == satp::MODE_BARE {
+            return Ok(va);
+        }
+        self.translate_paged(mem, va, access)
+    }
+
+    /// `translate` with satp not Bare; out of line to keep Bare accesses small.
+    #[inline(never)]
+    fn translate_paged<M: Memory>(
         &mut self,
         mem: &mut M,
         va: u64,
