@@ -3,9 +3,9 @@
 //! Privileged spec 1.12 chapter 3 ("Machine-Level ISA") lives here; the
 //! supervisor CSRs, the sstatus/sie/sip views, delegation and Sstc are in
 //! `csr/supervisor.rs` (chapter 4). The hart implements M, S and U modes
-//! but no virtual memory yet: satp is Bare-only (a write selecting another
-//! MODE is ignored, which the WARL field allows, §4.1.11), so Sv39 can be
-//! added later without changing this interface. Everything unlisted raises
+//! with Sv39/Sv48 (satp accepts MODE Bare, Sv39 and Sv48; a write selecting
+//! another MODE is ignored, which the WARL field allows, §4.1.11; the
+//! translation itself is in `mmu`). Everything unlisted raises
 //! illegal-instruction.
 
 use crate::hart::PrivMode;

@@ -2,10 +2,12 @@
 //! exceptions and WFI.
 
 use crate::alu::{alu, alu_w, branch_taken};
+use crate::csr::addr;
 use crate::csr::mstatus;
 use crate::decode::decode;
 use crate::hart::{Hart, PrivMode};
-use crate::insn::{AmoOp, CsrSrc, Decoded, Insn, Width};
+use crate::insn::{AmoOp, CsrSrc, Decoded, Insn, Reg, Width};
+use crate::mmu::XlateFault;
 use crate::trap::{Access, Exception, Halt, TrapCause, TrapRecord};
 use crate::{MemError, Memory};
 
@@ -83,13 +85,11 @@ impl Hart {
         }
 
         let pc = self.pc;
-        let d = match self.icache.get(pc) {
+        // Hot path: physical pc (or a TLB hit) and a decoded instruction.
+        let d = match self.cached_insn(pc) {
             Some(d) => d,
-            None => match fetch(mem, pc) {
-                Ok(d) => {
-                    self.icache.insert(pc, d);
-                    d
-                }
+            None => match self.fetch(mem, pc) {
+                Ok(d) => d,
                 Err(f) => return self.fault(f, None),
             },
         };
@@ -191,16 +191,16 @@ impl Hart {
             }
             Insn::Load { width, signed, rd, rs1, imm } => {
                 let addr = self.reg(rs1).wrapping_add(sext(imm));
-                let v = load(mem, addr, width)?;
+                let v = self.load(mem, addr, width)?;
                 self.set_reg(rd, if signed { sign_extend(v, width) } else { v });
             }
             Insn::Store { width, rs1, rs2, imm } => {
                 let addr = self.reg(rs1).wrapping_add(sext(imm));
-                store(mem, addr, width, self.reg(rs2))?;
+                self.store(mem, addr, width, self.reg(rs2))?;
             }
             Insn::Lr { width, rd, rs1, .. } => {
                 let addr = self.reg(rs1);
-                let v = load(mem, addr, width)?;
+                let v = self.load(mem, addr, width)?;
                 self.reservation = Some(addr);
                 self.set_reg(rd, sign_extend(v, width));
             }
@@ -211,13 +211,13 @@ impl Hart {
                 // instruction invalidates any reservation held by this hart."
                 let reserved = self.reservation.take() == Some(addr);
                 if reserved {
-                    store(mem, addr, width, self.reg(rs2))?;
+                    self.store(mem, addr, width, self.reg(rs2))?;
                 }
                 self.set_reg(rd, u64::from(!reserved));
             }
             Insn::Amo { op, width, rd, rs1, rs2, .. } => {
                 let addr = self.reg(rs1);
-                let old = amo(mem, addr, width, op, self.reg(rs2))?;
+                let old = self.amo(mem, addr, width, op, self.reg(rs2))?;
                 self.set_reg(rd, old);
             }
             Insn::Csr { op, rd, src, csr } => {
@@ -230,6 +230,12 @@ impl Hart {
                     .csrs
                     .rmw(csr, op, src_val, src.field() != 0, rd.0 == 0, &ctx)
                     .map_err(|_| illegal(d))?;
+                // Flushing the TLB on every satp access is allowed (the
+                // spec never requires it without an SFENCE.VMA) and keeps
+                // Sv39/Sv48 entries and page-table roots from mixing.
+                if csr == addr::SATP {
+                    self.tlb.flush_all();
+                }
                 self.set_reg(rd, old);
             }
             // One in-order hart: data memory is always coherent with itself.
@@ -274,13 +280,18 @@ impl Hart {
                 }
                 return Ok(Next::Wfi);
             }
-            Insn::SfenceVma { .. } => {
+            Insn::SfenceVma { rs1, rs2 } => {
                 // §3.1.6.5: illegal in U-mode, and in S-mode with TVM=1.
-                // Otherwise a no-op: translation is Bare, there is no TLB.
                 let tvm = self.csrs.mstatus() & mstatus::TVM != 0;
                 if self.mode == PrivMode::User || (self.mode == PrivMode::Supervisor && tvm) {
                     return Err(illegal(d));
                 }
+                // §4.2.1: rs1=x0 means every address, rs2=x0 every ASID.
+                // The icache is keyed by physical address, so it needs no
+                // flush here (see `fetch`).
+                let va = (rs1 != Reg(0)).then(|| self.reg(rs1));
+                let asid = (rs2 != Reg(0)).then(|| self.reg(rs2) as u16);
+                self.tlb.sfence(va, asid);
             }
             Insn::FLoad { .. }
             | Insn::FStore { .. }
@@ -321,30 +332,129 @@ fn sign_extend(v: u64, width: Width) -> u64 {
     }
 }
 
-/// Fetch and decode at `pc`: 2 bytes first, the next 2 only for a 32-bit
-/// instruction, so a compressed instruction in the last halfword of RAM
-/// works and a 32-bit one there faults at pc+2 (mtval = "the portion of the
-/// instruction that caused the fault", §3.1.16).
-fn fetch<M: Memory>(mem: &mut M, pc: u64) -> ExecResult<Decoded> {
-    if pc & 1 != 0 {
-        // Only reachable if the machine set an odd pc: IALIGN is 16.
-        return Err(Fault::Exc(Exception::InstructionAddressMisaligned, pc));
+/// The exceptions for a failed `access`: (page fault, access fault).
+fn fault_causes(access: Access) -> (Exception, Exception) {
+    match access {
+        Access::Fetch => (Exception::InstructionPageFault, Exception::InstructionAccessFault),
+        Access::Load => (Exception::LoadPageFault, Exception::LoadAccessFault),
+        Access::Store => (Exception::StorePageFault, Exception::StoreAccessFault),
     }
-    let lo = fetch16(mem, pc)?;
-    let raw = if lo & 3 == 3 { lo | (fetch16(mem, pc.wrapping_add(2))? << 16) } else { lo };
-    Ok(decode(raw))
 }
 
-fn fetch16<M: Memory>(mem: &mut M, addr: u64) -> ExecResult<u32> {
-    match mem.fetch(addr, 2) {
+impl Hart {
+    /// Translate `va`; faults carry tval = `va` (§4.3.2, §3.1.16).
+    #[inline]
+    fn xlate<M: Memory>(&mut self, mem: &mut M, va: u64, access: Access) -> ExecResult<u64> {
+        self.translate(mem, va, access).map_err(|f| {
+            let (page, acc) = fault_causes(access);
+            match f {
+                XlateFault::Page => Fault::Exc(page, va),
+                XlateFault::Access => Fault::Exc(acc, va),
+                XlateFault::Stop(pte_addr) => Fault::Stop(access, pte_addr),
+            }
+        })
+    }
+
+    /// The pre-decoded instruction at virtual `pc`, when both its
+    /// translation (TLB hit or no translation) and its decoding are cached.
+    #[inline(always)]
+    fn cached_insn(&self, pc: u64) -> Option<Decoded> {
+        let pa = if self.mode == PrivMode::Machine { pc } else { self.cached_fetch_pa(pc)? };
+        self.icache.get(pa)
+    }
+
+    /// Fetch and decode at `pc`: 2 bytes first, the next 2 only for a
+    /// 32-bit instruction, so a compressed instruction in the last halfword
+    /// of RAM works and a 32-bit one there faults at pc+2 (mtval = "the
+    /// portion of the instruction that caused the fault", §3.1.16).
+    ///
+    /// The icache is keyed by the PHYSICAL pc: the pc is translated first
+    /// (a TLB hit in the common case), so remapping code, switching satp or
+    /// changing privilege never serves instructions decoded through
+    /// another mapping, and no flush is needed on sfence.vma, satp writes
+    /// or mode changes. Only FENCE.I (stores to code) flushes it. A 32-bit
+    /// instruction whose halves lie in two non-contiguous physical pages is
+    /// not cached (its key would not describe its second half).
+    #[inline(never)]
+    fn fetch<M: Memory>(&mut self, mem: &mut M, pc: u64) -> ExecResult<Decoded> {
+        if pc & 1 != 0 {
+            // Only reachable if the machine set an odd pc: IALIGN is 16.
+            return Err(Fault::Exc(Exception::InstructionAddressMisaligned, pc));
+        }
+        let pa = self.xlate(mem, pc, Access::Fetch)?;
+        if let Some(d) = self.icache.get(pa) {
+            return Ok(d);
+        }
+        let lo = fetch16(mem, pc, pa)?;
+        let mut contiguous = true;
+        let raw = if lo & 3 == 3 {
+            let va2 = pc.wrapping_add(2);
+            let pa2 =
+                if va2 & 0xfff == 0 { self.xlate(mem, va2, Access::Fetch)? } else { pa.wrapping_add(2) };
+            contiguous = pa2 == pa.wrapping_add(2);
+            lo | (fetch16(mem, va2, pa2)? << 16)
+        } else {
+            lo
+        };
+        let d = decode(raw);
+        if contiguous {
+            self.icache.insert(pa, d);
+        }
+        Ok(d)
+    }
+
+    fn load<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width) -> ExecResult<u64> {
+        check_aligned(addr, width, Exception::LoadAddressMisaligned)?;
+        let pa = self.xlate(mem, addr, Access::Load)?;
+        mem.load(pa, width.bytes())
+            .map_err(|e| mem_fault(e, Exception::LoadAccessFault, Access::Load, addr, pa))
+    }
+
+    fn store<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width, v: u64) -> ExecResult<()> {
+        check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
+        let pa = self.xlate(mem, addr, Access::Store)?;
+        mem.store(pa, width.bytes(), v)
+            .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Store, addr, pa))
+    }
+
+    /// AMO read-modify-write; returns the old value (sign-extended for .W).
+    /// Every fault is a store/AMO fault (privileged spec: AMOs raise
+    /// store/AMO exceptions, and translate with store permissions), and
+    /// nothing is written to rd unless both accesses succeed.
+    fn amo<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        addr: u64,
+        width: Width,
+        op: AmoOp,
+        src: u64,
+    ) -> ExecResult<u64> {
+        check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
+        let pa = self.xlate(mem, addr, Access::Store)?;
+        let size = width.bytes();
+        let raw = mem
+            .load(pa, size)
+            .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Load, addr, pa))?;
+        let new = amo_result(op, width, raw, src);
+        mem.store(pa, size, new)
+            .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Store, addr, pa))?;
+        Ok(sign_extend(raw, width))
+    }
+}
+
+/// One halfword of an instruction at virtual `va`, physical `pa`; an
+/// access fault reports the virtual address.
+fn fetch16<M: Memory>(mem: &mut M, va: u64, pa: u64) -> ExecResult<u32> {
+    match mem.fetch(pa, 2) {
         Ok(v) => Ok((v & 0xffff) as u32),
-        Err(MemError::AccessFault) => Err(Fault::Exc(Exception::InstructionAccessFault, addr)),
-        Err(MemError::Stop) => Err(Fault::Stop(Access::Fetch, addr)),
+        Err(MemError::AccessFault) => Err(Fault::Exc(Exception::InstructionAccessFault, va)),
+        Err(MemError::Stop) => Err(Fault::Stop(Access::Fetch, pa)),
     }
 }
 
 /// Misaligned data accesses trap (the spec allows either emulating or
-/// trapping; trapping keeps device accesses single and atomic).
+/// trapping; trapping keeps device accesses single and atomic). Checked
+/// before translation.
 fn check_aligned(addr: u64, width: Width, misaligned: Exception) -> ExecResult<()> {
     if addr & (u64::from(width.bytes()) - 1) != 0 {
         return Err(Fault::Exc(misaligned, addr));
@@ -352,32 +462,17 @@ fn check_aligned(addr: u64, width: Width, misaligned: Exception) -> ExecResult<(
     Ok(())
 }
 
-fn load<M: Memory>(mem: &mut M, addr: u64, width: Width) -> ExecResult<u64> {
-    check_aligned(addr, width, Exception::LoadAddressMisaligned)?;
-    mem.load(addr, width.bytes()).map_err(|e| mem_fault(e, Exception::LoadAccessFault, Access::Load, addr))
-}
-
-fn store<M: Memory>(mem: &mut M, addr: u64, width: Width, v: u64) -> ExecResult<()> {
-    check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
-    mem.store(addr, width.bytes(), v)
-        .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Store, addr))
-}
-
-fn mem_fault(e: MemError, fault: Exception, access: Access, addr: u64) -> Fault {
+/// A physical access failed: the guest sees the virtual address `va` in
+/// tval; a machine stop reports the physical `pa`.
+fn mem_fault(e: MemError, fault: Exception, access: Access, va: u64, pa: u64) -> Fault {
     match e {
-        MemError::AccessFault => Fault::Exc(fault, addr),
-        MemError::Stop => Fault::Stop(access, addr),
+        MemError::AccessFault => Fault::Exc(fault, va),
+        MemError::Stop => Fault::Stop(access, pa),
     }
 }
 
-/// AMO read-modify-write; returns the old value (sign-extended for .W).
-/// Every fault is a store/AMO fault (privileged spec: AMOs raise store/AMO
-/// exceptions), and nothing is written to rd unless both accesses succeed.
-fn amo<M: Memory>(mem: &mut M, addr: u64, width: Width, op: AmoOp, src: u64) -> ExecResult<u64> {
-    check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
-    let size = width.bytes();
-    let raw =
-        mem.load(addr, size).map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Load, addr))?;
+/// The value an AMO stores, given the raw (zero-extended) old value.
+fn amo_result(op: AmoOp, width: Width, raw: u64, src: u64) -> u64 {
     let old = sign_extend(raw, width);
     // For .W, compare on sign-extended (signed ops) or zero-extended
     // (unsigned ops) 32-bit values; the stored result is truncated anyway.
@@ -389,7 +484,7 @@ fn amo<M: Memory>(mem: &mut M, addr: u64, width: Width, op: AmoOp, src: u64) -> 
         Width::W => (a & 0xffff_ffff, b & 0xffff_ffff),
         _ => (a, b),
     };
-    let new = match op {
+    match op {
         AmoOp::Swap => b,
         AmoOp::Add => a.wrapping_add(b),
         AmoOp::Xor => a ^ b,
@@ -399,9 +494,7 @@ fn amo<M: Memory>(mem: &mut M, addr: u64, width: Width, op: AmoOp, src: u64) -> 
         AmoOp::Max => (a as i64).max(b as i64) as u64,
         AmoOp::Minu => ua.min(ub),
         AmoOp::Maxu => ua.max(ub),
-    };
-    mem.store(addr, size, new).map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Store, addr))?;
-    Ok(old)
+    }
 }
 
 mod fp;
@@ -412,6 +505,8 @@ mod tests;
 mod tests_fp;
 #[cfg(test)]
 mod tests_icache;
+#[cfg(test)]
+mod tests_mmu;
 #[cfg(test)]
 mod tests_priv;
 #[cfg(test)]

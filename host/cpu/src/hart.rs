@@ -6,6 +6,7 @@
 use crate::csr::{self, CsrCtx, Csrs};
 use crate::icache::ICache;
 use crate::insn::Reg;
+use crate::tlb::Tlb;
 use crate::trap::{Interrupt, TrapCause, TrapRecord};
 
 /// Privilege level (privileged spec §1.2 encoding). All three are
@@ -71,6 +72,8 @@ pub struct Hart {
     /// F/D registers, 64 bits each; single-precision values are NaN-boxed
     /// (see `fpu`). fcsr and mstatus.FS live in the CSR file.
     pub f: [u64; 32],
+    /// Cached Sv39/Sv48 leaf PTEs (see `tlb`).
+    pub(crate) tlb: Tlb,
     /// Pre-decoded instructions; last because the JIT does not address it.
     pub(crate) icache: ICache,
 }
@@ -90,6 +93,7 @@ impl Hart {
             waiting: false,
             trap_origin: None,
             f: [0; 32],
+            tlb: Tlb::default(),
             icache: ICache::default(),
         }
     }
@@ -101,6 +105,13 @@ impl Hart {
     /// still execute as it was when first decoded, which RISC-V allows.
     pub fn flush_icache(&mut self) {
         self.icache.flush();
+    }
+
+    /// Forget every cached translation, as `sfence.vma x0, x0` does. The
+    /// machine should call it when it rewrites page tables behind the
+    /// hart's back (or on reset); the hart flushes on satp writes itself.
+    pub fn flush_tlb(&mut self) {
+        self.tlb.flush_all();
     }
 
     #[inline]

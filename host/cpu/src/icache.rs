@@ -2,7 +2,9 @@
 //!
 //! Decoding is a large share of an interpreter's time, and almost every
 //! instruction executed has been executed before. The cache keeps the
-//! `Decoded` form of instructions per 4 KiB page of physical memory, one
+//! `Decoded` form of instructions per 4 KiB page of PHYSICAL memory (the
+//! executor translates the pc before looking up, see `Hart::fetch` in
+//! `exec.rs`, so paging needs no flush here), one
 //! slot per halfword (`(pc & 0xfff) >> 1`), filled lazily on first
 //! execution. A 32-bit instruction at offset 0xffe, whose second half lies
 //! in the next page, is cached in the slot of its first halfword like any

@@ -346,7 +346,7 @@ pub enum Insn {
     Sret,
     Wfi,
     /// `SFENCE.VMA rs1, rs2` (§4.2.1): orders page-table updates against
-    /// translation. A no-op until Sv39 (and a TLB) exists.
+    /// translation: flushes the TLB (all, by address, by ASID; see `tlb`).
     SfenceVma {
         rs1: Reg,
         rs2: Reg,

@@ -4,8 +4,9 @@
 //! through a pre-decoded instruction cache, `icache`), the disassembler
 //! (`disasm`) and, later, the JIT.
 //! The hart is RV64IMAFDC + Zicsr + Zifencei with M, S and U privilege
-//! modes (privileged spec 1.12, trap delegation, Sstc); no virtual memory
-//! yet: satp is Bare-only (see `csr`).
+//! modes (privileged spec 1.12, trap delegation, Sstc) and Sv39/Sv48
+//! virtual memory with a TLB (`mmu`, `tlb`; A/D bits per Svade: a clear A,
+//! or D on a store, page-faults). No PMP.
 //!
 //! The machine owns memory and devices: it implements [`Memory`], drives the
 //! interrupt pins with [`Hart::set_irq_pin`], feeds the `time` CSR with
@@ -20,6 +21,8 @@ pub mod fpu;
 pub mod hart;
 mod icache;
 pub mod insn;
+pub mod mmu;
+mod tlb;
 pub mod trap;
 
 #[cfg(test)]

@@ -21,6 +21,12 @@ pub enum Exception {
     EcallFromU,
     EcallFromS,
     EcallFromM,
+    /// Sv39/Sv48 translation failed (privileged spec §4.3.2); mtval/stval
+    /// hold the faulting virtual address.
+    InstructionPageFault,
+    LoadPageFault,
+    /// Also used for AMOs and SC.
+    StorePageFault,
 }
 
 impl Exception {
@@ -38,6 +44,9 @@ impl Exception {
             Exception::EcallFromU => 8,
             Exception::EcallFromS => 9,
             Exception::EcallFromM => 11,
+            Exception::InstructionPageFault => 12,
+            Exception::LoadPageFault => 13,
+            Exception::StorePageFault => 15,
         }
     }
 
@@ -54,6 +63,9 @@ impl Exception {
             Exception::EcallFromU => "environment call from U-mode",
             Exception::EcallFromS => "environment call from S-mode",
             Exception::EcallFromM => "environment call from M-mode",
+            Exception::InstructionPageFault => "instruction page fault",
+            Exception::LoadPageFault => "load page fault",
+            Exception::StorePageFault => "store/AMO page fault",
         }
     }
 }
@@ -160,7 +172,9 @@ impl fmt::Display for TrapRecord {
                 write!(f, "instruction access fault at pc {pc:#x}")
             }
             TrapCause::Exception(
-                e @ (Exception::InstructionAccessFault | Exception::InstructionAddressMisaligned),
+                e @ (Exception::InstructionAccessFault
+                | Exception::InstructionAddressMisaligned
+                | Exception::InstructionPageFault),
             ) => {
                 write!(f, "{} at address {tval:#x} (pc {pc:#x})", e.name())
             }
@@ -168,7 +182,9 @@ impl fmt::Display for TrapRecord {
                 e @ (Exception::LoadAddressMisaligned
                 | Exception::LoadAccessFault
                 | Exception::StoreAddressMisaligned
-                | Exception::StoreAccessFault),
+                | Exception::StoreAccessFault
+                | Exception::LoadPageFault
+                | Exception::StorePageFault),
             ) => {
                 write!(f, "{} at address {tval:#x}", e.name())?;
                 if let Some(raw) = self.insn {

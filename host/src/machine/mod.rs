@@ -268,9 +268,11 @@ impl Machine {
         self.platform
             .place(&image)
             .map_err(|message| crate::image::ImageError { file: file.to_owned(), message })?;
-        // The image replaced whatever code the harts may have decoded.
+        // The image replaced whatever code (and page tables) the harts may
+        // have decoded or cached.
         for h in &mut self.harts {
             h.flush_icache();
+            h.flush_tlb();
         }
         self.harts[0].pc = image.entry;
         self.htif = image.htif.map(crate::htif::Htif::new);

@@ -2,11 +2,9 @@
 //! sie and sip views of their machine-level registers, trap delegation
 //! registers' legal values, and Sstc (stimecmp).
 //!
-//! No virtual memory yet: satp only accepts MODE=Bare. §4.1.11: "If satp
-//! is written with an unsupported MODE, the entire write has no effect",
-//! so Sv39 can be added later by accepting MODE=8 here and translating in
-//! the executor; MPRV/SUM/MXR are stored but change nothing while every
-//! access is physical (they only affect translation and protection).
+//! satp accepts MODE Bare, Sv39 and Sv48 (translation is in `mmu`).
+//! §4.1.11: "If satp is written with an unsupported MODE, the entire write
+//! has no effect; no fields in satp are modified."
 
 use super::{CsrCtx, Csrs, IllegalCsr, addr, irq, legal_tvec, mstatus};
 use crate::hart::PrivMode;
@@ -28,8 +26,7 @@ const SSTATUS_WMASK: u64 =
 /// medeleg (§3.1.8): every exception that can occur here may be delegated
 /// except environment-call-from-M (11), whose bit is read-only zero
 /// ("medeleg[11] is read-only zero"); the reserved codes 10 and 14 are
-/// read-only zero as well. Page faults (12, 13, 15) are delegable ahead of
-/// Sv39.
+/// read-only zero as well. Page faults (12, 13, 15) are delegable.
 pub(super) const MEDELEG_WMASK: u64 = 0x3ff | (1 << 12) | (1 << 13) | (1 << 15);
 
 /// menvcfg (§3.1.18): FIOM (bit 0) and STCE (bit 63, Sstc) are writable;
@@ -54,7 +51,7 @@ pub(super) struct SState {
     sscratch: u64,
     pub(super) scounteren: u64,
     senvcfg: u64,
-    /// Always 0 (Bare) until Sv39 exists.
+    /// MODE is 0 (Bare), 8 (Sv39) or 9 (Sv48); ASID is 16 bits.
     satp: u64,
     stimecmp: u64,
 }
@@ -195,14 +192,15 @@ impl Csrs {
             SEPC => self.s.sepc = v & !1,
             SCAUSE => self.s.scause = v,
             STVAL => self.s.stval = v,
-            // Bare only (see the module doc): other MODEs leave satp as is.
-            // With MODE=Bare the other fields must be written as zero
-            // (§4.1.11, otherwise UNSPECIFIED); we store zero.
-            SATP => {
-                if v >> 60 == 0 {
-                    self.s.satp = 0;
-                }
-            }
+            // Other MODEs leave satp as is (see the module doc). With
+            // MODE=Bare the other fields must be written as zero (§4.1.11,
+            // otherwise UNSPECIFIED); we store zero. ASIDLEN is 16 and the
+            // PPN is 44 bits, so with Sv39/Sv48 every bit is stored.
+            SATP => match v >> 60 {
+                0 => self.s.satp = 0,
+                8 | 9 => self.s.satp = v,
+                _ => {}
+            },
             STIMECMP => {
                 self.s.stimecmp = v;
                 self.update_mip();

@@ -2,7 +2,7 @@
 //! rounding-mode resolution, fflags accrual, register writes). The IEEE
 //! arithmetic itself is in `crate::fpu`.
 
-use super::{ExecResult, illegal, load, sext, store};
+use super::{ExecResult, illegal, sext};
 use crate::Memory;
 use crate::fpu::{self, Round};
 use crate::hart::Hart;
@@ -36,8 +36,8 @@ impl Hart {
             Insn::FLoad { fmt, rd, rs1, imm } => {
                 let addr = self.reg(rs1).wrapping_add(sext(imm));
                 let v = match fmt {
-                    FpFmt::S => fpu::box_s(load(mem, addr, Width::W)? as u32),
-                    FpFmt::D => load(mem, addr, Width::D)?,
+                    FpFmt::S => fpu::box_s(self.load(mem, addr, Width::W)? as u32),
+                    FpFmt::D => self.load(mem, addr, Width::D)?,
                 };
                 self.set_freg(rd, v);
             }
@@ -46,7 +46,7 @@ impl Hart {
                 // (Vol I §"NaN Boxing of Narrower Values").
                 let addr = self.reg(rs1).wrapping_add(sext(imm));
                 let width = if fmt == FpFmt::S { Width::W } else { Width::D };
-                store(mem, addr, width, self.freg(rs2))?;
+                self.store(mem, addr, width, self.freg(rs2))?;
             }
             Insn::FOp { op, fmt, rd, rs1, rs2, rm } => {
                 let r = fpu::arith(op, fmt, self.freg(rs1), self.freg(rs2), round(rm)?);

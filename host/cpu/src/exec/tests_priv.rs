@@ -306,10 +306,17 @@ fn satp_access_in_s_mode_with_tvm_is_illegal() {
 }
 
 #[test]
-fn satp_ignores_writes_of_a_non_bare_mode() {
-    let sv39 = (8 << 60) | 0x8_0000;
-    let hart = retires(PrivMode::Supervisor, csrrw(0, addr::SATP, 10), |h| h.x[10] = sv39);
-    assert_eq!(csr(&hart, addr::SATP), 0, "Bare only until Sv39 exists");
+fn satp_accepts_sv39_and_sv48_and_ignores_other_modes() {
+    for (written, expected) in [
+        ((8 << 60) | (0xabcd << 44) | 0x8_0000, (8 << 60) | (0xabcd << 44) | 0x8_0000),
+        ((9 << 60) | 0x8_0001, (9 << 60) | 0x8_0001),
+        ((10 << 60) | 0x8_0000, 0), // Sv57: unsupported, write ignored
+        ((1 << 60) | 0x8_0000, 0),  // Sv32 encoding: reserved on RV64
+        (0x8_0000, 0),              // Bare: the other fields read as zero
+    ] {
+        let hart = retires(PrivMode::Machine, csrrw(0, addr::SATP, 10), |h| h.x[10] = written);
+        assert_eq!(csr(&hart, addr::SATP), expected, "wrote {written:#x}");
+    }
 }
 
 #[test]
