@@ -68,19 +68,20 @@ impl Htif {
     /// A proxied syscall (riscv-tests' `syscall()`): `magic[0]` is the
     /// number, `magic[1..]` the arguments; the result goes to `magic[0]`.
     fn syscall(&mut self, mem: &mut impl Memory, magic: u64) -> Result<Option<HtifAction>, MemError> {
-        let arg = |mem: &mut dyn FnMut(u64) -> Result<u64, MemError>, i: u64| mem(magic + 8 * i);
-        let mut load = |a: u64| mem.load(a, 8);
-        let nr = arg(&mut load, 0)?;
-        let a0 = arg(&mut load, 1)?;
-        let a1 = arg(&mut load, 2)?;
-        let a2 = arg(&mut load, 3)?;
+        // Guest-chosen addresses: wrap rather than overflow; a bad one is
+        // an access fault like any other.
+        let arg = |i: u64| magic.wrapping_add(8 * i);
+        let nr = mem.load(arg(0), 8)?;
+        let a0 = mem.load(arg(1), 8)?;
+        let a1 = mem.load(arg(2), 8)?;
+        let a2 = mem.load(arg(3), 8)?;
         match nr {
             93 => return Ok(Some(HtifAction::Exit(a0 as u32))),
             64 if a0 == 1 || a0 == 2 => {
                 let len = a2.min(1 << 20);
                 let mut buf = Vec::with_capacity(len as usize);
                 for i in 0..len {
-                    buf.push(mem.load(a1 + i, 1)? as u8);
+                    buf.push(mem.load(a1.wrapping_add(i), 1)? as u8);
                 }
                 let _ = if a0 == 1 {
                     std::io::stdout().write_all(&buf)
@@ -135,6 +136,22 @@ mod tests {
         assert_eq!(htif.poll(&mut mem), Ok(None), "served: prints '!'");
         assert_eq!(mem.load(0x1000, 8), Ok(0), "tohost cleared");
         assert_eq!(mem.load(0x1008, 8), Ok((1 << 56) | (1 << 48) | 1), "fromhost acknowledges");
+    }
+
+    #[test]
+    fn wild_syscall_pointers_are_access_faults_not_panics() {
+        let mut mem = Mem(vec![0; 4096]);
+        let mut htif = Htif::new(SYMS);
+        mem.store(0x1000, 8, 0xffff_ffff_fff8).unwrap(); // even payload: a syscall pointer
+        assert_eq!(htif.poll(&mut mem), Ok(None));
+        assert_eq!(htif.poll(&mut mem), Err(MemError::AccessFault));
+        // write(1, buf near the top of memory, 16) from a valid magic block.
+        for (i, v) in [64u64, 1, u64::MAX - 4, 16].iter().enumerate() {
+            mem.store(0x1100 + 8 * i as u64, 8, *v).unwrap();
+        }
+        mem.store(0x1000, 8, 0x1100).unwrap();
+        htif.poll(&mut mem).unwrap();
+        assert_eq!(htif.poll(&mut mem), Err(MemError::AccessFault));
     }
 
     #[test]
