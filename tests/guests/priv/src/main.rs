@@ -7,7 +7,7 @@
 #![no_std]
 #![no_main]
 
-use core::arch::{asm, global_asm};
+use core::arch::asm;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use rt::trap::{self, TrapFrame};
@@ -84,59 +84,9 @@ fn m_handler(frame: &mut TrapFrame) {
     }
 }
 
-// Supervisor trap entry: like rt's machine entry, but returns with sret.
-global_asm!(
-    r#"
-    .section .text.s_trap_entry, "ax"
-    .balign 4
-s_trap_entry:
-    addi    sp, sp, -128
-    sd      ra,   0(sp)
-    sd      t0,   8(sp)
-    sd      t1,  16(sp)
-    sd      t2,  24(sp)
-    sd      t3,  32(sp)
-    sd      t4,  40(sp)
-    sd      t5,  48(sp)
-    sd      t6,  56(sp)
-    sd      a0,  64(sp)
-    sd      a1,  72(sp)
-    sd      a2,  80(sp)
-    sd      a3,  88(sp)
-    sd      a4,  96(sp)
-    sd      a5, 104(sp)
-    sd      a6, 112(sp)
-    sd      a7, 120(sp)
-    mv      a0, sp
-    call    s_trap_rust
-    ld      ra,   0(sp)
-    ld      t0,   8(sp)
-    ld      t1,  16(sp)
-    ld      t2,  24(sp)
-    ld      t3,  32(sp)
-    ld      t4,  40(sp)
-    ld      t5,  48(sp)
-    ld      t6,  56(sp)
-    ld      a0,  64(sp)
-    ld      a1,  72(sp)
-    ld      a2,  80(sp)
-    ld      a3,  88(sp)
-    ld      a4,  96(sp)
-    ld      a5, 104(sp)
-    ld      a6, 112(sp)
-    ld      a7, 120(sp)
-    addi    sp, sp, 128
-    sret
-"#
-);
-
-unsafe extern "C" {
-    fn s_trap_entry();
-}
-
-/// Supervisor handler: only ecall from U is delegated here.
-#[unsafe(no_mangle)]
-extern "C" fn s_trap_rust(frame: &mut TrapFrame) {
+/// Supervisor handler (rt's S-mode entry): only ecall from U is delegated
+/// here.
+fn s_handler(frame: &mut TrapFrame) {
     let (scause, sepc): (usize, usize);
     // SAFETY: reading S-mode CSRs from S-mode.
     unsafe { asm!("csrr {0}, scause", "csrr {1}, sepc", out(reg) scause, out(reg) sepc) };
@@ -168,11 +118,9 @@ extern "C" fn supervisor() -> ! {
         asm!("csrr t0, mstatus", out("t0") _); // → M (M-level CSR from S)
         asm!("ecall", in("a7") 1usize); // → M (ecall from S)
         asm!(
-            "csrw stvec, {stvec}",
             "csrc sstatus, {spp}",
             "csrw sepc, {user}",
             "sret",
-            stvec = in(reg) s_trap_entry as *const () as usize,
             spp = in(reg) 1usize << 8,
             user = in(reg) user as *const () as usize,
             options(noreturn)
@@ -184,6 +132,7 @@ extern "C" fn supervisor() -> ! {
 extern "C" fn main(_hartid: usize) -> ! {
     uart::init();
     trap::install(m_handler);
+    trap::install_supervisor(s_handler);
     // SAFETY: delegate ecall-from-U to S, then mret into S at `supervisor`
     // (MPP = S); the handlers above are in place. PMP entry 0 first opens
     // all memory to S and U (NAPOT over everything, RWX), as firmware does:

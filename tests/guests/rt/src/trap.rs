@@ -32,58 +32,74 @@ pub struct TrapFrame {
 /// A trap handler. It returns to `mepc` (which it may change) via `mret`.
 pub type Handler = fn(&mut TrapFrame);
 
-// Its own section so --gc-sections drops it from programs that never trap.
-global_asm!(
-    r#"
-    .section .text.rt_trap_entry, "ax"
-    .global rt_trap_entry
-    # mtvec's low two bits select the mode, so the entry must be 4-aligned.
-    .balign 4
-rt_trap_entry:
-    addi    sp, sp, -128
-    sd      ra,   0(sp)
-    sd      t0,   8(sp)
-    sd      t1,  16(sp)
-    sd      t2,  24(sp)
-    sd      t3,  32(sp)
-    sd      t4,  40(sp)
-    sd      t5,  48(sp)
-    sd      t6,  56(sp)
-    sd      a0,  64(sp)
-    sd      a1,  72(sp)
-    sd      a2,  80(sp)
-    sd      a3,  88(sp)
-    sd      a4,  96(sp)
-    sd      a5, 104(sp)
-    sd      a6, 112(sp)
-    sd      a7, 120(sp)
+/// One trap entry: save the caller-saved registers, call `$dispatch` with
+/// the frame, restore, return with `$ret` (`mret` or `sret`). Each entry is
+/// in its own section so --gc-sections drops it from programs that never
+/// use it; the vector CSR's low two bits select the mode, so 4-aligned.
+macro_rules! trap_entry {
+    ($entry:literal, $dispatch:literal, $ret:literal) => {
+        global_asm!(concat!(
+            ".section .text.",
+            $entry,
+            ", \"ax\"\n",
+            ".global ",
+            $entry,
+            "\n",
+            ".balign 4\n",
+            $entry,
+            ":\n",
+            "addi sp, sp, -128\n",
+            "sd ra, 0(sp)\n sd t0, 8(sp)\n sd t1, 16(sp)\n sd t2, 24(sp)\n",
+            "sd t3, 32(sp)\n sd t4, 40(sp)\n sd t5, 48(sp)\n sd t6, 56(sp)\n",
+            "sd a0, 64(sp)\n sd a1, 72(sp)\n sd a2, 80(sp)\n sd a3, 88(sp)\n",
+            "sd a4, 96(sp)\n sd a5, 104(sp)\n sd a6, 112(sp)\n sd a7, 120(sp)\n",
+            "mv a0, sp\n",
+            "call ",
+            $dispatch,
+            "\n",
+            "ld ra, 0(sp)\n ld t0, 8(sp)\n ld t1, 16(sp)\n ld t2, 24(sp)\n",
+            "ld t3, 32(sp)\n ld t4, 40(sp)\n ld t5, 48(sp)\n ld t6, 56(sp)\n",
+            "ld a0, 64(sp)\n ld a1, 72(sp)\n ld a2, 80(sp)\n ld a3, 88(sp)\n",
+            "ld a4, 96(sp)\n ld a5, 104(sp)\n ld a6, 112(sp)\n ld a7, 120(sp)\n",
+            "addi sp, sp, 128\n",
+            $ret,
+            "\n",
+        ));
+    };
+}
 
-    mv      a0, sp
-    call    rt_trap_dispatch
-
-    ld      ra,   0(sp)
-    ld      t0,   8(sp)
-    ld      t1,  16(sp)
-    ld      t2,  24(sp)
-    ld      t3,  32(sp)
-    ld      t4,  40(sp)
-    ld      t5,  48(sp)
-    ld      t6,  56(sp)
-    ld      a0,  64(sp)
-    ld      a1,  72(sp)
-    ld      a2,  80(sp)
-    ld      a3,  88(sp)
-    ld      a4,  96(sp)
-    ld      a5, 104(sp)
-    ld      a6, 112(sp)
-    ld      a7, 120(sp)
-    addi    sp, sp, 128
-    mret
-"#
-);
+trap_entry!("rt_trap_entry", "rt_trap_dispatch", "mret");
+trap_entry!("rt_strap_entry", "rt_strap_dispatch", "sret");
 
 unsafe extern "C" {
     fn rt_trap_entry();
+    fn rt_strap_entry();
+}
+
+/// The installed supervisor `Handler`, or null for "report and exit".
+static S_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Makes `handler` receive the traps delegated to S-mode: points stvec
+/// (direct mode) at the supervisor entry, which returns with `sret`.
+/// Callable from M-mode (before dropping to S) or from S-mode.
+pub fn install_supervisor(handler: Handler) {
+    S_HANDLER.store(handler as *mut (), Ordering::Release);
+    let entry = rt_strap_entry as *const () as usize;
+    // SAFETY: rt_strap_entry is a complete trap handler, 4-byte aligned;
+    // stvec is writable from M and S.
+    unsafe { core::arch::asm!("csrw stvec, {0}", in(reg) entry, options(nostack)) };
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn rt_strap_dispatch(frame: &mut TrapFrame) {
+    let handler = S_HANDLER.load(Ordering::Acquire);
+    if handler.is_null() {
+        println!("unexpected supervisor trap");
+        finisher::exit(13)
+    }
+    // SAFETY: the only non-null value ever stored is a `Handler`.
+    let handler = unsafe { core::mem::transmute::<*mut (), Handler>(handler) };
+    handler(frame);
 }
 
 /// The installed `Handler`, or null for "report and exit".
