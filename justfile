@@ -13,9 +13,9 @@ default: run
 targets:
     rustup target add wasm32-unknown-unknown riscv64gc-unknown-none-elf
 
-# Everything the tests need: the targets, and QEMU's user-mode emulator for
-# the hart's differential tests.
-setup: targets setup-qemu-user setup-qemu-system
+# Everything the tests need: the targets, QEMU (user mode and system), and
+# the Linux boot tests' packages (dtc, OpenSBI, cross gcc, kernel source).
+setup: targets setup-qemu-user setup-qemu-system setup-linux
 
 # qemu-riscv64, the reference the cpu crate's differential tests
 # (host/cpu/tests/differential.rs) compare the hart against. Debian/Ubuntu
@@ -48,6 +48,44 @@ setup-qemu-system:
     $sudo apt-get update
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y qemu-system-misc
     command -v qemu-system-riscv64 >/dev/null
+
+# What the Linux boot tests need (tests/linux/build.sh): Debian's kernel
+# source and riscv64 cross compiler, OpenSBI, dtc, and busybox's source
+# package, for which a deb-src entry is derived from the system's own apt
+# sources. Uses sudo when not root.
+setup-linux:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "no apt-get: install a riscv64-linux-gnu cross gcc, Linux 6.1 source, OpenSBI, dtc and busybox source yourself" >&2
+        exit 1
+    fi
+    sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    pkgs="linux-source-6.1 gcc-riscv64-linux-gnu libc6-dev-riscv64-cross opensbi device-tree-compiler make flex bison bc dpkg-dev e2fsprogs"
+    missing=""
+    for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+    have_src=1; apt-cache showsrc busybox 2>/dev/null | grep -q '^Package:' || have_src=0
+    if [ -z "$missing" ] && [ "$have_src" = 1 ]; then exit 0; fi
+    if [ "$have_src" = 0 ]; then
+        # Source entries mirroring the binary ones already configured.
+        for f in /etc/apt/sources.list.d/*.sources; do
+            [ -f "$f" ] || continue
+            case "$f" in *wemu-deb-src*) continue ;; esac
+            sed -e 's/^Types: deb$/Types: deb-src/' "$f"
+            echo
+        done | $sudo tee /etc/apt/sources.list.d/wemu-deb-src.sources >/dev/null
+        if [ -f /etc/apt/sources.list ]; then
+            grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' |
+                $sudo tee /etc/apt/sources.list.d/wemu-deb-src.list >/dev/null || true
+        fi
+    fi
+    $sudo apt-get update
+    if [ -n "$missing" ]; then DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y $missing; fi
+
+# The kernel, initramfs and disk of the Linux boot tests (cached outside
+# git; prints the directory).
+linux: setup-linux
+    tests/linux/build.sh
 
 # Build wemu (host, every device component) and the bundled guest programs.
 build: targets

@@ -4,10 +4,12 @@
 //! [`device::WasmDevice`] → the component's export.
 
 pub mod backend;
+pub mod boot;
 pub mod bus;
 pub mod clock;
 pub mod contract;
 pub mod device;
+pub mod fdt;
 pub mod htif;
 pub mod image;
 pub mod irq;

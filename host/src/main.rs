@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use wemu::backend::chardev::{ChardevSpec, RawTerminal};
@@ -39,6 +39,9 @@ Exit status of `wemu run`: the guest's own status when it powers off
 enum Command {
     /// Boot a machine with a guest program.
     Run(RunArgs),
+    /// Write the device tree a machine would give its guest (what `run`
+    /// places in RAM, a1 at boot), as a DTB; decompile with `dtc -I dtb`.
+    Dtb(DtbArgs),
     /// List the device components on the search path, with their descriptions.
     Devices(PathArgs),
     /// List the machines on the machine path.
@@ -63,21 +66,43 @@ struct PathArgs {
     no_cache: bool,
 }
 
+/// The machine and what boots on it: shared by `run` and `dtb`.
 #[derive(Args)]
-struct RunArgs {
+struct MachineArgs {
     /// Machine: a name on the machine path (see `wemu machines`) or a path
     /// to a .toml machine file.
     #[arg(short = 'M', long = "machine", value_name = "NAME|FILE", default_value = "virt")]
     machine: String,
 
-    /// Guest program: an RV64 ELF, or a raw binary loaded at --kernel-addr.
-    #[arg(long, value_name = "FILE")]
-    kernel: PathBuf,
+    /// Firmware: "default" (OpenSBI's fw_dynamic from Debian's `opensbi`
+    /// package, or WEMU_OPENSBI), "none" (the kernel runs bare metal, in
+    /// M-mode), or a FILE (ELF, or raw at the start of RAM). Without
+    /// --bios: OpenSBI when --kernel is a Linux Image, none for an ELF.
+    #[arg(long, value_name = "default|none|FILE", default_value = "auto", hide_default_value = true)]
+    bios: wemu::boot::Bios,
 
-    /// Load (and entry) address of a raw --kernel binary [default: start of
-    /// the machine's first memory region].
+    /// Guest program or OS kernel: an RV64 ELF, a Linux Image, or a raw
+    /// binary (placed after the firmware at the next 2 MiB boundary, or at
+    /// the start of RAM without firmware; see --kernel-addr).
+    #[arg(long, value_name = "FILE")]
+    kernel: Option<PathBuf>,
+
+    /// Load (and entry) address of a raw --kernel binary.
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     kernel_addr: Option<u64>,
+
+    /// Initial ramdisk, placed in RAM and named in the device tree's /chosen.
+    #[arg(long, value_name = "FILE")]
+    initrd: Option<PathBuf>,
+
+    /// Kernel command line (/chosen/bootargs), e.g. "console=ttyS0".
+    #[arg(long, value_name = "ARGS")]
+    append: Option<String>,
+
+    /// Size of the machine's RAM (its first writable memory region), e.g.
+    /// 512M or 2G.
+    #[arg(short = 'm', long = "memory", value_name = "SIZE", value_parser = parse_size)]
+    memory: Option<u64>,
 
     /// Add a device, or change one by id: NAME[,id=ID][,addr=ADDR]...[,irq=N|TARGET]...
     /// [,chardev=BACKEND][,dma=BASE+SIZE][,timers=on][,power=on][,block=FILE|block-ro=FILE]
@@ -85,6 +110,20 @@ struct RunArgs {
     /// device's properties.
     #[arg(long = "device", value_name = "SPEC")]
     devices: Vec<String>,
+
+    /// Number of harts [default: the machine file's `[cpu] harts`]. All start
+    /// at the boot entry with their hart id in a0.
+    #[arg(long, value_name = "N")]
+    smp: Option<u32>,
+
+    #[command(flatten)]
+    paths: PathArgs,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    machine: MachineArgs,
 
     /// Backend of the machine's serial0, serial1, ... (in order):
     /// stdio, file:PATH or null. Default: serial0 on stdio.
@@ -95,11 +134,6 @@ struct RunArgs {
     /// "in_asm" every executed instruction (pc, bits, disassembly).
     #[arg(long = "trace", short = 'd', value_name = "WHAT", value_delimiter = ',')]
     trace: Vec<String>,
-
-    /// Number of harts [default: the machine file's `[cpu] harts`]. All start
-    /// at the image's entry with their hart id in a0.
-    #[arg(long, value_name = "N")]
-    smp: Option<u32>,
 
     /// Guest time: "virtual" (default; derived from retired instructions, so
     /// two runs are identical, and idle time is skipped) or "realtime" (the
@@ -115,9 +149,20 @@ struct RunArgs {
     /// (used by `just bench-cpu`).
     #[arg(long)]
     stats: bool,
+}
 
+#[derive(Args)]
+struct DtbArgs {
     #[command(flatten)]
-    paths: PathArgs,
+    machine: MachineArgs,
+
+    /// Where to write the DTB.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    config::parse_size(s)
 }
 
 fn parse_addr(s: &str) -> Result<u64, String> {
@@ -140,6 +185,7 @@ fn main() -> ExitCode {
 
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Dtb(args) => dtb(args).map(|()| ExitCode::SUCCESS),
         Command::Devices(args) => devices(args).map(|()| ExitCode::SUCCESS),
         Command::Machines(args) => machines(args).map(|()| ExitCode::SUCCESS),
     };
@@ -158,7 +204,8 @@ fn loader(paths: &PathArgs) -> Result<Loader> {
     Loader::new(search, cache)
 }
 
-fn run(args: RunArgs) -> Result<ExitCode> {
+/// The machine file with the command line's changes applied.
+fn machine_spec(args: &MachineArgs) -> Result<config::MachineSpec> {
     let mut spec = config::load(&machine::machine_search_path(&args.paths.machine_path), &args.machine)?;
     for d in &args.devices {
         config::apply_device_option(&mut spec, d)?;
@@ -166,6 +213,47 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(n) = args.smp {
         spec.harts = n;
     }
+    if let Some(size) = args.memory {
+        let ram = spec
+            .memory
+            .iter_mut()
+            .find(|m| !m.readonly)
+            .ok_or_else(|| anyhow::anyhow!("-m: machine '{}' has no RAM", spec.name))?;
+        ram.size = size;
+    }
+    Ok(spec)
+}
+
+fn boot_options(args: &MachineArgs) -> wemu::boot::BootOptions {
+    wemu::boot::BootOptions {
+        bios: args.bios.clone(),
+        kernel: args.kernel.clone(),
+        kernel_addr: args.kernel_addr,
+        initrd: args.initrd.clone(),
+        append: args.append.clone(),
+    }
+}
+
+fn dtb(args: DtbArgs) -> Result<()> {
+    let spec = machine_spec(&args.machine)?;
+    let opts = machine::Options { serials: vec![ChardevSpec::Null], ..machine::Options::default() };
+    let mut machine = Machine::build(spec, &mut loader(&args.machine.paths)?, &opts)?;
+    let chosen = wemu::fdt::Chosen { bootargs: args.machine.append.clone(), initrd: None };
+    let blob = if args.machine.kernel.is_some() || args.machine.bios != wemu::boot::Bios::Auto {
+        // The whole boot flow, so /chosen says where the initrd went.
+        let boot = wemu::boot::boot(&mut machine, &boot_options(&args.machine))?;
+        let dtb =
+            boot.images.iter().find(|(n, _)| n == "<device tree>").and_then(|(_, i)| i.segments.first());
+        dtb.context("the boot flow placed no device tree")?.data.clone()
+    } else {
+        wemu::fdt::build(&machine, &chosen)?
+    };
+    std::fs::write(&args.output, blob).with_context(|| format!("writing {}", args.output.display()))?;
+    Ok(())
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let spec = machine_spec(&args.machine)?;
     let (mut trace_mmio, mut trace_insns) = (false, false);
     for t in &args.trace {
         match t.as_str() {
@@ -180,11 +268,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         trace_insns,
         realtime: args.clock == "realtime",
     };
-    let mut loader = loader(&args.paths)?;
-    let raw_addr = args.kernel_addr.or(spec.memory.first().map(|m| m.base)).unwrap_or(0);
+    let mut loader = loader(&args.machine.paths)?;
     let mut machine = Machine::build(spec, &mut loader, &opts)?;
-    let image = wemu::image::load(&args.kernel, raw_addr)?;
-    machine.load_image(image, &args.kernel.display().to_string())?;
+    wemu::boot::boot(&mut machine, &boot_options(&args.machine))?;
 
     // Raw terminal only while the guest runs with the console on stdin.
     let _raw = opts.serials.first().filter(|s| **s == ChardevSpec::Stdio).and_then(|_| RawTerminal::enter());

@@ -4,5 +4,6 @@ mod api;
 mod bad_input;
 mod boot;
 mod common;
+mod dtb;
 mod faults;
 mod parity;

@@ -140,6 +140,13 @@ impl Hart {
         self.csrs.set_time(t);
     }
 
+    /// The `time` value at which this hart's Sstc timer (stimecmp) will
+    /// raise STIP, if it is enabled and not yet reached: the machine must
+    /// not skip idle time past it, and ends batches there.
+    pub fn timer_deadline(&self) -> Option<u64> {
+        (self.csrs.sstc_enabled() && self.csrs.stimecmp() > self.csrs.time()).then(|| self.csrs.stimecmp())
+    }
+
     /// Instructions retired since reset. Monotonic: guest writes to
     /// `minstret`/`mcycle` do not affect it, so the machine can derive
     /// virtual time from it.

@@ -64,6 +64,18 @@ impl Default for Options {
     }
 }
 
+/// What the boot flow placed in memory, and the harts' start state: pc =
+/// `entry`, a0 = hart id, a1 = `a1` (the device tree), a2 = `a2` (the
+/// firmware's dynamic info), as QEMU's reset vector sets them.
+#[derive(Debug, Clone)]
+pub struct Boot {
+    /// (file name for messages, image), placed in order.
+    pub images: Vec<(String, Image)>,
+    pub entry: u64,
+    pub a1: u64,
+    pub a2: u64,
+}
+
 /// A device in the machine, with what it was built from.
 pub struct Slot {
     pub dev: WasmDevice,
@@ -113,8 +125,9 @@ pub struct Machine {
     pub spec: MachineSpec,
     pub harts: Vec<Hart>,
     pub platform: Platform,
-    pub(crate) image: Option<Image>,
-    /// Spike's host interface, when the image defines `tohost`.
+    /// What was loaded and where the harts start (kept for machine reset).
+    pub(crate) boot: Option<Boot>,
+    /// Spike's host interface, when an image defines `tohost`.
     pub(crate) htif: Option<crate::htif::Htif>,
     /// The hart running now (for fault reports).
     pub(crate) current: usize,
@@ -260,31 +273,39 @@ impl Machine {
         }
         let entry = spec.memory.first().map_or(0, |m| m.base);
         let harts = (0..u64::from(spec.harts)).map(|id| Hart::new(id, entry)).collect();
-        Ok(Machine { spec, harts, platform, image: None, htif: None, current: 0 })
+        Ok(Machine { spec, harts, platform, boot: None, htif: None, current: 0 })
     }
 
-    /// Place `image` in memory and point hart 0 at its entry.
+    /// Place `image` in memory and start every hart at its entry (a bare
+    /// program: no firmware, no device tree).
     pub fn load_image(&mut self, image: Image, file: &str) -> Result<(), crate::image::ImageError> {
-        self.platform
-            .place(&image)
-            .map_err(|message| crate::image::ImageError { file: file.to_owned(), message })?;
-        // The image replaced whatever code (and page tables) the harts may
-        // have decoded or cached.
-        for h in &mut self.harts {
-            h.flush_icache();
-            h.flush_tlb();
+        let entry = image.entry;
+        self.install(Boot { images: vec![(file.to_owned(), image)], entry, a1: 0, a2: 0 })
+    }
+
+    /// Place every image of `boot` and start the harts as it says.
+    pub fn install(&mut self, boot: Boot) -> Result<(), crate::image::ImageError> {
+        for (file, image) in &boot.images {
+            self.platform
+                .place(image)
+                .map_err(|message| crate::image::ImageError { file: file.clone(), message })?;
         }
-        self.harts[0].pc = image.entry;
-        self.htif = image.htif.map(crate::htif::Htif::new);
-        self.image = Some(image);
+        self.htif = boot.images.iter().find_map(|(_, i)| i.htif).map(crate::htif::Htif::new);
+        self.reset_harts(&boot);
+        self.boot = Some(boot);
         Ok(())
     }
 
-    /// Every hart back to reset state at `entry`, a0 = hart id.
-    pub(crate) fn reset_harts(&mut self, entry: u64) {
+    /// Every hart back to reset state at the boot entry: a0 = hart id,
+    /// a1 and a2 as the boot flow says (device tree, firmware info). New
+    /// harts have empty instruction caches and TLBs, so nothing decoded
+    /// from memory that was just (re)loaded survives.
+    pub(crate) fn reset_harts(&mut self, boot: &Boot) {
         for (id, h) in self.harts.iter_mut().enumerate() {
-            *h = Hart::new(id as u64, entry);
+            *h = Hart::new(id as u64, boot.entry);
             h.x[10] = id as u64;
+            h.x[11] = boot.a1;
+            h.x[12] = boot.a2;
         }
     }
 

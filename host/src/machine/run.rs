@@ -358,7 +358,7 @@ impl Machine {
             }
 
             let mut budget = BATCH;
-            if let Some(deadline) = self.platform.events.next_deadline() {
+            if let Some(deadline) = self.next_deadline(timebase_div) {
                 budget = budget.min(deadline.saturating_sub(now).div_ceil(crate::clock::NS_PER_INSN).max(1));
             }
             if let Some(m) = max_insns {
@@ -403,7 +403,7 @@ impl Machine {
             }
             self.platform.clock.advance_insns(longest);
             if self.harts.iter().all(|h| h.is_waiting()) {
-                self.idle()?;
+                self.idle(timebase_div)?;
             }
             if let Some(htif) = &mut self.htif {
                 match htif.poll(&mut self.platform) {
@@ -411,7 +411,12 @@ impl Machine {
                     Ok(Some(crate::htif::HtifAction::Exit(code))) => return Ok(Exit::Poweroff(code)),
                     Err(_) => {
                         return Err(RunError::Htif {
-                            tohost: self.image.as_ref().and_then(|i| i.htif).map_or(0, |h| h.tohost),
+                            tohost: self
+                                .boot
+                                .iter()
+                                .flat_map(|b| &b.images)
+                                .find_map(|(_, i)| i.htif)
+                                .map_or(0, |h| h.tohost),
                         });
                     }
                 }
@@ -428,8 +433,16 @@ impl Machine {
     }
 
     /// Every hart waits: jump to the next timer, or wait for input.
-    fn idle(&mut self) -> Result<(), RunError> {
-        if let Some(deadline) = self.platform.events.next_deadline() {
+    /// The next virtual time something is scheduled: a device timer, or a
+    /// hart's Sstc timer (stimecmp, in ticks of `timebase_div` ns).
+    fn next_deadline(&self, timebase_div: u64) -> Option<u64> {
+        let harts =
+            self.harts.iter().filter_map(|h| h.timer_deadline()).map(|t| t.saturating_mul(timebase_div));
+        self.platform.events.next_deadline().into_iter().chain(harts).min()
+    }
+
+    fn idle(&mut self, timebase_div: u64) -> Result<(), RunError> {
+        if let Some(deadline) = self.next_deadline(timebase_div) {
             if self.platform.clock.is_virtual() {
                 self.platform.clock.skip_to(deadline);
             } else {
@@ -490,18 +503,21 @@ impl Machine {
                 r.clear();
             }
         }
-        let entry = match &self.image {
-            Some(img) => {
-                let img = img.clone();
-                self.platform.place(&img).map_err(RunError::Reset)?;
-                img.entry
+        let boot = match &self.boot {
+            Some(boot) => {
+                let boot = boot.clone();
+                for (_, img) in &boot.images {
+                    self.platform.place(img).map_err(RunError::Reset)?;
+                }
+                boot
             }
-            None => self.platform.rams.first().map_or(0, |r| r.base()),
+            None => {
+                let entry = self.platform.rams.first().map_or(0, |r| r.base());
+                super::Boot { images: Vec::new(), entry, a1: 0, a2: 0 }
+            }
         };
         // Time keeps running across a reset (it is not the guest's state).
-        // New harts start with an empty instruction cache, so nothing
-        // decoded from the memory cleared and reloaded above survives.
-        self.reset_harts(entry);
+        self.reset_harts(&boot);
         Ok(())
     }
 }

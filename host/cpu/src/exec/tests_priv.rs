@@ -579,6 +579,18 @@ fn stimecmp_raises_stip_as_time_passes() {
 }
 
 #[test]
+fn timer_deadline_is_stimecmp_while_sstc_is_on_and_not_yet_reached() {
+    let (mut hart, _) = setup_in(PrivMode::Machine, &[]);
+    set_csr(&mut hart, addr::STIMECMP, 1000);
+    hart.set_time(10);
+    assert_eq!(hart.timer_deadline(), None, "STCE clear: stimecmp schedules nothing");
+    set_csr(&mut hart, addr::MENVCFG, STCE);
+    assert_eq!(hart.timer_deadline(), Some(1000));
+    hart.set_time(1000);
+    assert_eq!(hart.timer_deadline(), None, "already due");
+}
+
+#[test]
 fn sstc_timer_interrupt_is_taken_in_s_mode() {
     let (mut hart, mut mem) = setup_in(PrivMode::User, &[NOP, NOP]);
     set_csr(&mut hart, addr::MENVCFG, STCE);
