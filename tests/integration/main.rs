@@ -5,4 +5,5 @@ mod bad_input;
 mod boot;
 mod common;
 mod faults;
+mod interrupts;
 mod parity;
