@@ -6,4 +6,5 @@ mod boot;
 mod common;
 mod dtb;
 mod faults;
+mod interrupts;
 mod parity;

@@ -3,39 +3,64 @@
 //! `just setup` installs it): the console output and the exit status must
 //! be identical.
 
-use std::process::Command;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::common::{guest, wemu};
 
 fn qemu(kernel: &str, smp: u32) -> (Option<i32>, String) {
+    qemu_interactive(kernel, smp, None)
+}
+
+/// Run `kernel` on QEMU's virt; once its console output contains `ready`,
+/// type `input` (as `wemu_interactive` does).
+pub fn qemu_interactive(kernel: &str, smp: u32, input: Option<(&str, &[u8])>) -> (Option<i32>, String) {
     let bin = std::env::var("QEMU_SYSTEM_RISCV64").unwrap_or_else(|_| "qemu-system-riscv64".into());
     let mut child = Command::new(&bin)
         .args(["-M", "virt", "-bios", "none", "-nographic", "-monitor", "none", "-serial", "stdio"])
         .args(["-smp", &smp.to_string(), "-kernel", kernel])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| {
             panic!("cannot run {bin} ({e}): install QEMU with `just setup` (Debian package qemu-system-misc)")
         });
     // Drain stdout while it runs: the output is larger than a pipe.
     let mut stdout = child.stdout.take().expect("qemu stdout");
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&out);
     let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
-        out
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(&chunk[..n]);
+        }
     });
+    let mut stdin = child.stdin.take();
+    let text = |out: &Mutex<Vec<u8>>| {
+        String::from_utf8_lossy(&out.lock().unwrap_or_else(PoisonError::into_inner)).replace('\r', "")
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
+        if let Some((ready, bytes)) = input
+            && stdin.is_some()
+            && text(&out).contains(ready)
+            && let Some(mut s) = stdin.take()
+        {
+            let _ = s.write_all(bytes);
+        }
         if let Some(status) = child.try_wait().expect("wait qemu") {
-            let out = reader.join().unwrap_or_default();
-            return (status.code(), out.replace('\r', ""));
+            let _ = reader.join();
+            return (status.code(), text(&out));
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("qemu did not finish {kernel} in 120 s");
+            panic!("qemu did not finish {kernel} in 120 s; output so far: {}", text(&out));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

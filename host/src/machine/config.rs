@@ -117,13 +117,67 @@ struct MemoryRepr {
     remove: bool,
 }
 
-/// An IRQ wiring entry: a number on the interrupt parent, or a target
-/// string ("hart0.meip", "plic0.10").
+/// An IRQ wiring entry: a number on the interrupt parent, a target
+/// string ("hart0.meip", "plic0.10"), or `{ each-hart = ["meip", "seip"] }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[serde(try_from = "toml::Value")]
 pub enum IrqSpec {
     Number(u32),
     Target(String),
+    /// One line per hart and pin, hart-major: `hart0.P0, hart0.P1, hart1.P0…`.
+    /// Expanded by [`MachineSpec::resolve`] once the hart count is final.
+    EachHart(Vec<String>),
+}
+
+/// Hart pins an `each-hart` entry may name (as in `hartN.PIN`).
+const HART_PINS: [&str; 4] = ["meip", "mtip", "msip", "seip"];
+
+impl TryFrom<toml::Value> for IrqSpec {
+    type Error = String;
+    fn try_from(v: toml::Value) -> Result<Self, String> {
+        const EXPECTED: &str = "an IRQ entry is a line number, a target string (\"hart0.meip\", \"plic0.10\") or { each-hart = [PIN, ...] }";
+        match v {
+            toml::Value::Integer(n) => {
+                u32::try_from(n).map(IrqSpec::Number).map_err(|_| format!("IRQ number {n} is out of range"))
+            }
+            toml::Value::String(s) => Ok(IrqSpec::Target(s)),
+            toml::Value::Table(t) => {
+                let mut pins = None;
+                for (k, v) in t {
+                    if k != "each-hart" {
+                        return Err(format!("unknown key `{k}` in an IRQ entry; {EXPECTED}"));
+                    }
+                    let list = match v {
+                        toml::Value::Array(a) => a,
+                        other => {
+                            return Err(format!(
+                                "`each-hart` is a {}; expected a list of pins",
+                                other.type_str()
+                            ));
+                        }
+                    };
+                    let mut names = Vec::new();
+                    for pin in list {
+                        match pin.as_str() {
+                            Some(p) if HART_PINS.contains(&p) => names.push(p.to_owned()),
+                            _ => {
+                                return Err(format!(
+                                    "`each-hart` pin {pin} is not one of {}",
+                                    HART_PINS.join(", ")
+                                ));
+                            }
+                        }
+                    }
+                    if names.is_empty() {
+                        return Err("`each-hart` needs at least one pin".to_owned());
+                    }
+                    pins = Some(names);
+                }
+                pins.map(IrqSpec::EachHart).ok_or_else(|| format!("empty IRQ table; {EXPECTED}"))
+            }
+            other => Err(format!("an IRQ entry cannot be a {}; {EXPECTED}", other.type_str())),
+        }
+    }
 }
 
 /// A block backend binding.
@@ -178,6 +232,44 @@ pub enum PropVal {
     Bool(bool),
     Int(i64),
     Text(String),
+    /// `"$harts"` or `"$timebase-frequency"`: replaced by the machine's
+    /// value (an integer) by [`MachineSpec::resolve`], after `--smp`.
+    Machine(MachineVar),
+}
+
+/// A machine value a property may refer to with `"$NAME"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MachineVar {
+    /// The hart count (`[cpu] harts`, or `--smp`).
+    Harts,
+    /// `[cpu] timebase-frequency`.
+    TimebaseFrequency,
+}
+
+impl MachineVar {
+    const ALL: [(&'static str, MachineVar); 2] =
+        [("$harts", MachineVar::Harts), ("$timebase-frequency", MachineVar::TimebaseFrequency)];
+}
+
+/// A string property: `"$$..."` is a literal `$...`, a known `"$NAME"` a
+/// machine value, any other `"$..."` an error.
+fn text_prop(name: &str, s: &str, loc: &Loc) -> Result<PropVal, ConfigError> {
+    if let Some(literal) = s.strip_prefix("$$") {
+        return Ok(PropVal::Text(format!("${literal}")));
+    }
+    if !s.starts_with('$') {
+        return Ok(PropVal::Text(s.to_owned()));
+    }
+    MachineVar::ALL.iter().find(|(n, _)| *n == s).map(|(_, v)| PropVal::Machine(*v)).ok_or_else(|| {
+        let known: Vec<&str> = MachineVar::ALL.iter().map(|(n, _)| *n).collect();
+        err(
+            loc,
+            format!(
+                "property '{name}' = \"{s}\": unknown machine value (known: {}; write $$ for a literal $)",
+                known.join(", ")
+            ),
+        )
+    })
 }
 
 /// One memory region of the resolved machine.
@@ -220,6 +312,43 @@ pub struct MachineSpec {
     pub interrupt_parent: Option<String>,
     pub memory: Vec<MemorySpec>,
     pub devices: Vec<DeviceSpec>,
+}
+
+impl MachineSpec {
+    /// Apply the hart count and other machine values to the devices, once
+    /// they are final (after `--smp` and `--device`): `"$harts"`-style
+    /// properties become integers and `each-hart` IRQ entries become one
+    /// `hartN.PIN` target per hart and pin. Idempotent.
+    pub fn resolve(&mut self) -> Result<(), ConfigError> {
+        let harts = self.harts;
+        let tbf = i64::try_from(self.timebase_frequency).ok();
+        for d in &mut self.devices {
+            for (name, v) in &mut d.props {
+                if let PropVal::Machine(var) = v {
+                    let value = match var {
+                        MachineVar::Harts => Some(i64::from(harts)),
+                        MachineVar::TimebaseFrequency => tbf,
+                    };
+                    *v = PropVal::Int(value.ok_or_else(|| {
+                        err(&d.loc, format!("property '{name}': the machine value does not fit in 64 bits"))
+                    })?);
+                }
+            }
+            if d.irqs.iter().any(|i| matches!(i, IrqSpec::EachHart(_))) {
+                d.irqs = d
+                    .irqs
+                    .drain(..)
+                    .flat_map(|i| match i {
+                        IrqSpec::EachHart(pins) => (0..harts)
+                            .flat_map(|h| pins.iter().map(move |p| IrqSpec::Target(format!("hart{h}.{p}"))))
+                            .collect(),
+                        other => vec![other],
+                    })
+                    .collect();
+            }
+        }
+        Ok(())
+    }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -387,7 +516,7 @@ fn prop_value(name: &str, v: &toml::Value, loc: &Loc) -> Result<PropVal, ConfigE
     match v {
         toml::Value::Boolean(b) => Ok(PropVal::Bool(*b)),
         toml::Value::Integer(i) => Ok(PropVal::Int(*i)),
-        toml::Value::String(s) => Ok(PropVal::Text(s.clone())),
+        toml::Value::String(s) => text_prop(name, s, loc),
         other => Err(err(
             loc,
             format!(
@@ -706,6 +835,104 @@ mod tests {
         assert!(d.props.contains(&("clock-frequency".into(), PropVal::Int(16))));
         assert!(d.props.contains(&("label".into(), PropVal::Text("x".into()))));
         assert!(apply_device_option(&mut spec, "x,addr").is_err());
+    }
+
+    const PLIC: &str = "name = \"m\"\n\n[[device]]\nname = \"plic0\"\ncomponent = \"plic\"\n";
+
+    #[test]
+    fn each_hart_expands_per_hart_after_the_hart_count_is_final() {
+        let mut spec =
+            parse(&format!("{PLIC}irqs = [3, {{ each-hart = [\"meip\", \"seip\"] }}, \"other.1\"]\n"))
+                .unwrap();
+        assert_eq!(
+            spec.devices[0].irqs,
+            vec![
+                IrqSpec::Number(3),
+                IrqSpec::EachHart(vec!["meip".into(), "seip".into()]),
+                IrqSpec::Target("other.1".into())
+            ]
+        );
+        spec.harts = 2; // as --smp 2 does
+        spec.resolve().unwrap();
+        let t = |s: &str| IrqSpec::Target(s.into());
+        assert_eq!(
+            spec.devices[0].irqs,
+            vec![
+                IrqSpec::Number(3),
+                t("hart0.meip"),
+                t("hart0.seip"),
+                t("hart1.meip"),
+                t("hart1.seip"),
+                t("other.1")
+            ]
+        );
+        let again = spec.clone();
+        spec.resolve().unwrap();
+        assert_eq!(spec, again, "resolving twice changes nothing");
+    }
+
+    #[test]
+    fn bad_each_hart_entries_name_file_and_line() {
+        let e = parse(&format!("{PLIC}irqs = [{{ each-hart = [\"meip\", \"xeip\"] }}]\n")).unwrap_err();
+        assert_eq!((e.loc.origin.as_str(), e.loc.line), ("test.toml", Some(6)), "{e}");
+        assert!(e.message.contains("\"xeip\" is not one of meip, mtip, msip, seip"), "{e}");
+        let e = parse(&format!("{PLIC}irqs = [{{ every-hart = [\"meip\"] }}]\n")).unwrap_err();
+        assert!(e.message.contains("unknown key `every-hart`"), "{e}");
+        assert_eq!(e.loc.line, Some(6), "{e}");
+        let e = parse(&format!("{PLIC}irqs = [{{ each-hart = [] }}]\n")).unwrap_err();
+        assert!(e.message.contains("at least one pin"), "{e}");
+        let e = parse(&format!("{PLIC}irqs = [{{ each-hart = \"meip\" }}]\n")).unwrap_err();
+        assert!(e.message.contains("expected a list of pins"), "{e}");
+        let e = parse(&format!("{PLIC}irqs = [-1]\n")).unwrap_err();
+        assert!(e.message.contains("out of range"), "{e}");
+        let e = parse(&format!("{PLIC}irqs = [true]\n")).unwrap_err();
+        assert!(e.message.contains("cannot be a boolean"), "{e}");
+    }
+
+    #[test]
+    fn machine_values_in_props_resolve_after_smp() {
+        let mut spec = parse(&format!(
+            "[cpu]\ntimebase-frequency = 1000000\n{}props = {{ harts = \"$harts\", tbf = \"$timebase-frequency\", \
+             price = \"$$5\", plain = \"a$b\" }}\n",
+            PLIC.trim_start_matches("name = \"m\"\n")
+        ))
+        .unwrap();
+        assert!(spec.devices[0].props.contains(&("harts".into(), PropVal::Machine(MachineVar::Harts))));
+        spec.harts = 4;
+        spec.resolve().unwrap();
+        let props = &spec.devices[0].props;
+        assert!(props.contains(&("harts".into(), PropVal::Int(4))), "{props:?}");
+        assert!(props.contains(&("tbf".into(), PropVal::Int(1_000_000))), "{props:?}");
+        assert!(props.contains(&("price".into(), PropVal::Text("$5".into()))), "$$ is a literal $");
+        assert!(
+            props.contains(&("plain".into(), PropVal::Text("a$b".into()))),
+            "only a leading $ is special"
+        );
+    }
+
+    #[test]
+    fn unknown_machine_values_are_refused_with_file_and_line() {
+        let e = parse(&format!("{PLIC}props = {{ harts = \"$hart\" }}\n")).unwrap_err();
+        assert_eq!((e.loc.origin.as_str(), e.loc.line), ("test.toml", Some(3)), "{e}");
+        assert_eq!(
+            e.message,
+            "property 'harts' = \"$hart\": unknown machine value (known: $harts, $timebase-frequency; \
+             write $$ for a literal $)"
+        );
+        let mut spec = parse("").unwrap();
+        let e = apply_device_option(&mut spec, "plic,harts=$cpus").unwrap_err();
+        assert_eq!(e.loc.origin, "--device plic,harts=$cpus");
+        assert!(e.message.contains("'harts' = \"$cpus\""), "{e}");
+    }
+
+    #[test]
+    fn device_option_takes_machine_values() {
+        let mut spec = parse("").unwrap();
+        apply_device_option(&mut spec, "aclint,id=clint,addr=0x2000000,harts=$harts,irq=hart0.msip").unwrap();
+        spec.harts = 3;
+        spec.resolve().unwrap();
+        assert_eq!(spec.devices[0].props, vec![("harts".into(), PropVal::Int(3))]);
+        assert_eq!(spec.devices[0].irqs, vec![IrqSpec::Target("hart0.msip".into())]);
     }
 
     #[test]

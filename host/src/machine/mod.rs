@@ -135,7 +135,7 @@ pub struct Machine {
 
 impl Machine {
     /// Build `spec`: memory, devices (loaded through `loader`), wiring.
-    pub fn build(spec: MachineSpec, loader: &mut Loader, opts: &Options) -> Result<Self, BuildError> {
+    pub fn build(mut spec: MachineSpec, loader: &mut Loader, opts: &Options) -> Result<Self, BuildError> {
         let mut bus = Bus::new();
         let mut rams = Vec::new();
         for m in &spec.memory {
@@ -160,6 +160,8 @@ impl Machine {
             let loc = Loc { origin: spec.origin.clone(), line: None };
             return Err(other(&loc, format!("{} harts requested; wemu runs 1 to {MAX_HARTS}", spec.harts)));
         }
+        // The hart count is final now: apply it to "$harts" and each-hart.
+        spec.resolve()?;
 
         let mut slots: Vec<Slot> = Vec::new();
         let mut inputs = Vec::new();
@@ -207,18 +209,19 @@ impl Machine {
                 state.blocks.push(BlockImage::open(path, *ro).map_err(|e| other(&d.loc, format!("{e:#}")))?);
             }
 
-            let props = d
-                .props
-                .iter()
-                .map(|(name, v)| types::Property {
-                    name: name.clone(),
-                    value: match v {
-                        config::PropVal::Bool(b) => types::PropValue::Boolean(*b),
-                        config::PropVal::Int(i) => types::PropValue::Integer(*i),
-                        config::PropVal::Text(s) => types::PropValue::Text(s.clone()),
-                    },
-                })
-                .collect();
+            let mut props = Vec::new();
+            for (name, v) in &d.props {
+                let value = match v {
+                    config::PropVal::Bool(b) => types::PropValue::Boolean(*b),
+                    config::PropVal::Int(i) => types::PropValue::Integer(*i),
+                    config::PropVal::Text(s) => types::PropValue::Text(s.clone()),
+                    // `resolve` above replaced every one.
+                    config::PropVal::Machine(var) => {
+                        return Err(other(&d.loc, format!("property '{name}': {var:?} was not resolved")));
+                    }
+                };
+                props.push(types::Property { name: name.clone(), value });
+            }
             let dev = loader
                 .instantiate(&loaded, state, d.fuel.unwrap_or(device::DEFAULT_FUEL), props)
                 .map_err(|error| BuildError::Create { loc: d.loc.clone(), error: Box::new(error) })?;
@@ -351,6 +354,10 @@ fn wire_irqs(spec: &MachineSpec, slots: &[Slot]) -> Result<IrqRouter, BuildError
                 },
                 config::IrqSpec::Target(t) => {
                     parse_target(t, spec.harts, &find).map_err(|m| other(&d.loc, m))?
+                }
+                // `resolve` expanded these before the devices were built.
+                config::IrqSpec::EachHart(_) => {
+                    return Err(other(&d.loc, "an each-hart IRQ entry was not expanded"));
                 }
             };
             if let Sink::Device { device, line: input } = &sink {

@@ -494,9 +494,12 @@ impl Machine {
         self.platform.irq.clear();
         self.platform.events.clear();
         self.platform.pin_changes.clear();
+        // Every line is low now and no timer armed; what the devices did in
+        // `reset` (lines raised in their power-on state, like the CLINT's
+        // MTIP, timers armed) takes effect from there. Lowering a line that
+        // is already low changes nothing.
         for i in 0..self.platform.slots.len() {
-            // Effects of reset itself (lines lowered) must not re-raise pins.
-            let _ = self.platform.slots[i].dev.take_effects();
+            self.platform.apply_effects(i).map_err(|f| self.device_error(f))?;
         }
         for r in &self.platform.rams {
             if !r.read_only() {

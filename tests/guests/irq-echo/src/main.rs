@@ -2,11 +2,12 @@
 //! bytes echoed with ASCII letters upper-cased, EOT ends the run with exit 0),
 //! but the hart sleeps in `wfi` and the UART's received-data interrupt wakes it.
 //!
-//! In wemu's test machine the UART interrupt line drives hart 0's MEIP
-//! directly (no PLIC). The trap handler drains the UART into a ring buffer;
-//! the main loop echoes from the buffer. Any trap other than the machine
-//! external interrupt is reported and exits 13. The `qemu` feature also
-//! programs QEMU virt's PLIC, which sits between the UART and the hart there.
+//! On wemu's test machine (`tests/machines/virt-direct-irq.toml`) the UART
+//! interrupt line drives hart 0's MEIP directly, bypassing the PLIC. The
+//! trap handler drains the UART into a ring buffer; the main loop echoes
+//! from the buffer. Any trap other than the machine external interrupt is
+//! reported and exits 13. The `qemu` feature also programs virt's PLIC,
+//! which sits between the UART and the hart on plain `virt`.
 
 #![no_std]
 #![no_main]
