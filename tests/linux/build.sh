@@ -40,7 +40,9 @@ if [ ! -f "$src/Makefile" ]; then
     echo "build.sh: unpacking $(basename "$tarball")" >&2
     tar -C "$work" -xf "$tarball"
 fi
-kbuild="$work/kernel-$key"
+# Build trees are keyed by their own config only: make is incremental.
+kkey="$(sha256sum < "$here/kernel.config" | cut -c1-16)"
+kbuild="$work/kernel-$kkey"
 mkdir -p "$kbuild"
 kmake() { make -C "$src" O="$kbuild" ARCH=riscv CROSS_COMPILE="$cross" -j"$jobs" "$@" >&2; }
 kmake tinyconfig
@@ -65,7 +67,8 @@ if [ ! -f "$bb/Makefile" ]; then
     dsc="$(ls "$work"/bbdl/busybox_*.dsc | head -n1)"
     rm -rf "$bb" && dpkg-source --no-check -x "$dsc" "$bb" >&2
 fi
-bbbuild="$work/busybox-$key"
+bbkey="$(sha256sum < "$here/busybox.config" | cut -c1-16)"
+bbbuild="$work/busybox-$bbkey"
 mkdir -p "$bbbuild"
 bmake() { make -C "$bb" O="$bbbuild" ARCH=riscv CROSS_COMPILE="$cross" -j"$jobs" "$@" >&2; }
 bmake defconfig
@@ -76,7 +79,7 @@ while IFS= read -r line; do
     sed -i "/^$name=/d; /^# $name is not set/d" "$bbbuild/.config"
     echo "$line" >> "$bbbuild/.config"
 done < "$here/busybox.config"
-yes "" | bmake oldconfig >/dev/null
+{ yes "" || true; } | bmake oldconfig >/dev/null 2>&1
 bmake busybox
 
 # --- initramfs and disk -----------------------------------------------------
