@@ -9,17 +9,24 @@ use std::time::Duration;
 use crate::common::{guest, wemu};
 
 fn qemu(kernel: &str, smp: u32) -> (Option<i32>, String) {
+    qemu_with(kernel, smp, &[]).unwrap_or_else(|e| {
+        panic!("cannot run qemu-system-riscv64 ({e}): install QEMU with `just setup` (Debian package qemu-system-misc)")
+    })
+}
+
+/// Runs `kernel` on `qemu-system-riscv64 -M virt -bios none` (or
+/// `$QEMU_SYSTEM_RISCV64`) with `extra` arguments; its exit status and
+/// console output. `Err` if QEMU cannot be started (not installed).
+pub fn qemu_with(kernel: &str, smp: u32, extra: &[&str]) -> std::io::Result<(Option<i32>, String)> {
     let bin = std::env::var("QEMU_SYSTEM_RISCV64").unwrap_or_else(|_| "qemu-system-riscv64".into());
     let mut child = Command::new(&bin)
         .args(["-M", "virt", "-bios", "none", "-nographic", "-monitor", "none", "-serial", "stdio"])
         .args(["-smp", &smp.to_string(), "-kernel", kernel])
+        .args(extra)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {bin} ({e}): install QEMU with `just setup` (Debian package qemu-system-misc)")
-        });
+        .spawn()?;
     // Drain stdout while it runs: the output is larger than a pipe.
     let mut stdout = child.stdout.take().expect("qemu stdout");
     let reader = std::thread::spawn(move || {
@@ -31,7 +38,7 @@ fn qemu(kernel: &str, smp: u32) -> (Option<i32>, String) {
     loop {
         if let Some(status) = child.try_wait().expect("wait qemu") {
             let out = reader.join().unwrap_or_default();
-            return (status.code(), out.replace('\r', ""));
+            return Ok((status.code(), out.replace('\r', "")));
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
