@@ -1,6 +1,7 @@
 //! wemu's integration tests: one binary, a module per feature.
 
 mod api;
+mod arch;
 mod bad_input;
 mod boot;
 mod common;

@@ -14,20 +14,40 @@ fn qemu(kernel: &str, smp: u32) -> (Option<i32>, String) {
     qemu_interactive(kernel, smp, None)
 }
 
+fn must_run<T>(r: std::io::Result<T>) -> T {
+    r.unwrap_or_else(|e| {
+        panic!("cannot run qemu-system-riscv64 ({e}): install QEMU with `just setup` (Debian package qemu-system-misc)")
+    })
+}
+
 /// Run `kernel` on QEMU's virt; once its console output contains `ready`,
 /// type `input` (as `wemu_interactive` does).
 pub fn qemu_interactive(kernel: &str, smp: u32, input: Option<(&str, &[u8])>) -> (Option<i32>, String) {
+    must_run(qemu_run(kernel, smp, &[], input))
+}
+
+/// Runs `kernel` on `qemu-system-riscv64 -M virt -bios none` (or
+/// `$QEMU_SYSTEM_RISCV64`) with `extra` arguments; its exit status and
+/// console output. `Err` if QEMU cannot be started (not installed).
+pub fn qemu_with(kernel: &str, smp: u32, extra: &[&str]) -> std::io::Result<(Option<i32>, String)> {
+    qemu_run(kernel, smp, extra, None)
+}
+
+fn qemu_run(
+    kernel: &str,
+    smp: u32,
+    extra: &[&str],
+    input: Option<(&str, &[u8])>,
+) -> std::io::Result<(Option<i32>, String)> {
     let bin = std::env::var("QEMU_SYSTEM_RISCV64").unwrap_or_else(|_| "qemu-system-riscv64".into());
     let mut child = Command::new(&bin)
         .args(["-M", "virt", "-bios", "none", "-nographic", "-monitor", "none", "-serial", "stdio"])
         .args(["-smp", &smp.to_string(), "-kernel", kernel])
+        .args(extra)
         .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {bin} ({e}): install QEMU with `just setup` (Debian package qemu-system-misc)")
-        });
+        .spawn()?;
     // Drain stdout while it runs: the output is larger than a pipe.
     let mut stdout = child.stdout.take().expect("qemu stdout");
     let out = Arc::new(Mutex::new(Vec::new()));
@@ -56,7 +76,7 @@ pub fn qemu_interactive(kernel: &str, smp: u32, input: Option<(&str, &[u8])>) ->
         }
         if let Some(status) = child.try_wait().expect("wait qemu") {
             let _ = reader.join();
-            return (status.code(), text(&out));
+            return Ok((status.code(), text(&out)));
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();

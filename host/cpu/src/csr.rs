@@ -77,6 +77,11 @@ pub mod mstatus {
     pub const SPIE: u64 = 1 << 5;
     pub const MPIE: u64 = 1 << 7;
     pub const SPP: u64 = 1 << 8;
+    /// VS (vector context status). There is no V extension, but with
+    /// S-mode present VS "may optionally be read-only zero" (§3.1.6.6);
+    /// it is a plain writable field, as in QEMU, and counts for SD.
+    pub const VS: u64 = 3 << 9;
+    pub const VS_DIRTY: u64 = 3 << 9;
     pub const MPP_SHIFT: u32 = 11;
     pub const MPP: u64 = 3 << MPP_SHIFT;
     /// FS (§3.1.6.6 "Extension Context Status"): Off, Initial, Clean, Dirty.
@@ -95,7 +100,7 @@ pub mod mstatus {
     pub const UXL: u64 = 3 << 32;
     pub const SXL: u64 = 3 << 34;
     pub const XL_64: u64 = (2 << 32) | (2 << 34);
-    /// SD: read-only summary, set iff FS (or XS/VS, always Off here) is Dirty.
+    /// SD: read-only summary, set iff FS or VS is Dirty (XS is always Off).
     pub const SD: u64 = 1 << 63;
 }
 
@@ -122,6 +127,7 @@ const MSTATUS_WMASK: u64 = mstatus::SIE
     | mstatus::SPIE
     | mstatus::MPIE
     | mstatus::SPP
+    | mstatus::VS
     | mstatus::FS
     | mstatus::MPRV
     | mstatus::SUM
@@ -223,7 +229,7 @@ impl Csrs {
     }
     /// Write mstatus as software would: only `MSTATUS_WMASK` bits change,
     /// MPP is WARL over {U, S, M} (§3.1.6.1: an illegal value such as 2
-    /// leaves the previous, legal value), SD follows FS.
+    /// leaves the previous, legal value), SD follows FS and VS.
     pub(crate) fn set_mstatus(&mut self, v: u64) {
         let mpp = match (v & mstatus::MPP) >> mstatus::MPP_SHIFT {
             2 => self.mstatus & mstatus::MPP,
@@ -231,7 +237,8 @@ impl Csrs {
         };
         let keep = !(MSTATUS_WMASK | mstatus::MPP | mstatus::SD);
         let st = (self.mstatus & keep) | (v & MSTATUS_WMASK) | mpp;
-        let sd = if st & mstatus::FS == mstatus::FS_DIRTY { mstatus::SD } else { 0 };
+        let dirty = st & mstatus::FS == mstatus::FS_DIRTY || st & mstatus::VS == mstatus::VS_DIRTY;
+        let sd = if dirty { mstatus::SD } else { 0 };
         self.mstatus = st | sd;
     }
     /// mstatus.FS == Off: every F/D instruction and fcsr access is illegal.
@@ -479,10 +486,11 @@ impl Csrs {
     }
 }
 
-/// xtvec MODE >= 2 is reserved (§3.1.7, WARL): keep the previous legal mode.
+/// xtvec MODE >= 2 is reserved (§3.1.7, WARL). Such a write leaves the
+/// register as it was, BASE included: the WARL rules allow that and it is
+/// what QEMU does (keeping MODE but taking BASE would be legal too).
 fn legal_tvec(v: u64, old: u64) -> u64 {
-    let mode = if v & 3 < 2 { v & 3 } else { old & 3 };
-    (v & !3) | mode
+    if v & 3 < 2 { v } else { old }
 }
 
 fn tvec_target(tvec: u64, interrupt: bool, cause_code: u64) -> u64 {

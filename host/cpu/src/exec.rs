@@ -251,7 +251,9 @@ impl Hart {
                 };
                 return Err(Fault::Exc(cause, 0));
             }
-            Insn::Ebreak => return Err(Fault::Exc(Exception::Breakpoint, pc)),
+            // xtval = 0: "either set to zero or written with exception-
+            // specific information" (§3.1.16); zero is what QEMU 7.2 writes.
+            Insn::Ebreak => return Err(Fault::Exc(Exception::Breakpoint, 0)),
             Insn::Mret => {
                 if self.mode != PrivMode::Machine {
                     return Err(illegal(d));

@@ -14,6 +14,7 @@ use crate::hart::PrivMode;
 const SSTATUS_RMASK: u64 = mstatus::SIE
     | mstatus::SPIE
     | mstatus::SPP
+    | mstatus::VS
     | mstatus::FS
     | mstatus::SUM
     | mstatus::MXR
@@ -21,7 +22,7 @@ const SSTATUS_RMASK: u64 = mstatus::SIE
     | mstatus::SD;
 /// ... and these can be written through it.
 const SSTATUS_WMASK: u64 =
-    mstatus::SIE | mstatus::SPIE | mstatus::SPP | mstatus::FS | mstatus::SUM | mstatus::MXR;
+    mstatus::SIE | mstatus::SPIE | mstatus::SPP | mstatus::VS | mstatus::FS | mstatus::SUM | mstatus::MXR;
 
 /// medeleg (§3.1.8): every exception that can occur here may be delegated
 /// except environment-call-from-M (11), whose bit is read-only zero
@@ -193,12 +194,12 @@ impl Csrs {
             SCAUSE => self.s.scause = v,
             STVAL => self.s.stval = v,
             // Other MODEs leave satp as is (see the module doc). With
-            // MODE=Bare the other fields must be written as zero (§4.1.11,
-            // otherwise UNSPECIFIED); we store zero. ASIDLEN is 16 and the
-            // PPN is 44 bits, so with Sv39/Sv48 every bit is stored.
+            // MODE=Bare the other fields must be written as zero (§4.1.11:
+            // otherwise their value is UNSPECIFIED); they are stored as
+            // written, as QEMU does (translation ignores them). ASIDLEN is
+            // 16 and the PPN is 44 bits, so every bit is stored.
             SATP => match v >> 60 {
-                0 => self.s.satp = 0,
-                8 | 9 => self.s.satp = v,
+                0 | 8 | 9 => self.s.satp = v,
                 _ => {}
             },
             STIMECMP => {

@@ -27,6 +27,21 @@ fn mstatus_writable_fields_and_read_only_uxl_sxl() {
 }
 
 #[test]
+fn mstatus_vs_is_writable_and_dirty_vs_sets_sd() {
+    let mut c = Csrs::new();
+    for (vs, sd) in [(1, 0), (2, 0), (3, mstatus::SD)] {
+        rmw(&mut c, addr::MSTATUS, CsrOp::Rw, vs << 9, true).expect("write");
+        assert_eq!(c.mstatus() & (mstatus::VS | mstatus::SD), (vs << 9) | sd, "VS={vs}");
+    }
+    // sstatus shows and writes the same field.
+    assert_eq!(
+        rmw(&mut c, addr::SSTATUS, CsrOp::Rc, mstatus::VS, false).map(|v| v & mstatus::VS),
+        Ok(mstatus::VS)
+    );
+    assert_eq!(c.mstatus() & (mstatus::VS | mstatus::SD), 0);
+}
+
+#[test]
 fn csrrs_and_csrrc_set_and_clear_bits_returning_old_value() {
     let mut c = Csrs::new();
     rmw(&mut c, addr::MSCRATCH, CsrOp::Rw, 0b1010, true).expect("w");
@@ -85,7 +100,9 @@ fn mtvec_keeps_legal_mode_and_vectors_interrupts_only() {
     assert_eq!(c.trap_vector(true, 7), 0x8000_001c);
     assert_eq!(c.trap_vector(false, 2), 0x8000_0000);
     rmw(&mut c, addr::MTVEC, CsrOp::Rw, 0x9000_0002, true).expect("w");
-    assert_eq!(c.mtvec(), 0x9000_0001, "reserved mode 2 keeps the old mode");
+    assert_eq!(c.mtvec(), 0x8000_0001, "reserved mode 2: the write is ignored");
+    rmw(&mut c, addr::MTVEC, CsrOp::Rw, 0x9000_0003, true).expect("w");
+    assert_eq!(c.mtvec(), 0x8000_0001, "reserved mode 3: the write is ignored");
     rmw(&mut c, addr::MTVEC, CsrOp::Rw, 0x9000_0000, true).expect("w");
     assert_eq!(c.trap_vector(true, 7), 0x9000_0000);
 }

@@ -312,7 +312,7 @@ fn satp_accepts_sv39_and_sv48_and_ignores_other_modes() {
         ((9 << 60) | 0x8_0001, (9 << 60) | 0x8_0001),
         ((10 << 60) | 0x8_0000, 0), // Sv57: unsupported, write ignored
         ((1 << 60) | 0x8_0000, 0),  // Sv32 encoding: reserved on RV64
-        (0x8_0000, 0),              // Bare: the other fields read as zero
+        (0x8_0000, 0x8_0000),       // Bare: UNSPECIFIED; stored as written (QEMU)
     ] {
         let hart = retires(PrivMode::Machine, csrrw(0, addr::SATP, 10), |h| h.x[10] = written);
         assert_eq!(csr(&hart, addr::SATP), expected, "wrote {written:#x}");

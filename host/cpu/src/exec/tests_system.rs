@@ -152,12 +152,14 @@ fn ecall_and_ebreak() {
 
     let (mut hart, mut mem) = setup_with_handler(&[NOP, EBREAK]);
     hart.step(&mut mem).expect("nop");
-    expect_trap(&mut hart, &mut mem, Exception::Breakpoint, PC + 4);
+    expect_trap(&mut hart, &mut mem, Exception::Breakpoint, 0);
     assert_eq!(csr(&hart, addr::MCAUSE), 3);
+    assert_eq!(csr(&hart, addr::MEPC), PC + 4);
 
     let (mut hart, mut mem) = setup_with_handler(&[]);
     mem.put16(PC, 0x9002); // c.ebreak
-    expect_trap(&mut hart, &mut mem, Exception::Breakpoint, PC);
+    expect_trap(&mut hart, &mut mem, Exception::Breakpoint, 0);
+    assert_eq!(csr(&hart, addr::MEPC), PC);
 }
 
 #[test]

@@ -108,7 +108,9 @@ extern "C" fn user() -> ! {
         asm!("csrr t0, sstatus", out("t0") _); // → M (illegal in U)
         asm!("ecall", in("a7") DONE); // → S → M, reports
     }
-    loop {}
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// Runs in S-mode.

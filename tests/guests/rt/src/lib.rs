@@ -2,8 +2,10 @@
 //!
 //! Provides the `_start` entry point, a polled ns16550a driver with
 //! `print!`/`println!`, the sifive_test finisher, CSR helpers, a trap entry
-//! that calls back into Rust, and a panic handler that reports and exits
-//! with code 101.
+//! that calls back into Rust, a panic handler that reports and exits with
+//! code 101, and for the architecture tests: running code in U/S/M-mode
+//! and capturing its trap (`lower`) and one-line-per-check reporting
+//! (`check`).
 //!
 //! A program using this crate is `#![no_std] #![no_main]` and defines
 //!
@@ -19,8 +21,11 @@
 
 #![no_std]
 
+pub mod check;
 pub mod csr;
+pub mod enc;
 pub mod finisher;
+pub mod lower;
 pub mod trap;
 pub mod uart;
 
