@@ -115,3 +115,8 @@ bench:
 # wemu's MIPS (installs QEMU with apt-get if missing; see docs/performance.md).
 bench-cpu runs="3": setup
     tests/bench/cpu.sh {{runs}}
+
+# Linux boot benchmark: OpenSBI + Linux + busybox to init and to poweroff,
+# on QEMU and on wemu (see docs/performance.md).
+bench-linux runs="3": setup
+    tests/bench/linux.sh {{runs}}

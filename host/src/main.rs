@@ -111,6 +111,12 @@ struct MachineArgs {
     #[arg(long = "device", value_name = "SPEC")]
     devices: Vec<String>,
 
+    /// Attach a raw disk image to the next free virtio-mmio slot as a
+    /// virtio-blk device: file=PATH[,readonly=on]. Repeatable. Without
+    /// readonly=on the guest's writes go to the file.
+    #[arg(long = "drive", value_name = "file=PATH[,readonly=on]")]
+    drives: Vec<String>,
+
     /// Number of harts [default: the machine file's `[cpu] harts`]. All start
     /// at the boot entry with their hart id in a0.
     #[arg(long, value_name = "N")]
@@ -209,6 +215,9 @@ fn machine_spec(args: &MachineArgs) -> Result<config::MachineSpec> {
     let mut spec = config::load(&machine::machine_search_path(&args.paths.machine_path), &args.machine)?;
     for d in &args.devices {
         config::apply_device_option(&mut spec, d)?;
+    }
+    for d in &args.drives {
+        config::apply_drive_option(&mut spec, d)?;
     }
     if let Some(n) = args.smp {
         spec.harts = n;

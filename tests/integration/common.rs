@@ -106,6 +106,12 @@ pub fn wemu(args: &[&str]) -> Outcome {
 /// Run `wemu ARGS`; once stdout contains `ready`, write `input` to its
 /// stdin (as a person would type after the prompt).
 pub fn wemu_interactive(args: &[&str], input: Option<(&str, &[u8])>) -> Outcome {
+    wemu_within(args, input, Duration::from_secs(60))
+}
+
+/// `wemu_interactive` with a time limit of `limit` (a Linux boot on the
+/// unoptimised test build takes longer than a bare-metal program).
+pub fn wemu_within(args: &[&str], input: Option<(&str, &[u8])>, limit: Duration) -> Outcome {
     let mut child = wemu_cmd(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -134,7 +140,7 @@ pub fn wemu_interactive(args: &[&str], input: Option<(&str, &[u8])>) -> Outcome 
     if input.is_none() {
         drop(stdin.take());
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + limit;
     loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(chunk) => collected.extend_from_slice(&chunk),
@@ -153,7 +159,7 @@ pub fn wemu_interactive(args: &[&str], input: Option<(&str, &[u8])>) -> Outcome 
         if Instant::now() > deadline {
             let _ = child.kill();
             panic!(
-                "wemu {args:?} did not finish in 60 s; output so far: {}",
+                "wemu {args:?} did not finish in {limit:?}; output so far: {}",
                 String::from_utf8_lossy(&collected)
             );
         }

@@ -716,6 +716,43 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
     merge_device(&mut spec.devices, d, loc, None)
 }
 
+/// Component of an empty virtio-mmio slot, and what `--drive` turns it into.
+const VIRTIO_SLOT: &str = "virtio-mmio";
+const VIRTIO_BLK: &str = "virtio-blk";
+
+/// `--drive file=PATH[,readonly=on]`: attach a raw disk image to the first
+/// empty virtio-mmio slot (component `virtio-mmio`, in machine-file order)
+/// by making it a `virtio-blk` with that image as its block backend.
+pub fn apply_drive_option(spec: &mut MachineSpec, option: &str) -> Result<(), ConfigError> {
+    let loc = Loc { origin: format!("--drive {option}"), line: None };
+    let (mut file, mut readonly) = (None, false);
+    for part in option.split(',') {
+        match part.split_once('=') {
+            Some(("file", v)) if !v.is_empty() => file = Some(v.to_owned()),
+            Some(("readonly", "on" | "true" | "yes" | "1")) => readonly = true,
+            Some(("readonly", "off" | "false" | "no" | "0")) => readonly = false,
+            Some(("format", "raw")) => {}
+            _ => {
+                return Err(err(&loc, format!("'{part}': expected file=PATH, readonly=on|off or format=raw")));
+            }
+        }
+    }
+    let file = file.ok_or_else(|| err(&loc, "missing file=PATH"))?;
+    let slot = spec.devices.iter_mut().find(|d| d.component == VIRTIO_SLOT).ok_or_else(|| {
+        err(
+            &loc,
+            format!(
+                "machine '{}' has no free virtio-mmio slot (a device with component \"{VIRTIO_SLOT}\")",
+                spec.name
+            ),
+        )
+    })?;
+    slot.component = VIRTIO_BLK.to_owned();
+    slot.block = Some((PathBuf::from(file), readonly));
+    slot.loc = loc;
+    Ok(())
+}
+
 /// A summary line per machine: name, description (inherited through
 /// `extends`) or the error that keeps it from loading, origin.
 pub fn describe_all(path: &SearchPath) -> Vec<(String, String, Origin)> {
@@ -738,6 +775,24 @@ mod tests {
 
     fn parse(text: &str) -> Result<MachineSpec, ConfigError> {
         parse_layer(&SearchPath::default(), &Origin::File("test.toml".into()), text, &mut Vec::new())
+    }
+
+    #[test]
+    fn drives_fill_the_empty_virtio_slots_in_order() {
+        let text = "[[device]]\nname = \"v0\"\ncomponent = \"virtio-mmio\"\n\
+                    [[device]]\nname = \"v1\"\ncomponent = \"virtio-mmio\"\n";
+        let mut spec = parse(text).unwrap();
+        apply_drive_option(&mut spec, "file=a.img").unwrap();
+        apply_drive_option(&mut spec, "file=b.img,readonly=on,format=raw").unwrap();
+        assert_eq!(spec.devices[0].component, "virtio-blk");
+        assert_eq!(spec.devices[0].block, Some((PathBuf::from("a.img"), false)));
+        assert_eq!(spec.devices[1].block, Some((PathBuf::from("b.img"), true)));
+        let e = apply_drive_option(&mut spec, "file=c.img").unwrap_err().to_string();
+        assert!(e.contains("--drive file=c.img") && e.contains("no free virtio-mmio slot"), "{e}");
+        for bad in ["readonly=on", "file=x,if=virtio", "file=x,readonly=maybe"] {
+            let mut spec = parse(text).unwrap();
+            assert!(apply_drive_option(&mut spec, bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
