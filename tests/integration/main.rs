@@ -6,3 +6,4 @@ mod boot;
 mod common;
 mod faults;
 mod parity;
+mod virtio;

@@ -98,6 +98,8 @@ fn an_empty_slot_reads_zero_but_for_its_identification() {
     wr(&mut e, reg::STATUS, status::ACKNOWLEDGE);
     assert_eq!(rd(&mut e, reg::STATUS), 0, "writes ignored");
     assert_eq!(e.read(0, reg::CONFIG, 4), Ok(0));
+    assert_eq!(e.read(0, reg::MAGIC_VALUE, 2), Ok(0x6976), "any width, silently");
+    assert!(TestHost::with(|h| h.logs.is_empty()));
 }
 
 #[test]

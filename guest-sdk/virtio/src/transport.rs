@@ -326,9 +326,6 @@ impl<B: Backend> VirtioMmio<B> {
     }
 
     fn write_control(&mut self, offset: u64, value: u32) {
-        if B::DEVICE_ID == 0 {
-            return;
-        }
         match offset {
             reg::DEVICE_FEATURES_SEL => self.device_features_sel = value,
             reg::DRIVER_FEATURES_SEL => self.driver_features_sel = value,
@@ -385,9 +382,6 @@ impl<B: Backend> VirtioMmio<B> {
     }
 
     fn read_config(&self, offset: u64, size: u8) -> u64 {
-        if B::DEVICE_ID == 0 {
-            return 0;
-        }
         let cfg = self.backend.config();
         let start = (offset - reg::CONFIG) as usize;
         match cfg.get(start..start + size as usize) {
@@ -420,6 +414,10 @@ impl<B: Backend> Device for VirtioMmio<B> {
         if offset >= REGION_SIZE || !matches!(size, 1 | 2 | 4 | 8) {
             return Err(AccessError::InvalidOffset);
         }
+        if B::DEVICE_ID == 0 {
+            // Before the width check, silently, as QEMU.
+            return Ok(u64::from(self.read_control(offset)) & (u64::MAX >> (64 - 8 * u32::from(size))));
+        }
         if offset >= reg::CONFIG {
             return Ok(self.read_config(offset, size));
         }
@@ -434,11 +432,12 @@ impl<B: Backend> Device for VirtioMmio<B> {
         if offset >= REGION_SIZE || !matches!(size, 1 | 2 | 4 | 8) {
             return Err(AccessError::InvalidOffset);
         }
+        if B::DEVICE_ID == 0 {
+            return Ok(());
+        }
         if offset >= reg::CONFIG {
-            if B::DEVICE_ID != 0 {
-                let bytes = value.to_le_bytes();
-                self.backend.write_config(offset - reg::CONFIG, &bytes[..size as usize]);
-            }
+            let bytes = value.to_le_bytes();
+            self.backend.write_config(offset - reg::CONFIG, &bytes[..size as usize]);
             return Ok(());
         }
         if size != 4 {
