@@ -111,7 +111,7 @@ fn blk_machine(size: u64) -> (tempfile::TempDir, Machine) {
     std::fs::File::create(&img).and_then(|f| f.set_len(size)).expect("image");
     let mut spec = config::load(&SearchPath::default(), "virt").expect("virt");
     // Half the default fuel per call: the work budget must leave a margin
-    // (measured: the worst slice below needs 2.5–5 M units of the 20 M).
+    // (measured: the worst slice below needs 2.5–3.5 M units of the 20 M).
     config::apply_device_option(
         &mut spec,
         &format!("virtio-blk,id=virtio0,block={},fuel=10000000", path(&img)),

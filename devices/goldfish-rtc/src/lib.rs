@@ -214,6 +214,10 @@ impl Device for GoldfishRtc {
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
         *self = wemu_guest::state::restore(state)?;
+        // Timers are the host's: ask again for a running alarm.
+        if self.alarm_running {
+            self.set_alarm();
+        }
         Ok(())
     }
 }
@@ -347,6 +351,19 @@ mod tests {
         assert!(!irq());
         assert_eq!(rd(&mut r, IRQ_ENABLED), 0);
         assert_eq!(time(&mut r), DEFAULT_BASE_SECS * NS);
+    }
+
+    #[test]
+    fn restore_rearms_a_running_alarm() {
+        let mut r = rtc(Some(0));
+        wr(&mut r, ALARM_LOW, 7_000);
+        let snap = r.save();
+        TestHost::with(|h| h.timers.clear());
+        let mut s = rtc(Some(5));
+        s.restore(&snap).expect("restore");
+        assert_eq!(s, r);
+        assert_eq!(TestHost::with(|h| h.timers.get(&ALARM_TIMER).copied()), Some(7_000));
+        assert!(s.restore(b"junk").is_err());
     }
 
     #[test]

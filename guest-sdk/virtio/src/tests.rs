@@ -355,6 +355,23 @@ fn a_long_burst_continues_from_a_timer() {
 }
 
 #[test]
+fn restore_asks_again_for_a_pending_continuation() {
+    let (mut d, mut drv) = running(0);
+    for i in 0..256u16 {
+        drv.put_desc(0, i, RAM_BASE, 1 << 20, DESC_F_WRITE, 0);
+        drv.publish(0, i);
+    }
+    drv.notify(&mut d, 0);
+    let snap = d.save();
+    TestHost::with(|h| h.timers.clear());
+    let mut e = Dev::create(&Props::default()).expect("create");
+    e.restore(&snap).expect("restore");
+    assert_eq!(TestHost::with(|h| h.timers.get(&0).copied()), Some(0));
+    e.timer_fired(0);
+    assert_eq!(drv.used(0).len(), 256, "all served, before and after the restore");
+}
+
+#[test]
 fn save_restore_round_trips_and_refuses_bad_shapes() {
     let (mut d, mut drv) = running(0);
     drv.submit(0, &[Buf::In(1)]);

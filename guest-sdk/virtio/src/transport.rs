@@ -469,6 +469,10 @@ impl<B: Backend> Device for VirtioMmio<B> {
         }
         s.backend.validate()?;
         *self = s;
+        // Timers are the host's: a continuation in flight is asked for again.
+        if !B::QUEUES.is_empty() && self.continuing {
+            clock::set_timer(CONTINUE_TIMER, clock::now_ns());
+        }
         Ok(())
     }
 }
