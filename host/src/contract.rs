@@ -27,7 +27,7 @@ pub const PACKAGE: &str = "wemu:device";
 /// (The second text is the machine-file key, the third the `--device` key.)
 pub const CAPABILITIES: &[(&str, &str, &str)] = &[
     ("clock", "timers = true", "timers=on"),
-    ("dma", "dma = [{ base, size }]", "dma=BASE+SIZE"),
+    ("dma", "dma = [{ memory = \"ram\" }] or [{ base, size }]", "dma=ram or dma=BASE+SIZE"),
     ("chardev", "chardev = \"NAME\"", "chardev=NAME"),
     ("block", "block = \"PATH\"", "block=PATH"),
     ("power", "power = true", "power=on"),

@@ -39,6 +39,24 @@ fn dma_is_confined_to_the_granted_windows() {
 }
 
 #[test]
+fn a_dma_window_can_name_a_memory_region() {
+    let (_d, mut m) = board_with("[{ memory = \"ram\" }]", "");
+    m.platform.store(0x800f_fff8, 8, 0x77).expect("ram write");
+    assert_eq!(probe(&mut m, 0x800f_fff8), 0x77, "the last word of the 1 MiB RAM");
+    assert_eq!(probe(&mut m, 0x8010_0000), 0xdead_0001, "past RAM: outside the window");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let img = dir.path().join("disk.img");
+    std::fs::write(&img, [0u8; 16]).expect("image");
+    let text = format!(
+        "{BOARD}dma = [{{ memory = \"dram\" }}]\ntimers = true\nblock = {:?}\n",
+        img.display().to_string()
+    );
+    let Err(err) = machine(&text) else { panic!("must be refused") };
+    assert_eq!(err, "test.toml:5: DMA window on memory 'dram': no such memory (this machine has: ram)");
+}
+
+#[test]
 fn an_ungranted_capability_is_refused_at_build() {
     let Err(err) = machine(BOARD) else { panic!("must be refused") };
     assert!(err.contains("test.toml:5"), "{err}");

@@ -194,7 +194,7 @@ fn a_device_that_traps_in_create_is_named() {
             "--device-path",
             &p(&dir),
             "--device",
-            "faulty,addr=0x10002000,dma=0x80000000+4K,timers=on,block=/dev/null,panic-on-create=true",
+            "faulty,addr=0x10020000,dma=0x80000000+4K,timers=on,block=/dev/null,panic-on-create=true",
             "--kernel",
             &hello(),
         ],
@@ -208,7 +208,7 @@ fn unknown_properties_are_refused_by_the_device() {
         &[
             "run",
             "--device",
-            "ns16550a,id=uart1,addr=0x10001000,chardev=null,baud=9600",
+            "ns16550a,id=uart1,addr=0x10010000,chardev=null,baud=9600",
             "--kernel",
             &hello(),
         ],

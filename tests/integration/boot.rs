@@ -55,7 +55,7 @@ fn a_second_console_device_does_not_steal_input() {
         &[
             "run",
             "--device",
-            "ns16550a,id=uart1,addr=0x10001000,chardev=stdio",
+            "ns16550a,id=uart1,addr=0x10010000,chardev=stdio",
             "--kernel",
             path(&guest("echo")),
         ],

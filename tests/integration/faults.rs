@@ -5,13 +5,13 @@
 use crate::common::{asm, temp_file, test_device_dir, wemu};
 
 /// Run a raw program that writes `command` to the faulty device's command
-/// register, with the device at 0x1000_2000.
+/// register, with the device at 0x1002_0000.
 fn run_command(command: i32) -> crate::common::Outcome {
-    let (_dir, prog) = temp_file("poke.bin", &asm::poke_then_pass(0x10002, command));
+    let (_dir, prog) = temp_file("poke.bin", &asm::poke_then_pass(0x10020, command));
     let (_img_dir, img) = temp_file("disk.img", &[0u8; 512]);
     let dev_dir = test_device_dir();
     let device = format!(
-        "faulty,addr=0x10002000,irq=5,dma=0x80000000+4K,timers=on,block={},memory-limit=64M,fuel=5000000",
+        "faulty,addr=0x10020000,irq=5,dma=0x80000000+4K,timers=on,block={},memory-limit=64M,fuel=5000000",
         img.display()
     );
     wemu(&[

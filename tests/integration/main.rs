@@ -8,4 +8,6 @@ mod common;
 mod dtb;
 mod faults;
 mod interrupts;
+mod linux;
 mod parity;
+mod virtio;

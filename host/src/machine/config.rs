@@ -199,12 +199,64 @@ enum OneOrMany {
     Many(Vec<String>),
 }
 
-/// A DMA window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A DMA window as written: `{ base, size }` or `{ memory = "NAME" }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Window {
-    pub base: u64,
-    pub size: Size,
+struct WindowRepr {
+    base: Option<u64>,
+    size: Option<Size>,
+    memory: Option<String>,
+}
+
+/// A DMA window: an address range, or a memory region by name, which
+/// stands for that region's range in the finished machine (after
+/// `extends` and command-line changes), so it follows the RAM size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DmaWindow {
+    Range { base: u64, size: u64 },
+    Memory(String),
+}
+
+impl WindowRepr {
+    fn resolve(self, loc: &Loc) -> Result<DmaWindow, ConfigError> {
+        match self {
+            WindowRepr { base: Some(base), size: Some(size), memory: None } => {
+                Ok(DmaWindow::Range { base, size: size.0 })
+            }
+            WindowRepr { base: None, size: None, memory: Some(name) } => Ok(DmaWindow::Memory(name)),
+            _ => Err(err(loc, "a `dma` window is `{ base = ADDR, size = SIZE }` or `{ memory = \"NAME\" }`")),
+        }
+    }
+}
+
+impl DeviceSpec {
+    /// The device's DMA windows as `(base, size)`, memory names resolved
+    /// against `memory` (the machine's final regions).
+    pub fn dma_windows(&self, memory: &[MemorySpec]) -> Result<Vec<(u64, u64)>, ConfigError> {
+        self.dma
+            .iter()
+            .map(|w| match w {
+                DmaWindow::Range { base, size } => Ok((*base, *size)),
+                DmaWindow::Memory(name) => match memory.iter().find(|m| &m.name == name) {
+                    Some(m) if m.readonly => Err(err(
+                        &self.loc,
+                        format!("DMA window on memory '{name}': it is read-only, and DMA reaches only RAM"),
+                    )),
+                    Some(m) => Ok((m.base, m.size)),
+                    None => {
+                        let names: Vec<&str> = memory.iter().map(|m| m.name.as_str()).collect();
+                        Err(err(
+                            &self.loc,
+                            format!(
+                                "DMA window on memory '{name}': no such memory (this machine has: {})",
+                                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                            ),
+                        ))
+                    }
+                },
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -217,7 +269,7 @@ struct DeviceRepr {
     props: Option<toml::Table>,
     chardev: Option<OneOrMany>,
     block: Option<BlockSpec>,
-    dma: Option<Vec<Window>>,
+    dma: Option<Vec<WindowRepr>>,
     timers: Option<bool>,
     power: Option<bool>,
     memory_limit: Option<Size>,
@@ -292,7 +344,7 @@ pub struct DeviceSpec {
     pub props: Vec<(String, PropVal)>,
     pub chardevs: Vec<String>,
     pub block: Option<(PathBuf, bool)>,
-    pub dma: Vec<(u64, u64)>,
+    pub dma: Vec<DmaWindow>,
     pub timers: bool,
     pub power: bool,
     pub memory_limit: Option<u64>,
@@ -615,7 +667,7 @@ fn merge_device(
         x.block = Some((p, ro));
     }
     if let Some(w) = d.dma {
-        x.dma = w.iter().map(|w| (w.base, w.size.0)).collect();
+        x.dma = w.into_iter().map(|w| w.resolve(&loc)).collect::<Result<_, _>>()?;
     }
     if let Some(t) = d.timers {
         x.timers = t;
@@ -667,14 +719,16 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
             "chardev" => chardevs.push(v.to_owned()),
             "block" => d.block = Some(BlockSpec::Path(v.to_owned())),
             "block-ro" => d.block = Some(BlockSpec::Table { file: v.to_owned(), readonly: true }),
-            "dma" => {
-                let (b, s) =
-                    v.split_once('+').ok_or_else(|| err(&loc, format!("dma '{v}': expected BASE+SIZE")))?;
-                let base =
-                    parse_u64(b).ok_or_else(|| err(&loc, format!("dma base '{b}' is not a number")))?;
-                let size = parse_size(s).map_err(|e| err(&loc, e))?;
-                dma.push(Window { base, size: Size(size) });
-            }
+            "dma" => match v.split_once('+') {
+                Some((b, s)) => {
+                    let base =
+                        parse_u64(b).ok_or_else(|| err(&loc, format!("dma base '{b}' is not a number")))?;
+                    let size = parse_size(s).map_err(|e| err(&loc, e))?;
+                    dma.push(WindowRepr { base: Some(base), size: Some(Size(size)), memory: None });
+                }
+                // `dma=ram`: a memory region by name.
+                None => dma.push(WindowRepr { memory: Some(v.to_owned()), ..Default::default() }),
+            },
             "timers" => d.timers = Some(bool_of(v)?),
             "power" => d.power = Some(bool_of(v)?),
             "memory-limit" => d.memory_limit = Some(Size(parse_size(v).map_err(|e| err(&loc, e))?)),
@@ -988,6 +1042,65 @@ mod tests {
         spec.resolve().unwrap();
         assert_eq!(spec.devices[0].props, vec![("harts".into(), PropVal::Int(3))]);
         assert_eq!(spec.devices[0].irqs, vec![IrqSpec::Target("hart0.msip".into())]);
+    }
+
+    #[test]
+    fn dma_windows_name_memory_resolved_after_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base.toml");
+        std::fs::write(
+            &base,
+            "[[memory]]\nname = \"ram\"\nbase = 0x80000000\nsize = \"16M\"\n\
+             [[device]]\nname = \"disk\"\ncomponent = \"virtio-blk\"\n\
+             dma = [{ memory = \"ram\" }, { base = 0x1000, size = \"4K\" }]\n",
+        )
+        .unwrap();
+        // The child only grows RAM: the inherited window follows it.
+        let child = format!(
+            "extends = {:?}\n[[memory]]\nname = \"ram\"\nsize = \"1G\"\n",
+            base.display().to_string()
+        );
+        let spec = parse(&child).unwrap();
+        let d = &spec.devices[0];
+        assert_eq!(
+            d.dma,
+            vec![DmaWindow::Memory("ram".into()), DmaWindow::Range { base: 0x1000, size: 0x1000 }]
+        );
+        assert_eq!(d.dma_windows(&spec.memory), Ok(vec![(0x8000_0000, 1 << 30), (0x1000, 0x1000)]));
+
+        let mut spec = parse("").unwrap();
+        apply_device_option(&mut spec, "virtio-blk,id=d,dma=ram,dma=0x80000000+1M").unwrap();
+        assert_eq!(
+            spec.devices[0].dma,
+            vec![DmaWindow::Memory("ram".into()), DmaWindow::Range { base: 0x8000_0000, size: 1 << 20 }]
+        );
+    }
+
+    #[test]
+    fn dma_window_errors_name_file_and_line() {
+        let spec = parse(
+            "[[memory]]\nname = \"ram\"\nbase = 0x80000000\nsize = \"16M\"\n\
+             [[memory]]\nname = \"rom\"\nbase = 0x1000\nsize = \"4K\"\nreadonly = true\n\n\
+             [[device]]\nname = \"d\"\ncomponent = \"c\"\ndma = [{ memory = \"rma\" }]\n\
+             [[device]]\nname = \"e\"\ncomponent = \"c\"\ndma = [{ memory = \"rom\" }]\n",
+        )
+        .unwrap();
+        let e = spec.devices[0].dma_windows(&spec.memory).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "test.toml:11: DMA window on memory 'rma': no such memory (this machine has: ram, rom)"
+        );
+        let e = spec.devices[1].dma_windows(&spec.memory).unwrap_err();
+        assert!(e.to_string().starts_with("test.toml:15: ") && e.message.contains("read-only"), "{e}");
+
+        let e =
+            parse("\n[[device]]\nname = \"d\"\ncomponent = \"c\"\ndma = [{ base = 0x1000 }]\n").unwrap_err();
+        assert_eq!(e.loc.line, Some(2), "{e}");
+        assert!(e.message.contains("{ memory = \"NAME\" }"), "{e}");
+        let e =
+            parse("[[device]]\nname = \"d\"\ncomponent = \"c\"\ndma = [{ memory = \"ram\", size = 1 }]\n")
+                .unwrap_err();
+        assert_eq!(e.loc.line, Some(1), "{e}");
     }
 
     #[test]

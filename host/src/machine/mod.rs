@@ -189,7 +189,7 @@ impl Machine {
             loader::check_grants(&loaded, &d.name, &granted).map_err(|m| other(&d.loc, m))?;
 
             let mut state = DeviceState::new(&d.name, d.memory_limit.unwrap_or(device::DEFAULT_MEMORY_LIMIT));
-            state.dma.windows = d.dma.clone();
+            state.dma.windows = d.dma_windows(&spec.memory)?;
             state.dma.rams = rams.iter().filter(|r| !r.read_only()).cloned().collect();
             for (port, binding) in d.chardevs.iter().enumerate() {
                 let spec_for = resolve_chardev(binding, opts).map_err(|m| other(&d.loc, m))?;

@@ -1,0 +1,101 @@
+//! Debian's OpenSBI and a Linux 6.1 kernel (built from Debian's
+//! linux-source-6.1 by tests/linux/build.sh, cached outside git) boot on
+//! `-M virt` to a busybox userspace that reads a file from the virtio-blk
+//! disk and powers off through SBI and the finisher.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::common::{Outcome, root, wemu_within};
+
+/// The directory holding Image, initramfs.cpio and disk.img.
+fn artefacts() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = std::process::Command::new("bash")
+            .arg(root().join("tests/linux/build.sh"))
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("run tests/linux/build.sh");
+        assert!(
+            out.status.success(),
+            "tests/linux/build.sh failed (missing packages? `just setup` installs them)"
+        );
+        let text = String::from_utf8(out.stdout).expect("utf-8 path");
+        PathBuf::from(text.lines().last().expect("build.sh prints the directory").trim())
+    })
+    .clone()
+}
+
+/// Boot with the disk attached read-only (so tests can share it).
+fn boot(extra: &[&str], append: &str, input: Option<(&str, &[u8])>) -> Outcome {
+    let dir = artefacts();
+    let kernel = dir.join("Image");
+    let initrd = dir.join("initramfs.cpio");
+    let drive = format!("file={},readonly=on", dir.join("disk.img").display());
+    let mut args = vec![
+        "run",
+        "-M",
+        "virt",
+        "--kernel",
+        kernel.to_str().expect("utf-8"),
+        "--initrd",
+        initrd.to_str().expect("utf-8"),
+        "--drive",
+        &drive,
+        "--append",
+        append,
+    ];
+    args.extend_from_slice(extra);
+    wemu_within(&args, input, Duration::from_secs(240))
+}
+
+fn assert_booted(r: &Outcome, harts: u32) {
+    for want in [
+        "OpenSBI v1.1",
+        "Linux version 6.1",
+        "virtio_blk virtio0: [vda]",
+        "Run /init as init process",
+        &format!("wemu-init: userspace is up on riscv64, {harts} hart(s)"),
+        "wemu-disk: hello from the virtio-blk disk",
+        "wemu-init: powering off",
+        "reboot: Power down",
+    ] {
+        assert!(r.stdout.contains(want), "missing `{want}`; stderr: {}\nconsole:\n{}", r.stderr, r.stdout);
+    }
+    assert_eq!(r.code, Some(0), "poweroff through SBI and the finisher exits 0; stderr: {}", r.stderr);
+}
+
+#[test]
+fn linux_boots_reads_the_disk_and_powers_off() {
+    let r = boot(&[], "console=ttyS0 wemu.poweroff", None);
+    assert_booted(&r, 1);
+}
+
+#[test]
+fn linux_boots_on_two_harts() {
+    let r = boot(&["--smp", "2"], "console=ttyS0 wemu.poweroff", None);
+    assert!(r.stdout.contains("smp: Brought up 1 node, 2 CPUs"), "{}", r.stdout);
+    assert_booted(&r, 2);
+}
+
+#[test]
+fn a_linux_boot_is_deterministic() {
+    let a = boot(&[], "console=ttyS0 wemu.poweroff", None);
+    let b = boot(&[], "console=ttyS0 wemu.poweroff", None);
+    assert_booted(&a, 1);
+    assert_eq!(a.stdout, b.stdout, "two boots of the same kernel must print the same console log");
+}
+
+#[test]
+fn a_person_can_type_at_the_shell() {
+    let r = boot(
+        &[],
+        "console=ttyS0",
+        Some(("'exit' powers off", b"echo typed-$((6 * 7))\nexit\n")),
+    );
+    assert!(r.stdout.contains("typed-42"), "the shell ran what was typed:\n{}", r.stdout);
+    assert!(r.stdout.contains("wemu-init: powering off"), "{}", r.stdout);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+}
