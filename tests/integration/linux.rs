@@ -90,11 +90,7 @@ fn a_linux_boot_is_deterministic() {
 
 #[test]
 fn a_person_can_type_at_the_shell() {
-    let r = boot(
-        &[],
-        "console=ttyS0",
-        Some(("'exit' powers off", b"echo typed-$((6 * 7))\nexit\n")),
-    );
+    let r = boot(&[], "console=ttyS0", Some(("'exit' powers off", b"echo typed-$((6 * 7))\nexit\n")));
     assert!(r.stdout.contains("typed-42"), "the shell ran what was typed:\n{}", r.stdout);
     assert!(r.stdout.contains("wemu-init: powering off"), "{}", r.stdout);
     assert_eq!(r.code, Some(0), "{}", r.stderr);

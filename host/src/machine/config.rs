@@ -787,7 +787,10 @@ pub fn apply_drive_option(spec: &mut MachineSpec, option: &str) -> Result<(), Co
             Some(("readonly", "off" | "false" | "no" | "0")) => readonly = false,
             Some(("format", "raw")) => {}
             _ => {
-                return Err(err(&loc, format!("'{part}': expected file=PATH, readonly=on|off or format=raw")));
+                return Err(err(
+                    &loc,
+                    format!("'{part}': expected file=PATH, readonly=on|off or format=raw"),
+                ));
             }
         }
     }
