@@ -12,7 +12,7 @@ mod generated {
     });
 }
 
-pub use generated::DeviceModelPre;
+pub use generated::{DeviceModel, DeviceModelPre};
 pub use generated::exports::wemu::device::device::Guest as DeviceExports;
 pub use generated::wemu::device::{block, chardev, clock, dma, irq, log, power, types};
 

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod contract;
 pub mod device;
 pub mod fdt;
+pub mod fuzz;
 pub mod htif;
 pub mod image;
 pub mod irq;

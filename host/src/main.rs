@@ -46,6 +46,8 @@ enum Command {
     Devices(PathArgs),
     /// List the machines on the machine path.
     Machines(PathArgs),
+    /// Fuzz one device component alone, in a sandbox (docs/fuzzing.md).
+    Fuzz(FuzzArgs),
 }
 
 #[derive(Args)]
@@ -157,6 +159,71 @@ struct RunArgs {
     stats: bool,
 }
 
+/// `wemu fuzz NAME`: exit status 0 when nothing was found, 125 when the
+/// device has findings, 101 when the host itself panicked.
+#[derive(Args)]
+struct FuzzArgs {
+    /// Device component: a name on the device path or a path to a .wasm file.
+    #[arg(value_name = "NAME|FILE")]
+    name: String,
+
+    /// The device's properties, as in --device: k=v,k2=v2.
+    #[arg(long, value_name = "K=V,...")]
+    props: Option<String>,
+
+    /// Stop after this long (e.g. 60s, 5m, 1h) [default: run until interrupted].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    time: Option<std::time::Duration>,
+
+    /// Stop after this many executions (all workers together).
+    #[arg(long, value_name = "N")]
+    runs: Option<u64>,
+
+    /// Seed of the mutation engine (with --jobs 1, a run is reproducible).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    seed: u64,
+
+    /// Corpus directory, read at start, new inputs added [default: ./wemu-fuzz/NAME/corpus].
+    #[arg(long, value_name = "DIR")]
+    corpus: Option<PathBuf>,
+
+    /// Where reproducers go, named KIND-HASH [default: ./wemu-fuzz/NAME/crashes].
+    #[arg(long, value_name = "DIR")]
+    crashes: Option<PathBuf>,
+
+    /// Worker threads, each with its own instances, sharing the corpus.
+    #[arg(long, value_name = "J", default_value_t = 1)]
+    jobs: usize,
+
+    /// Run FILE once and print the operation trace and the finding.
+    #[arg(long, value_name = "FILE", conflicts_with = "minimize")]
+    replay: Option<PathBuf>,
+
+    /// Shrink FILE while the same kind of finding reproduces; writes FILE.min.
+    #[arg(long, value_name = "FILE")]
+    minimize: Option<PathBuf>,
+
+    /// Do not instrument the device for coverage (blind mutation).
+    #[arg(long)]
+    no_coverage: bool,
+
+    /// Do not report these finding kinds (trap, hang, memory, contract, dma,
+    /// save-restore, reset, host-panic). Repeatable or comma-separated.
+    #[arg(long, value_name = "KIND", value_delimiter = ',')]
+    ignore: Vec<wemu::fuzz::FindingKind>,
+
+    /// Fuel budget of one device call.
+    #[arg(long, value_name = "N", default_value_t = wemu::device::DEFAULT_FUEL)]
+    fuel: u64,
+
+    /// Memory limit of one instance, e.g. 8M.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<u64>,
+
+    #[command(flatten)]
+    paths: PathArgs,
+}
+
 #[derive(Args)]
 struct DtbArgs {
     #[command(flatten)]
@@ -171,14 +238,40 @@ fn parse_size(s: &str) -> Result<u64, String> {
     config::parse_size(s)
 }
 
+/// "90" (seconds), "90s", "5m", "1h", "250ms".
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a duration (e.g. 60s, 5m)"))?;
+    let secs = |k: u64| std::time::Duration::from_secs(n.saturating_mul(k));
+    match unit {
+        "" | "s" => Ok(secs(1)),
+        "m" | "min" => Ok(secs(60)),
+        "h" => Ok(secs(3600)),
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        _ => Err(format!("'{s}': unknown unit '{unit}' (s, m, h, ms)")),
+    }
+}
+
 fn parse_addr(s: &str) -> Result<u64, String> {
     config::parse_u64(s).ok_or_else(|| format!("'{s}' is not an address"))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    if let Command::Fuzz(a) = &cli.command
+        && a.replay.is_none()
+    {
+        // Millions of inputs: the device's own log lines and refused DMA
+        // would drown the progress line (a replay shows them).
+        filter = filter
+            .add_directive("wemu::device=off".parse().expect("static directive"))
+            .add_directive("wemu::dma=off".parse().expect("static directive"));
+    }
+    let filter = filter
         // `--trace` output is gated by its own flag; let it through.
         .add_directive("wemu::mmio=info".parse().expect("static directive"))
         .add_directive("wemu::insn=info".parse().expect("static directive"));
@@ -194,6 +287,7 @@ fn main() -> ExitCode {
         Command::Dtb(args) => dtb(args).map(|()| ExitCode::SUCCESS),
         Command::Devices(args) => devices(args).map(|()| ExitCode::SUCCESS),
         Command::Machines(args) => machines(args).map(|()| ExitCode::SUCCESS),
+        Command::Fuzz(args) => fuzz(args),
     };
     match result {
         Ok(code) => code,
@@ -349,6 +443,126 @@ fn devices(args: PathArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
+    use wemu::fuzz::{self, FindingKind};
+    const EXIT_FINDING: u8 = EXIT_DEVICE_FAULT;
+    const EXIT_HOST_PANIC: u8 = 101;
+
+    let loader = loader(&args.paths)?;
+    let mut opts = fuzz::TargetOptions::new(&args.name);
+    opts.props = fuzz::parse_props(args.props.as_deref().unwrap_or(""))?;
+    // Replays run instrumented too: the same code burns the same fuel.
+    opts.coverage = !args.no_coverage;
+    opts.fuel = args.fuel;
+    if let Some(m) = args.memory_limit {
+        opts.memory_limit = m;
+    }
+    let target = std::sync::Arc::new(fuzz::Target::load(&loader, &opts)?);
+    if let Some(note) = &target.coverage_note {
+        eprintln!("wemu fuzz: warning: {note}; fuzzing without coverage");
+    }
+    fuzz::install_panic_hook();
+    let status = |kind: Option<FindingKind>| match kind {
+        None => ExitCode::SUCCESS,
+        Some(FindingKind::HostPanic) => ExitCode::from(EXIT_HOST_PANIC),
+        Some(_) => ExitCode::from(EXIT_FINDING),
+    };
+
+    if let Some(file) = &args.replay {
+        let input = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let (trace, finding) = fuzz::replay(&target, &input, &args.ignore);
+        println!("{} operations from {} ({} bytes)", trace.len(), file.display(), input.len());
+        for line in &trace {
+            println!("{line}");
+        }
+        match &finding {
+            Some(f) => println!("FINDING {f}"),
+            None => println!("no finding"),
+        }
+        return Ok(status(finding.map(|f| f.kind)));
+    }
+
+    if let Some(file) = &args.minimize {
+        let input = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let Some(m) = fuzz::minimize(&target, &input, &args.ignore, 20_000) else {
+            anyhow::bail!("{} produces no finding: nothing to minimize", file.display());
+        };
+        let mut out = file.clone().into_os_string();
+        out.push(".min");
+        let out = PathBuf::from(out);
+        std::fs::write(&out, &m.input).with_context(|| format!("writing {}", out.display()))?;
+        println!(
+            "minimized {} -> {} operations ({} -> {} bytes, {} runs), written to {}",
+            m.ops_before,
+            m.ops_after,
+            input.len(),
+            m.input.len(),
+            m.execs,
+            out.display()
+        );
+        let (trace, finding) = fuzz::replay(&target, &m.input, &args.ignore);
+        for line in &trace {
+            println!("{line}");
+        }
+        match &finding {
+            Some(f) => println!("FINDING {f}"),
+            None => println!("no finding (the minimized input did not reproduce on a fresh instance)"),
+        }
+        return Ok(status(finding.map(|f| f.kind)));
+    }
+
+    let base = PathBuf::from("wemu-fuzz").join(args.name.replace('/', "_"));
+    let options = fuzz::FuzzOptions {
+        jobs: args.jobs,
+        seed: args.seed,
+        runs: args.runs,
+        time: args.time,
+        corpus_dir: args.corpus.clone().unwrap_or_else(|| base.join("corpus")),
+        crashes_dir: args.crashes.clone().unwrap_or_else(|| base.join("crashes")),
+        ignore: args.ignore.clone(),
+    };
+    let d = target.codec.profile();
+    let regions: Vec<String> = d.regions.iter().map(|(n, s)| format!("{n} ({s:#x})")).collect();
+    eprintln!(
+        "wemu fuzz: {} — regions {}, {} IRQ inputs, capabilities [{}], {} dictionary values, {}, {} worker(s), seed {}",
+        args.name,
+        if regions.is_empty() { "none".into() } else { regions.join(", ") },
+        d.irq_inputs,
+        target.loaded.checked.capabilities.join(", "),
+        d.dictionary.len(),
+        match target.blocks {
+            Some(b) => format!("{b} blocks instrumented"),
+            None => "no coverage".into(),
+        },
+        options.jobs.max(1),
+        options.seed
+    );
+    let summary = fuzz::fuzz(target.clone(), &options, &mut |p| eprintln!("wemu fuzz: {p}"))?;
+    let p = &summary.progress;
+    eprintln!(
+        "wemu fuzz: done: {} execs in {:.2} s = {:.0} execs/s ({:.0} per worker); corpus {}; {}; {} finding(s)",
+        p.execs,
+        p.elapsed.as_secs_f64(),
+        p.rate(),
+        p.rate() / options.jobs.max(1) as f64,
+        p.corpus,
+        match p.blocks {
+            Some(total) => format!("coverage {}/{} blocks", p.blocks_hit, total),
+            None => "coverage off".into(),
+        },
+        summary.findings.len()
+    );
+    for (f, path) in &summary.findings {
+        println!("{}	{}", f.kind, path.display());
+    }
+    let worst = summary
+        .findings
+        .iter()
+        .map(|(f, _)| f.kind)
+        .max_by_key(|k| u8::from(*k == FindingKind::HostPanic));
+    Ok(status(worst))
 }
 
 fn machines(args: PathArgs) -> Result<()> {

@@ -80,6 +80,42 @@ pub fn test_device_dir() -> PathBuf {
         .clone()
 }
 
+/// A directory holding `buggy.wasm` (tests/devices/buggy as a component),
+/// for the fuzzer's tests.
+pub fn fuzz_device_dir() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let tdir = target_dir().join("wasm-devices");
+            let mut c = cargo();
+            c.args([
+                "build",
+                "--profile",
+                "wasm-device",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "wemu-test-buggy",
+                "--target-dir",
+            ])
+            .arg(&tdir);
+            run_ok(c, "building tests/devices/buggy");
+            let core = std::fs::read(tdir.join("wasm32-unknown-unknown/wasm-device/wemu_test_buggy.wasm"))
+                .expect("buggy core module");
+            let component = wit_component::ComponentEncoder::default()
+                .module(&core)
+                .expect("wit-bindgen module")
+                .validate(true)
+                .encode()
+                .expect("componentize buggy");
+            let out = target_dir().join("fuzz-devices");
+            std::fs::create_dir_all(&out).expect("mkdir fuzz-devices");
+            std::fs::write(out.join("buggy.wasm"), component).expect("write buggy.wasm");
+            out
+        })
+        .clone()
+}
+
 /// What a `wemu` run did.
 #[derive(Debug)]
 pub struct Outcome {

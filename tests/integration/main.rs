@@ -7,6 +7,7 @@ mod boot;
 mod common;
 mod dtb;
 mod faults;
+mod fuzz;
 mod interrupts;
 mod linux;
 mod parity;

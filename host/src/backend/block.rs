@@ -1,5 +1,7 @@
-//! Block backends: a raw disk image file.
+//! Block backends: a raw disk image file, or an image held in memory (the
+//! fuzzer's sandbox, which must reset it between inputs without I/O).
 
+use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -17,9 +19,15 @@ pub enum BlockError {
 /// A raw image opened read-only or read-write.
 pub struct BlockImage {
     path: PathBuf,
-    file: File,
+    backing: Backing,
     size: u64,
     read_only: bool,
+}
+
+enum Backing {
+    File(File),
+    /// The bytes, and whether a write touched them since `take_dirty`.
+    Memory(RefCell<Vec<u8>>, Cell<bool>),
 }
 
 impl BlockImage {
@@ -30,7 +38,47 @@ impl BlockImage {
             .open(path)
             .with_context(|| format!("opening block image {}", path.display()))?;
         let size = file.metadata()?.len();
-        Ok(BlockImage { path: path.to_owned(), file, size, read_only })
+        Ok(BlockImage { path: path.to_owned(), backing: Backing::File(file), size, read_only })
+    }
+
+    /// An image of `bytes` kept in memory (writes never reach a file).
+    pub fn in_memory(bytes: Vec<u8>, read_only: bool) -> Self {
+        let size = bytes.len() as u64;
+        BlockImage {
+            path: PathBuf::from("<memory>"),
+            backing: Backing::Memory(RefCell::new(bytes), Cell::new(false)),
+            size,
+            read_only,
+        }
+    }
+
+    /// For an in-memory image: whether it was written since the last call
+    /// (and clear that mark). Always false for a file.
+    pub fn take_dirty(&self) -> bool {
+        match &self.backing {
+            Backing::Memory(_, dirty) => dirty.replace(false),
+            Backing::File(_) => false,
+        }
+    }
+
+    /// For an in-memory image: replace its contents with `bytes` (same
+    /// size; extra bytes are ignored, missing ones zeroed). Counts as a write.
+    pub fn set_contents(&self, bytes: &[u8]) {
+        if let Backing::Memory(data, dirty) = &self.backing {
+            let mut data = data.borrow_mut();
+            let n = data.len().min(bytes.len());
+            data[..n].copy_from_slice(&bytes[..n]);
+            data[n..].fill(0);
+            dirty.set(true);
+        }
+    }
+
+    /// For an in-memory image: a copy of its contents.
+    pub fn contents(&self) -> Option<Vec<u8>> {
+        match &self.backing {
+            Backing::Memory(data, _) => Some(data.borrow().clone()),
+            Backing::File(_) => None,
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -47,10 +95,14 @@ impl BlockImage {
     pub fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, BlockError> {
         self.check(offset, u64::from(len))?;
         let mut buf = vec![0; len as usize];
-        self.file.read_exact_at(&mut buf, offset).map_err(|e| {
-            tracing::error!("block image {}: read failed: {e}", self.path.display());
-            BlockError::Io
-        })?;
+        match &self.backing {
+            Backing::File(file) => file.read_exact_at(&mut buf, offset).map_err(|e| {
+                tracing::error!("block image {}: read failed: {e}", self.path.display());
+                BlockError::Io
+            })?,
+            // In range: checked above against `size`, which is the length.
+            Backing::Memory(data, _) => buf.copy_from_slice(&data.borrow()[offset as usize..][..len as usize]),
+        }
         Ok(buf)
     }
 
@@ -59,17 +111,24 @@ impl BlockImage {
             return Err(BlockError::ReadOnly);
         }
         self.check(offset, data.len() as u64)?;
-        self.file.write_all_at(data, offset).map_err(|e| {
-            tracing::error!("block image {}: write failed: {e}", self.path.display());
-            BlockError::Io
-        })
+        match &self.backing {
+            Backing::File(file) => file.write_all_at(data, offset).map_err(|e| {
+                tracing::error!("block image {}: write failed: {e}", self.path.display());
+                BlockError::Io
+            }),
+            Backing::Memory(bytes, dirty) => {
+                bytes.borrow_mut()[offset as usize..][..data.len()].copy_from_slice(data);
+                dirty.set(true);
+                Ok(())
+            }
+        }
     }
 
     pub fn flush(&self) -> Result<(), BlockError> {
-        if self.read_only {
-            return Ok(());
+        match &self.backing {
+            Backing::File(file) if !self.read_only => file.sync_data().map_err(|_| BlockError::Io),
+            _ => Ok(()),
         }
-        self.file.sync_data().map_err(|_| BlockError::Io)
     }
 }
 
@@ -90,5 +149,20 @@ mod tests {
         let ro = BlockImage::open(&path, true).unwrap();
         assert_eq!(ro.write(0, b"x"), Err(BlockError::ReadOnly));
         assert_eq!(std::fs::read(&path).unwrap()[512..516], *b"wemu");
+    }
+
+    #[test]
+    fn in_memory_images_track_writes() {
+        let img = BlockImage::in_memory(vec![0; 1024], false);
+        assert!(!img.take_dirty());
+        img.write(1020, b"wemu").unwrap();
+        assert_eq!(img.read(1020, 4).unwrap(), b"wemu");
+        assert_eq!(img.read(1021, 4), Err(BlockError::OutOfRange));
+        assert!(img.take_dirty());
+        assert!(!img.take_dirty(), "the mark is cleared by taking it");
+        img.set_contents(&[7; 4]);
+        assert_eq!(img.contents().unwrap()[..5], [7, 7, 7, 7, 0]);
+        assert!(img.take_dirty());
+        assert_eq!(BlockImage::in_memory(vec![0; 8], true).write(0, b"x"), Err(BlockError::ReadOnly));
     }
 }

@@ -11,7 +11,7 @@ use wasmtime::Store;
 use wasmtime::component::Linker;
 
 pub use fault::{DeviceFault, FaultKind};
-pub use state::{DeviceState, PowerRequest, TimerOp};
+pub use state::{DeviceState, DmaEvent, PowerRequest, TimerOp};
 
 use crate::contract::DeviceModelPre;
 use crate::contract::types::{self, AccessError};
@@ -85,6 +85,9 @@ pub struct WasmDevice {
     name: String,
     component: String,
     store: Store<DeviceState>,
+    /// The component instance (for exports beyond the contract, e.g. the
+    /// fuzzer's coverage map).
+    instance: wasmtime::component::Instance,
     exports: crate::contract::DeviceExports,
     description: Description,
     fuel: u64,
@@ -114,7 +117,11 @@ impl WasmDevice {
             classify(store, err, &name, component, op.to_owned(), SETUP_FUEL)
         };
         store.set_fuel(SETUP_FUEL).map_err(|e| fault(&mut store, e, "instantiate"))?;
-        let model = match pre.instantiate(&mut store) {
+        let instantiated = pre
+            .instance_pre()
+            .instantiate(&mut store)
+            .and_then(|i| crate::contract::DeviceModel::new(&mut store, &i).map(|m| (i, m)));
+        let (instance, model) = match instantiated {
             Ok(m) => m,
             Err(e) if e.downcast_ref::<wasmtime::Trap>().is_some() => {
                 return Err(fault(&mut store, e, "instantiate").into());
@@ -147,6 +154,7 @@ impl WasmDevice {
             name: name.clone(),
             component: component.to_owned(),
             store,
+            instance,
             exports,
             description,
             fuel,
@@ -175,6 +183,23 @@ impl WasmDevice {
     }
     pub fn description(&self) -> &Description {
         &self.description
+    }
+
+    /// The store's data: what the device can reach and what it queued.
+    pub fn state(&self) -> &DeviceState {
+        self.store.data()
+    }
+    pub fn state_mut(&mut self) -> &mut DeviceState {
+        self.store.data_mut()
+    }
+
+    /// The store and the component instance, for calls outside the
+    /// contract (the fuzzer reads its coverage export through them).
+    pub fn store_and_instance(&mut self) -> (&mut Store<DeviceState>, wasmtime::component::Instance) {
+        (&mut self.store, self.instance)
+    }
+    pub fn store(&self) -> &Store<DeviceState> {
+        &self.store
     }
 
     /// Run one export call with the per-call budget and map failures.

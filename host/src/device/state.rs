@@ -30,6 +30,15 @@ pub enum PowerRequest {
     Reset,
 }
 
+/// One DMA request, as recorded for the fuzzer (`DeviceState::dma_log`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmaEvent {
+    pub addr: u64,
+    pub len: u64,
+    pub write: bool,
+    pub result: Result<(), dma::DmaError>,
+}
+
 /// Guest-memory windows granted to a device, and the RAM behind them.
 #[derive(Default)]
 pub struct DmaGrant {
@@ -74,6 +83,9 @@ pub struct DeviceState {
     pub violation: Option<String>,
     /// The last error-level message the device logged (a panic message).
     pub last_error: Option<String>,
+    /// When set, every DMA request is appended here (the fuzzer checks
+    /// them; a machine leaves it off so nothing accumulates).
+    pub dma_log: Option<Vec<DmaEvent>>,
 }
 
 impl DeviceState {
@@ -91,6 +103,7 @@ impl DeviceState {
             power: None,
             violation: None,
             last_error: None,
+            dma_log: None,
         }
     }
 
@@ -188,6 +201,9 @@ impl dma::Host for DeviceState {
         if let Err(e) = &res {
             tracing::warn!(target: "wemu::dma", device = %self.name, "DMA read of {len} bytes at {addr:#x} refused: {e:?}");
         }
+        if let Some(log) = &mut self.dma_log {
+            log.push(DmaEvent { addr, len: u64::from(len), write: false, result: res.as_ref().map(|_| ()).map_err(|e| *e) });
+        }
         Ok(res)
     }
 
@@ -200,6 +216,9 @@ impl dma::Host for DeviceState {
         });
         if let Err(e) = &res {
             tracing::warn!(target: "wemu::dma", device = %self.name, "DMA write of {} bytes at {addr:#x} refused: {e:?}", data.len());
+        }
+        if let Some(log) = &mut self.dma_log {
+            log.push(DmaEvent { addr, len: data.len() as u64, write: true, result: res });
         }
         Ok(res)
     }

@@ -1,0 +1,166 @@
+//! `wemu fuzz`: the fuzzer finds each planted bug of tests/devices/buggy
+//! from a fixed seed within a bounded number of runs, the saved reproducer
+//! replays to the same finding, and minimisation shrinks it; ns16550a
+//! survives a few thousand runs.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::{Outcome, fuzz_device_dir, wemu};
+
+/// `wemu fuzz buggy --props bug=BUG ...` with its corpus and crashes in `dir`.
+fn fuzz_buggy(bug: &str, runs: u64, seed: u64, dir: &Path, extra: &[&str]) -> Outcome {
+    let devices = fuzz_device_dir();
+    let runs = runs.to_string();
+    let seed = seed.to_string();
+    let props = format!("bug={bug}");
+    let corpus = dir.join("corpus");
+    let crashes = dir.join("crashes");
+    let mut args = vec![
+        "fuzz",
+        "buggy",
+        "--device-path",
+        devices.to_str().expect("utf-8"),
+        "--props",
+        &props,
+        "--runs",
+        &runs,
+        "--seed",
+        &seed,
+        "--corpus",
+        corpus.to_str().expect("utf-8"),
+        "--crashes",
+        crashes.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    wemu(&args)
+}
+
+fn reproducers(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir.join("crashes"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// Replay (or minimize) `file` against buggy with `bug`.
+fn again(bug: &str, mode: &str, file: &Path, extra: &[&str]) -> Outcome {
+    let devices = fuzz_device_dir();
+    let props = format!("bug={bug}");
+    let mut args =
+        vec!["fuzz", "buggy", "--device-path", devices.to_str().expect("utf-8"), "--props", &props, mode];
+    args.push(file.to_str().expect("utf-8"));
+    args.extend_from_slice(extra);
+    wemu(&args)
+}
+
+fn no_host_panic(out: &Outcome) {
+    assert!(!out.stderr.contains("panicked at"), "host panic: {}", out.stderr);
+}
+
+/// Fuzz for `bug`, expect exactly one reproducer of `kind`; replay it.
+fn finds(bug: &str, kind: &str, runs: u64, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = fuzz_buggy(bug, runs, 1, dir.path(), extra);
+    no_host_panic(&out);
+    assert_eq!(out.code, Some(125), "expected a finding within {runs} runs: {out:?}");
+    let found = reproducers(dir.path());
+    assert_eq!(found.len(), 1, "one distinct finding expected: {found:?}\n{}", out.stderr);
+    let name = found[0].file_name().and_then(|n| n.to_str()).expect("name").to_owned();
+    assert!(name.starts_with(&format!("{kind}-")), "{name}: expected a {kind} finding\n{}", out.stderr);
+
+    let replayed = again(bug, "--replay", &found[0], extra);
+    no_host_panic(&replayed);
+    assert_eq!(replayed.code, Some(125), "{replayed:?}");
+    assert!(replayed.stdout.contains(&format!("FINDING {kind}")), "{}", replayed.stdout);
+    assert!(replayed.stdout.contains("#0 "), "the trace has one line per operation: {}", replayed.stdout);
+    (dir, found[0].clone())
+}
+
+/// Minimize `file`; the result is no longer and still gives `kind`.
+fn minimizes(bug: &str, kind: &str, file: &Path, extra: &[&str]) -> usize {
+    let out = again(bug, "--minimize", file, extra);
+    no_host_panic(&out);
+    assert_eq!(out.code, Some(125), "{out:?}");
+    assert!(out.stdout.contains(&format!("FINDING {kind}")), "{}", out.stdout);
+    let line = out.stdout.lines().find(|l| l.starts_with("minimized ")).expect("summary line");
+    let counts: Vec<usize> =
+        line.split_whitespace().filter_map(|w| w.parse().ok()).take(2).collect::<Vec<_>>();
+    assert!(counts.len() == 2 && counts[1] <= counts[0], "{line}");
+    let mut min = file.as_os_str().to_owned();
+    min.push(".min");
+    let replayed = again(bug, "--replay", Path::new(&min), extra);
+    assert_eq!(replayed.code, Some(125), "the minimized input replays: {replayed:?}");
+    counts[1]
+}
+
+#[test]
+fn fuzzing_finds_a_trap_behind_a_register_sequence() {
+    let (_dir, file) = finds("trap", "trap", 30_000, &[]);
+    let replayed = again("trap", "--replay", &file, &[]);
+    assert!(replayed.stdout.contains("the secret sequence reached RESULT"), "{}", replayed.stdout);
+    assert!(replayed.stdout.contains("wasm backtrace"), "{}", replayed.stdout);
+    // KEY, KEY2, read RESULT.
+    assert_eq!(minimizes("trap", "trap", &file, &[]), 3);
+}
+
+#[test]
+fn fuzzing_finds_an_endless_loop() {
+    // A small budget keeps each hanging run short.
+    let (_dir, file) = finds("hang", "hang", 30_000, &["--fuel", "2000000"]);
+    assert_eq!(minimizes("hang", "hang", &file, &["--fuel", "2000000"]), 2);
+}
+
+#[test]
+fn fuzzing_finds_a_dma_outside_the_window() {
+    let (_dir, file) = finds("dma", "dma", 30_000, &[]);
+    assert_eq!(minimizes("dma", "dma", &file, &[]), 2);
+}
+
+#[test]
+fn fuzzing_finds_state_that_save_leaves_out() {
+    let (_dir, file) = finds("save", "save-restore", 30_000, &[]);
+    // Write SCRATCH, save-restore, read SCRATCH.
+    assert_eq!(minimizes("save", "save-restore", &file, &[]), 3);
+}
+
+#[test]
+fn fuzzing_finds_a_reset_that_forgets_a_register() {
+    let (_dir, file) = finds("reset", "reset", 30_000, &[]);
+    assert_eq!(minimizes("reset", "reset", &file, &[]), 1);
+}
+
+#[test]
+fn a_device_without_bugs_has_no_findings_and_grows_a_corpus() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = fuzz_buggy("none", 3000, 1, dir.path(), &[]);
+    no_host_panic(&out);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(reproducers(dir.path()).is_empty());
+    let corpus = std::fs::read_dir(dir.path().join("corpus")).expect("corpus dir").count();
+    assert!(corpus > 3, "coverage feedback keeps inputs that reach new blocks ({corpus})");
+    assert!(out.stderr.contains("done: 3000 execs"), "{}", out.stderr);
+}
+
+#[test]
+fn ns16550a_survives_a_few_thousand_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let crashes = dir.path().join("crashes");
+    let corpus = dir.path().join("corpus");
+    let out = wemu(&[
+        "fuzz",
+        "ns16550a",
+        "--runs",
+        "4000",
+        "--seed",
+        "3",
+        "--corpus",
+        corpus.to_str().expect("utf-8"),
+        "--crashes",
+        crashes.to_str().expect("utf-8"),
+    ]);
+    no_host_panic(&out);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(std::fs::read_dir(&crashes).expect("crashes dir").next().is_none());
+    assert!(out.stderr.contains("blocks instrumented"), "{}", out.stderr);
+}
