@@ -12,9 +12,9 @@ mod generated {
     });
 }
 
-pub use generated::{DeviceModel, DeviceModelPre};
 pub use generated::exports::wemu::device::device::Guest as DeviceExports;
 pub use generated::wemu::device::{block, chardev, clock, dma, irq, log, power, types};
+pub use generated::{DeviceModel, DeviceModelPre};
 
 /// The contract release this host implements.
 pub const VERSION: (u64, u64, u64) = (0, 1, 0);

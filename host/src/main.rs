@@ -203,6 +203,10 @@ struct FuzzArgs {
     #[arg(long, value_name = "FILE")]
     minimize: Option<PathBuf>,
 
+    /// Stop at the first finding (as libFuzzer does).
+    #[arg(long)]
+    stop_on_finding: bool,
+
     /// Do not instrument the device for coverage (blind mutation).
     #[arg(long)]
     no_coverage: bool,
@@ -522,6 +526,7 @@ fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
         corpus_dir: args.corpus.clone().unwrap_or_else(|| base.join("corpus")),
         crashes_dir: args.crashes.clone().unwrap_or_else(|| base.join("crashes")),
         ignore: args.ignore.clone(),
+        stop_on_finding: args.stop_on_finding,
     };
     let d = target.codec.profile();
     let regions: Vec<String> = d.regions.iter().map(|(n, s)| format!("{n} ({s:#x})")).collect();
@@ -549,7 +554,8 @@ fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
         p.rate() / options.jobs.max(1) as f64,
         p.corpus,
         match p.blocks {
-            Some(total) => format!("coverage {}/{} blocks", p.blocks_hit, total),
+            Some(total) =>
+                format!("coverage {}/{} blocks + {} cmp features", p.blocks_hit, total, p.features),
             None => "coverage off".into(),
         },
         summary.findings.len()
@@ -557,11 +563,8 @@ fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
     for (f, path) in &summary.findings {
         println!("{}	{}", f.kind, path.display());
     }
-    let worst = summary
-        .findings
-        .iter()
-        .map(|(f, _)| f.kind)
-        .max_by_key(|k| u8::from(*k == FindingKind::HostPanic));
+    let worst =
+        summary.findings.iter().map(|(f, _)| f.kind).max_by_key(|k| u8::from(*k == FindingKind::HostPanic));
     Ok(status(worst))
 }
 

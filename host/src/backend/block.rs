@@ -101,7 +101,9 @@ impl BlockImage {
                 BlockError::Io
             })?,
             // In range: checked above against `size`, which is the length.
-            Backing::Memory(data, _) => buf.copy_from_slice(&data.borrow()[offset as usize..][..len as usize]),
+            Backing::Memory(data, _) => {
+                buf.copy_from_slice(&data.borrow()[offset as usize..][..len as usize])
+            }
         }
         Ok(buf)
     }

@@ -202,7 +202,12 @@ impl dma::Host for DeviceState {
             tracing::warn!(target: "wemu::dma", device = %self.name, "DMA read of {len} bytes at {addr:#x} refused: {e:?}");
         }
         if let Some(log) = &mut self.dma_log {
-            log.push(DmaEvent { addr, len: u64::from(len), write: false, result: res.as_ref().map(|_| ()).map_err(|e| *e) });
+            log.push(DmaEvent {
+                addr,
+                len: u64::from(len),
+                write: false,
+                result: res.as_ref().map(|_| ()).map_err(|e| *e),
+            });
         }
         Ok(res)
     }

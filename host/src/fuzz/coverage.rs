@@ -71,7 +71,13 @@ impl CoverageMap {
 impl CoverageMap {
     /// For every comparison site hit in `hits` (and not equal), the value
     /// it last compared with its constant.
-    pub fn compared(&self, dev: &WasmDevice, sites: &[CmpSite], slots: usize, hits: &[(u32, u8)]) -> Vec<(CmpSite, u64)> {
+    pub fn compared(
+        &self,
+        dev: &WasmDevice,
+        sites: &[CmpSite],
+        slots: usize,
+        hits: &[(u32, u8)],
+    ) -> Vec<(CmpSite, u64)> {
         let all = self.list.as_le_slice(dev.store());
         let mut out: Vec<(CmpSite, u64)> = Vec::new();
         let mut seen = std::collections::HashSet::new();

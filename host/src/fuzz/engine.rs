@@ -35,6 +35,8 @@ pub struct FuzzOptions {
     pub corpus_dir: PathBuf,
     pub crashes_dir: PathBuf,
     pub ignore: Vec<FindingKind>,
+    /// Stop at the first finding.
+    pub stop_on_finding: bool,
 }
 
 /// A snapshot for the progress line.
@@ -62,7 +64,9 @@ impl std::fmt::Display for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "#{} {:.0} execs/s, corpus {}, ", self.execs, self.rate(), self.corpus)?;
         match self.blocks {
-            Some(total) => write!(f, "coverage {}/{} blocks + {} cmp features", self.blocks_hit, total, self.features)?,
+            Some(total) => {
+                write!(f, "coverage {}/{} blocks + {} cmp features", self.blocks_hit, total, self.features)?
+            }
             None => write!(f, "coverage off")?,
         }
         write!(f, ", findings {}", self.findings)
@@ -159,13 +163,18 @@ impl Shared {
 /// Files in `dir`, sorted by name (a deterministic start).
 fn read_dir_sorted(dir: &Path) -> Vec<Vec<u8>> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+    let mut paths: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
     paths.sort();
     paths.into_iter().filter_map(|p| std::fs::read(p).ok()).collect()
 }
 
 /// Fuzz `target`; `on_progress` is called about once a second.
-pub fn fuzz(target: Arc<Target>, opts: &FuzzOptions, on_progress: &mut dyn FnMut(&Progress)) -> Result<Summary> {
+pub fn fuzz(
+    target: Arc<Target>,
+    opts: &FuzzOptions,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<Summary> {
     for dir in [&opts.corpus_dir, &opts.crashes_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -193,7 +202,9 @@ pub fn fuzz(target: Arc<Target>, opts: &FuzzOptions, on_progress: &mut dyn FnMut
             shared.execs.fetch_add(1, Ordering::Relaxed);
             match h.run(&seed, None) {
                 Some(f) => {
-                    shared.report(f, &seed);
+                    if shared.report(f, &seed).is_some() && opts.stop_on_finding {
+                        shared.stop.store(true, Ordering::Relaxed);
+                    }
                 }
                 None => {
                     lock(&shared.virgin).merge(&h.hits);
@@ -268,19 +279,27 @@ fn worker(w: usize, target: &Arc<Target>, shared: &Shared, opts: &FuzzOptions) {
                     // frontier (the last blocks and compare values reached).
                     let pick = |m: &mut Mutator| {
                         let n = corpus.len();
-                        let i = if m.rng.below(2) == 0 { n - 1 - m.rng.below(n.min(RECENT)) } else { m.rng.below(n) };
+                        let i = if m.rng.below(2) == 0 {
+                            n - 1 - m.rng.below(n.min(RECENT))
+                        } else {
+                            m.rng.below(n)
+                        };
                         corpus.get(i).cloned()
                     };
                     (pick(&mut mutator), pick(&mut mutator))
                 };
                 match parent {
-                    Some(p) => mutator.mutate(&target.codec, &p, other.as_deref().map_or(&[], |o| o.as_slice())),
+                    Some(p) => {
+                        mutator.mutate(&target.codec, &p, other.as_deref().map_or(&[], |o| o.as_slice()))
+                    }
                     None => mutator.generate(&target.codec),
                 }
             }
         };
         if let Some(f) = harness.run(&input, None) {
-            shared.report(f, &input);
+            if shared.report(f, &input).is_some() && opts.stop_on_finding {
+                shared.stop.store(true, Ordering::Relaxed);
+            }
             continue;
         }
         if !(coverage && local.is_new(&harness.hits)) {

@@ -106,10 +106,13 @@ pub enum Stop {
     TimerStorm(u32),
 }
 
+/// Bytes written per port, in order.
+type Output = Rc<RefCell<Vec<(u32, Vec<u8>)>>>;
+
 /// Output captured from the device's character ports.
 struct PortSink {
     port: u32,
-    out: Rc<RefCell<Vec<(u32, Vec<u8>)>>>,
+    out: Output,
 }
 
 impl CharSink for PortSink {
@@ -127,7 +130,7 @@ impl CharSink for PortSink {
 pub struct Sandbox {
     pub dev: WasmDevice,
     ram: Rc<Ram>,
-    output: Rc<RefCell<Vec<(u32, Vec<u8>)>>>,
+    output: Output,
     pub coverage: Option<CoverageMap>,
     timers: EventQueue,
     pub now: u64,
@@ -163,10 +166,12 @@ impl Sandbox {
             target.props.clone(),
         )?;
         let coverage = match target.blocks {
-            Some(_) => Some(CoverageMap::attach(&mut dev, target.counters).map_err(|e| CreateError::Instantiate {
-                device: target.name.clone(),
-                component: target.name.clone(),
-                message: format!("{e:#}"),
+            Some(_) => Some(CoverageMap::attach(&mut dev, target.counters).map_err(|e| {
+                CreateError::Instantiate {
+                    device: target.name.clone(),
+                    component: target.name.clone(),
+                    message: format!("{e:#}"),
+                }
             })?),
             None => None,
         };
@@ -307,7 +312,9 @@ impl Sandbox {
                 obs.answer = Answer::Fired(fired);
                 return Ok(obs);
             }
-            Op::Input { port, data } => Answer::Taken(self.dev.char_input(now, *port, data).map_err(Stop::Fault)? as u32),
+            Op::Input { port, data } => {
+                Answer::Taken(self.dev.char_input(now, *port, data).map_err(Stop::Fault)? as u32)
+            }
             Op::Reset => {
                 self.dev.reset(now).map_err(Stop::Fault)?;
                 // As on a machine reset: the host drops the device's timers.

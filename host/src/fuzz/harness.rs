@@ -5,7 +5,7 @@
 //! bytes as right after `create` (otherwise state would leak from one
 //! input into the next and reproducers would not reproduce; a device whose
 //! reset fails that check is reported once, then gets a fresh instance per
-//! input). An instance that faulted is replaced.
+//! input). After any finding the instances are replaced.
 //!
 //! ## The save/restore oracle
 //!
@@ -158,7 +158,7 @@ impl Harness {
         }
         let ignore_dma = self.ignored(FindingKind::Dma);
         let ignore_reset = self.ignored(FindingKind::Reset);
-        let Some(main) = self.main.as_mut() else { return None };
+        let main = self.main.as_mut()?;
         main.clear();
         if let Some(cov) = &mut main.coverage {
             cov.begin(&main.dev);
@@ -302,7 +302,9 @@ impl Harness {
         }
 
         // Back to power-on state for the next input, and check it.
-        if finding.is_none() && !self.fresh_each_input {
+        // (Also with fresh instances: the same input must give the same
+        // finding however the instance was obtained.)
+        if finding.is_none() {
             match main.exec(&Op::Reset) {
                 Err(stop) => {
                     main_dead = true;
@@ -336,10 +338,12 @@ impl Harness {
                 }
             }
         }
-        if main_dead || finding.is_some() && self.fresh_each_input {
+        // After a finding the instances are in whatever state the input
+        // left (the reset above was skipped): start the next input afresh.
+        if main_dead || finding.is_some() {
             self.main = None;
         }
-        if shadow_dead {
+        if shadow_dead || finding.is_some() {
             self.shadow = None;
         }
         finding
@@ -365,7 +369,12 @@ fn stop_finding(stop: &Stop, op: Option<usize>, what: &str) -> Finding {
 
 /// Compare the original's observation with the copy's; the finding and
 /// whether the copy faulted.
-fn compare(orig: &Observation, copy: Result<Observation, Stop>, i: usize, op: &Op) -> Option<(Finding, bool)> {
+fn compare(
+    orig: &Observation,
+    copy: Result<Observation, Stop>,
+    i: usize,
+    op: &Op,
+) -> Option<(Finding, bool)> {
     match copy {
         Err(stop) => {
             let why = match &stop {

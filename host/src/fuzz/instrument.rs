@@ -325,9 +325,18 @@ struct ModuleInfo {
 /// left by earlier inputs (the instance is reused), so it would report new
 /// "coverage" that no input caused.
 fn is_allocator(name: &str) -> bool {
-    ["dlmalloc", "__rust_alloc", "__rust_dealloc", "__rust_realloc", "__rdl_", "__rg_", "cabi_realloc", "wee_alloc"]
-        .iter()
-        .any(|p| name.contains(p))
+    [
+        "dlmalloc",
+        "__rust_alloc",
+        "__rust_dealloc",
+        "__rust_realloc",
+        "__rdl_",
+        "__rg_",
+        "cabi_realloc",
+        "wee_alloc",
+    ]
+    .iter()
+    .any(|p| name.contains(p))
 }
 
 /// Rewrite one core module: counters in every block, the counter memory,
@@ -476,7 +485,13 @@ fn instrument_module(bytes: &[u8]) -> Result<(wasm_encoder::Module, Layout)> {
         cov_type: info.types,
         cov_func: info.funcs,
         map_memory,
-        map_type: MemoryType { minimum: pages, maximum: Some(pages), memory64: false, shared: false, page_size_log2: None },
+        map_type: MemoryType {
+            minimum: pages,
+            maximum: Some(pages),
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        },
         memory_pending: !info.has_memory_section,
         export_pending: !info.has_export_section,
     };
@@ -670,7 +685,8 @@ fn instrument_body(
             profile_compare(&mut f, memory, site.base, slot, c, wide, &scratch);
         }
         let starts = starts_block(op, &mut depth);
-        let insn = re.instruction(op.clone()).map_err(|e| anyhow::anyhow!("re-encoding an instruction: {e}"))?;
+        let insn =
+            re.instruction(op.clone()).map_err(|e| anyhow::anyhow!("re-encoding an instruction: {e}"))?;
         f.instruction(&insn);
         if starts {
             bump(&mut f, memory, block());

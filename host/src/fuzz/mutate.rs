@@ -141,10 +141,13 @@ impl Mutator {
                 // neighbour), somewhere after that access: state a write
                 // sequence built up is only seen when something reads it.
                 let i = self.rng.below(n);
-                if let Op::Read { region, offset, size } | Op::Write { region, offset, size, .. } = ops[i].clone() {
+                if let Op::Read { region, offset, size } | Op::Write { region, offset, size, .. } =
+                    ops[i].clone()
+                {
                     let limit = codec.profile().regions.get(region as usize).map_or(0, |r| r.1);
                     let step = u64::from(size) * self.rng.below(3) as u64;
-                    let offset = if self.rng.below(2) == 0 { offset + step } else { offset.saturating_sub(step) };
+                    let offset =
+                        if self.rng.below(2) == 0 { offset + step } else { offset.saturating_sub(step) };
                     if offset + u64::from(size) <= limit {
                         let at = i + 1 + self.rng.below(n - i);
                         ops.insert(at, Op::Read { region, offset, size });

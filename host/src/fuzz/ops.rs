@@ -39,18 +39,37 @@ pub const RAM_SIZE: u64 = 1 << 20;
 /// One operation on the device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    Read { region: u32, offset: u64, size: u8 },
-    Write { region: u32, offset: u64, size: u8, value: u64 },
+    Read {
+        region: u32,
+        offset: u64,
+        size: u8,
+    },
+    Write {
+        region: u32,
+        offset: u64,
+        size: u8,
+        value: u64,
+    },
     /// Toggle IRQ input `line`.
-    Irq { line: u32 },
+    Irq {
+        line: u32,
+    },
     /// Advance the virtual clock and fire the timers due.
-    Advance { ns: u64 },
+    Advance {
+        ns: u64,
+    },
     /// Bytes arriving on a character port.
-    Input { port: u32, data: Vec<u8> },
+    Input {
+        port: u32,
+        data: Vec<u8>,
+    },
     Reset,
     SaveRestore,
     /// Guest RAM contents (sandbox offset, bytes), for DMA devices.
-    Poke { offset: u32, data: Vec<u8> },
+    Poke {
+        offset: u32,
+        data: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,8 +315,12 @@ impl Codec {
             Op::Read { region, offset, size } => self.encode_access(*region, *offset, *size, out),
             Op::Write { region, offset, size, value } => {
                 self.encode_access(*region, *offset, *size, out);
-                out.push(0); // raw bytes
-                out.extend_from_slice(&value.to_le_bytes()[..usize::from(*size).min(8)]);
+                if *value < 32 {
+                    out.push(3 | (*value as u8) << 3); // small
+                } else {
+                    out.push(0); // raw bytes
+                    out.extend_from_slice(&value.to_le_bytes()[..usize::from(*size).min(8)]);
+                }
             }
             Op::Irq { line } => out.extend_from_slice(&(*line as u16).to_le_bytes()),
             Op::Advance { ns } => out.push(encode_ns(*ns)),
@@ -345,7 +368,9 @@ impl Codec {
             Op::Input { port, data } => format!("char-input port {port} {}", Bytes(data)),
             Op::Reset => "reset".into(),
             Op::SaveRestore => "save, restore into a shadow instance".into(),
-            Op::Poke { offset, data } => format!("poke ram {:#x} {}", RAM_BASE + u64::from(*offset), Bytes(data)),
+            Op::Poke { offset, data } => {
+                format!("poke ram {:#x} {}", RAM_BASE + u64::from(*offset), Bytes(data))
+            }
         }
     }
 }
@@ -354,7 +379,7 @@ impl Codec {
 /// a multiple of a unit below 64 units; anything else is rounded down).
 fn encode_ns(ns: u64) -> u8 {
     for (i, unit) in UNITS.iter().enumerate() {
-        if ns % unit == 0 && ns / unit < 64 {
+        if ns.is_multiple_of(*unit) && ns / unit < 64 {
             return ((i as u8) << 6) | (ns / unit) as u8;
         }
     }

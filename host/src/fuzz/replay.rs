@@ -32,7 +32,12 @@ pub struct Minimized {
 /// operations that remain (zero or halve values and offsets, shorten
 /// data), until nothing changes or `max_execs` runs were spent. `None`
 /// if `input` produces no finding.
-pub fn minimize(target: &Arc<Target>, input: &[u8], ignore: &[FindingKind], max_execs: usize) -> Option<Minimized> {
+pub fn minimize(
+    target: &Arc<Target>,
+    input: &[u8],
+    ignore: &[FindingKind],
+    max_execs: usize,
+) -> Option<Minimized> {
     let codec = &target.codec;
     let mut h = Harness::new(target.clone(), ignore);
     let first = h.run(input, None)?;
@@ -129,7 +134,12 @@ fn simpler(codec: &Codec, op: &Op) -> Vec<Op> {
                 out.push(Op::Write { region: *region, offset: *offset, size: *size, value: v });
             }
             for o in smaller(*offset) {
-                out.push(Op::Write { region: *region, offset: o - o % u64::from(*size), size: *size, value: *value });
+                out.push(Op::Write {
+                    region: *region,
+                    offset: o - o % u64::from(*size),
+                    size: *size,
+                    value: *value,
+                });
             }
         }
         Op::Irq { line } => {
@@ -174,7 +184,8 @@ mod tests {
 
     #[test]
     fn simpler_variants_are_smaller_and_representable() {
-        let codec = Codec::new(Profile { regions: vec![("r".into(), 0x40)], timers: true, ..Profile::default() });
+        let codec =
+            Codec::new(Profile { regions: vec![("r".into(), 0x40)], timers: true, ..Profile::default() });
         let w = Op::Write { region: 0, offset: 0x10, size: 4, value: 0x34 };
         let s = simpler(&codec, &w);
         assert!(s.contains(&Op::Write { region: 0, offset: 0x10, size: 4, value: 0 }));

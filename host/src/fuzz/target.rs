@@ -134,12 +134,10 @@ mod tests {
     fn props_are_typed_like_device_options() {
         let p = parse_props("clock-frequency=0x10,offset=-3,fifo=true,mode=fast").unwrap();
         let values: Vec<&PropValue> = p.iter().map(|p| &p.value).collect();
-        assert!(matches!(values[..], [
-            PropValue::Integer(16),
-            PropValue::Integer(-3),
-            PropValue::Boolean(true),
-            PropValue::Text(_)
-        ]));
+        assert!(matches!(
+            values[..],
+            [PropValue::Integer(16), PropValue::Integer(-3), PropValue::Boolean(true), PropValue::Text(_)]
+        ));
         assert!(parse_props("novalue").is_err());
         assert!(parse_props("").unwrap().is_empty());
     }

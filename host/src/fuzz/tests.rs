@@ -22,8 +22,16 @@ fn built_in(name: &'static str) -> Vec<u8> {
 
 #[test]
 fn every_built_in_device_instruments_to_a_valid_component() {
-    for name in ["aclint", "goldfish-rtc", "ns16550a", "plic", "sifive-test", "virtio-blk", "virtio-mmio", "virtio-rng"]
-    {
+    for name in [
+        "aclint",
+        "goldfish-rtc",
+        "ns16550a",
+        "plic",
+        "sifive-test",
+        "virtio-blk",
+        "virtio-mmio",
+        "virtio-rng",
+    ] {
         let original = built_in(name);
         let i = instrument::instrument(&original).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::default())
