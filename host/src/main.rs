@@ -538,7 +538,11 @@ fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
         target.loaded.checked.capabilities.join(", "),
         d.dictionary.len(),
         match target.blocks {
-            Some(b) => format!("{b} blocks instrumented"),
+            Some(b) => format!(
+                "{b} blocks and {} comparisons instrumented ({} counters)",
+                target.sites.len(),
+                target.counters
+            ),
             None => "no coverage".into(),
         },
         options.jobs.max(1),
@@ -547,11 +551,12 @@ fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
     let summary = fuzz::fuzz(target.clone(), &options, &mut |p| eprintln!("wemu fuzz: {p}"))?;
     let p = &summary.progress;
     eprintln!(
-        "wemu fuzz: done: {} execs in {:.2} s = {:.0} execs/s ({:.0} per worker); corpus {}; {}; {} finding(s)",
+        "wemu fuzz: done: {} execs in {:.2} s = {:.0} execs/s ({:.0} per worker, {:.1} operations per input); corpus {}; {}; {} finding(s)",
         p.execs,
         p.elapsed.as_secs_f64(),
         p.rate(),
         p.rate() / options.jobs.max(1) as f64,
+        p.ops_per_exec,
         p.corpus,
         match p.blocks {
             Some(total) =>

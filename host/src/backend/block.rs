@@ -61,6 +61,14 @@ impl BlockImage {
         }
     }
 
+    /// For an in-memory image: whether it was written since `take_dirty`.
+    pub fn is_dirty(&self) -> bool {
+        match &self.backing {
+            Backing::Memory(_, dirty) => dirty.get(),
+            Backing::File(_) => false,
+        }
+    }
+
     /// For an in-memory image: replace its contents with `bytes` (same
     /// size; extra bytes are ignored, missing ones zeroed). Counts as a write.
     pub fn set_contents(&self, bytes: &[u8]) {
@@ -160,8 +168,10 @@ mod tests {
         img.write(1020, b"wemu").unwrap();
         assert_eq!(img.read(1020, 4).unwrap(), b"wemu");
         assert_eq!(img.read(1021, 4), Err(BlockError::OutOfRange));
+        assert!(img.is_dirty());
         assert!(img.take_dirty());
         assert!(!img.take_dirty(), "the mark is cleared by taking it");
+        assert!(!img.is_dirty());
         img.set_contents(&[7; 4]);
         assert_eq!(img.contents().unwrap()[..5], [7, 7, 7, 7, 0]);
         assert!(img.take_dirty());

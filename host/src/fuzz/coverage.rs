@@ -14,8 +14,11 @@ use crate::device::{SETUP_FUEL, WasmDevice};
 
 /// The live counters of one instance.
 pub struct CoverageMap {
-    list: WasmList<u8>,
-    start: Vec<u8>,
+    /// The counters as little-endian words, then the comparison slots.
+    list: WasmList<u64>,
+    /// The counter words at `begin`.
+    start: Vec<u64>,
+    counters: usize,
 }
 
 impl CoverageMap {
@@ -24,24 +27,24 @@ impl CoverageMap {
     pub fn attach(dev: &mut WasmDevice, counters: usize) -> Result<Self> {
         let (store, instance) = dev.store_and_instance();
         let func = instance
-            .get_typed_func::<(), (WasmList<u8>,)>(&mut *store, COVERAGE_EXPORT)
+            .get_typed_func::<(), (WasmList<u64>,)>(&mut *store, COVERAGE_EXPORT)
             .map_err(|e| anyhow::anyhow!("the component has no coverage export: {e:#}"))?;
         store.set_fuel(SETUP_FUEL).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let (list,) =
             func.call(&mut *store, ()).map_err(|e| anyhow::anyhow!("calling the coverage export: {e:#}"))?;
-        if list.len() < counters {
-            anyhow::bail!("the coverage map has {} counters, expected {counters}", list.len());
+        let words = counters.div_ceil(8);
+        if list.len() < words {
+            anyhow::bail!("the coverage map has {} words, expected at least {words}", list.len());
         }
-        let start = vec![0; counters];
-        Ok(CoverageMap { list, start })
+        Ok(CoverageMap { list, start: vec![0; words], counters })
     }
 
     pub fn len(&self) -> usize {
-        self.start.len()
+        self.counters
     }
 
     pub fn is_empty(&self) -> bool {
-        self.start.is_empty()
+        self.counters == 0
     }
 
     /// Remember the counters before an execution.
@@ -50,25 +53,44 @@ impl CoverageMap {
         self.start.copy_from_slice(now);
     }
 
-    /// Append `(block, bucket bit)` for every block hit since `begin`.
+    /// Append `(counter, bucket bit)` for every counter hit since `begin`.
     pub fn collect(&self, dev: &WasmDevice, hits: &mut Vec<(u32, u8)>) {
         let now = &self.list.as_le_slice(dev.store())[..self.start.len()];
-        let mut base = 0usize;
-        // Compare eight counters at a time: most did not move.
-        for (a, b) in now.chunks(8).zip(self.start.chunks(8)) {
-            if a != b {
-                for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                    if x != y {
-                        hits.push(((base + i) as u32, bucket(x.wrapping_sub(*y))));
-                    }
+        // Eight counters per word, four words per step: most did not move.
+        let mut chunks = now.chunks_exact(4).zip(self.start.chunks_exact(4));
+        let mut w = 0;
+        for (a, b) in &mut chunks {
+            if (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) != 0 {
+                for k in 0..4 {
+                    self.word(w + k, a[k], b[k], hits);
                 }
             }
-            base += 8;
+            w += 4;
+        }
+        let tail = now.len() / 4 * 4;
+        for (k, (a, b)) in now[tail..].iter().zip(&self.start[tail..]).enumerate() {
+            self.word(tail + k, *a, *b, hits);
         }
     }
-}
 
-impl CoverageMap {
+    /// The counters of word `w` that moved from `then` to `now`.
+    #[inline]
+    fn word(&self, w: usize, now: u64, then: u64, hits: &mut Vec<(u32, u8)>) {
+        let (a, b) = (u64::from_le(now), u64::from_le(then));
+        // Visit only the bytes that differ.
+        let mut diff = a ^ b;
+        while diff != 0 {
+            let byte = diff.trailing_zeros() / 8;
+            diff &= !(0xff << (byte * 8));
+            let index = w * 8 + byte as usize;
+            if index < self.counters {
+                let hits_now = (a >> (byte * 8)) as u8;
+                let hits_then = (b >> (byte * 8)) as u8;
+                hits.push((index as u32, bucket(hits_now.wrapping_sub(hits_then))));
+            }
+        }
+    }
+
     /// For every comparison site hit in `hits` (and not equal), the value
     /// it last compared with its constant.
     pub fn compared(
@@ -83,16 +105,16 @@ impl CoverageMap {
         let mut seen = std::collections::HashSet::new();
         for &(i, _) in hits {
             let k = sites.partition_point(|s| s.base <= i);
-            let Some(site) = k.checked_sub(1).and_then(|k| sites.get(k).map(|s| (k, *s))) else { continue };
-            let (k, site) = site;
+            let Some((k, site)) = k.checked_sub(1).and_then(|k| sites.get(k).map(|s| (k, *s))) else {
+                continue;
+            };
             // Counter `base` is popcount 0: the values were equal.
             if i >= site.base + site.features() || i == site.base || !seen.insert(k) {
                 continue;
             }
-            let Some(bytes) = all.get(slots + 8 * k..slots + 8 * k + 8) else { continue };
-            let mut v = [0u8; 8];
-            v.copy_from_slice(bytes);
-            out.push((site, u64::from_le_bytes(v)));
+            if let Some(v) = all.get(slots + k) {
+                out.push((site, u64::from_le(*v)));
+            }
         }
         out
     }

@@ -51,6 +51,8 @@ pub struct Progress {
     /// Instrumented blocks (`None` without coverage).
     pub blocks: Option<usize>,
     pub findings: usize,
+    /// Operations per input, on average.
+    pub ops_per_exec: f64,
 }
 
 impl Progress {
@@ -92,6 +94,8 @@ struct Shared {
     virgin: Mutex<Virgin>,
     findings: Mutex<Findings>,
     execs: AtomicU64,
+    /// Operations run, all inputs together.
+    ops: AtomicU64,
     stop: AtomicBool,
     corpus_dir: PathBuf,
     crashes_dir: PathBuf,
@@ -148,8 +152,10 @@ impl Shared {
             (v.blocks(), v.features())
         };
         let findings = lock(&self.findings).list.len();
+        let execs = self.execs.load(Ordering::Relaxed);
         Progress {
-            execs: self.execs.load(Ordering::Relaxed),
+            ops_per_exec: self.ops.load(Ordering::Relaxed) as f64 / execs.max(1) as f64,
+            execs,
             elapsed: started.elapsed(),
             corpus,
             blocks_hit,
@@ -184,6 +190,7 @@ pub fn fuzz(
         virgin: Mutex::new(Virgin::new(target.counters, blocks.unwrap_or(0))),
         findings: Mutex::new(Findings::default()),
         execs: AtomicU64::new(0),
+        ops: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         corpus_dir: opts.corpus_dir.clone(),
         crashes_dir: opts.crashes_dir.clone(),
@@ -270,19 +277,26 @@ fn worker(w: usize, target: &Arc<Target>, shared: &Shared, opts: &FuzzOptions) {
         if !count_exec(shared, opts) {
             break;
         }
-        let input = match pending.pop() {
-            Some(i) => i,
+        let (input, ops) = match pending.pop() {
+            Some(i) => (i, None),
             None => {
                 let (parent, other) = {
                     let corpus = lock(&shared.corpus);
                     // Half the time one of the newest entries: they hold the
                     // frontier (the last blocks and compare values reached).
+                    // Otherwise the shorter of two: every run of a long input
+                    // costs more, and its children grow longer still.
                     let pick = |m: &mut Mutator| {
                         let n = corpus.len();
                         let i = if m.rng.below(2) == 0 {
                             n - 1 - m.rng.below(n.min(RECENT))
                         } else {
-                            m.rng.below(n)
+                            let (a, b) = (m.rng.below(n), m.rng.below(n));
+                            if corpus.get(b).map(|x| x.len()) < corpus.get(a).map(|x| x.len()) {
+                                b
+                            } else {
+                                a
+                            }
                         };
                         corpus.get(i).cloned()
                     };
@@ -290,13 +304,18 @@ fn worker(w: usize, target: &Arc<Target>, shared: &Shared, opts: &FuzzOptions) {
                 };
                 match parent {
                     Some(p) => {
-                        mutator.mutate(&target.codec, &p, other.as_deref().map_or(&[], |o| o.as_slice()))
+                        mutator.mutate_ops(&target.codec, &p, other.as_deref().map_or(&[], |o| o.as_slice()))
                     }
-                    None => mutator.generate(&target.codec),
+                    None => (mutator.generate(&target.codec), None),
                 }
             }
         };
-        if let Some(f) = harness.run(&input, None) {
+        let finding = match &ops {
+            Some(ops) => harness.run_ops(ops, None),
+            None => harness.run(&input, None),
+        };
+        shared.ops.fetch_add(harness.last_ops as u64, Ordering::Relaxed);
+        if let Some(f) = finding {
             if shared.report(f, &input).is_some() && opts.stop_on_finding {
                 shared.stop.store(true, Ordering::Relaxed);
             }
@@ -324,6 +343,7 @@ fn worker(w: usize, target: &Arc<Target>, shared: &Shared, opts: &FuzzOptions) {
         }
         harness.want_compared = true;
         let again = harness.run(&input, None);
+        shared.ops.fetch_add(harness.last_ops as u64, Ordering::Relaxed);
         harness.want_compared = false;
         if again.is_none() {
             let mut candidates = input_to_state(&target.codec, &input, &harness.compared);

@@ -156,7 +156,9 @@ impl Sandbox {
         state.chardevs = (0..PORTS)
             .map(|port| Box::new(PortSink { port, out: output.clone() }) as Box<dyn CharSink>)
             .collect();
-        state.blocks = vec![BlockImage::in_memory(vec![0; BLOCK_SIZE], false)];
+        if target.loaded.checked.capabilities.contains(&"block") {
+            state.blocks = vec![BlockImage::in_memory(vec![0; BLOCK_SIZE], false)];
+        }
         let mut dev = WasmDevice::create(
             &target.engine,
             &target.loaded.pre,
@@ -236,24 +238,27 @@ impl Sandbox {
     /// Apply the effects the device queued (IRQs, timers, power) and move
     /// captured output and DMA requests into `obs`.
     fn apply_effects(&mut self, obs: &mut Observation) {
-        let effects = self.dev.take_effects();
-        for (line, level) in effects.irq_changes {
+        // Drained in place: the queues keep their capacity for the next call.
+        let Sandbox { dev, levels, timers, .. } = self;
+        let st = dev.state_mut();
+        for (line, level) in st.irq_changes.drain(..) {
             // The host checked the line against the declared outputs.
-            if let Some(l) = self.levels.get_mut(line as usize)
+            if let Some(l) = levels.get_mut(line as usize)
                 && *l != level
             {
                 *l = level;
                 obs.irqs.push((line, level));
             }
         }
-        for op in effects.timer_ops {
+        for op in st.timer_ops.drain(..) {
             match op {
-                TimerOp::Set { id, deadline_ns } => self.timers.set(0, id, deadline_ns),
-                TimerOp::Cancel { id } => self.timers.cancel(0, id),
+                TimerOp::Set { id, deadline_ns } => timers.set(0, id, deadline_ns),
+                TimerOp::Cancel { id } => timers.cancel(0, id),
             }
         }
-        if effects.power.is_some() {
-            obs.power = effects.power;
+        let power = st.power.take();
+        if power.is_some() {
+            obs.power = power;
         }
         let mut out = self.output.borrow_mut();
         if !out.is_empty() {
@@ -354,7 +359,9 @@ impl Sandbox {
                 self.dirty[w] |= 1 << (page % 64);
             }
         }
+        // Both start zeroed; only a written image needs copying.
         if let (Some(src), Some(dst)) = (from.dev.state().blocks.first(), self.dev.state().blocks.first())
+            && src.is_dirty()
             && let Some(bytes) = src.contents()
         {
             dst.set_contents(&bytes);
@@ -388,6 +395,10 @@ impl Sandbox {
                     ));
                 }
             }
+        }
+        let written = |s: &Sandbox| s.dev.state().blocks.first().is_some_and(BlockImage::is_dirty);
+        if !written(self) && !written(other) {
+            return None;
         }
         let image = |s: &Sandbox| s.dev.state().blocks.first().and_then(BlockImage::contents);
         match (image(self), image(other)) {

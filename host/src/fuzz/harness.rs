@@ -12,10 +12,12 @@
 //! At a `save-restore` operation the harness saves the device, resets a
 //! second "shadow" instance, gives it a copy of the environment (clock,
 //! IRQ levels, RAM, block image; no timers: a device re-arms its timers in
-//! `restore`) and restores the saved bytes into it. From then on every
-//! operation runs on both, and everything observable must match: the
+//! `restore`) and restores the saved bytes into it. For the next
+//! `SHADOW_WINDOW` operations (or to the end of the input) every operation
+//! runs on both, and everything observable must match: the
 //! answer, the IRQ line changes, character output, power requests, DMA
-//! requests, and at the end the RAM and block image contents. A `restore`
+//! requests, and, if the window lasts to the end, the RAM and block image
+//! contents. A `restore`
 //! that refuses its own `save`, a fault in the copy only, or any
 //! difference is a `save-restore` finding. Comparing behaviour instead of
 //! the bytes of a second `save` catches state that `save` leaves out, and
@@ -30,6 +32,11 @@ use super::finding::{Finding, FindingKind};
 use super::ops::{Codec, Op};
 use super::target::Target;
 use crate::device::CreateError;
+
+/// Operations the restored copy shadows the original for after a
+/// `save-restore` (state that `save` forgot shows when it is next used;
+/// a mutation moves that use closer if it is further away).
+pub const SHADOW_WINDOW: usize = 16;
 
 thread_local! {
     /// The last host panic on this thread (message and location), recorded
@@ -79,6 +86,8 @@ pub struct Harness {
     fresh_each_input: bool,
     /// Coverage of the last input: (block, hit-count bucket).
     pub hits: Vec<(u32, u8)>,
+    /// Operations in the last input.
+    pub last_ops: usize,
     /// Record `compared` for the next inputs.
     pub want_compared: bool,
     /// Comparisons with constants the last input made (when
@@ -96,6 +105,7 @@ impl Harness {
             ignore: ignore.to_vec(),
             fresh_each_input: ignore.contains(&FindingKind::Reset),
             hits: Vec::new(),
+            last_ops: 0,
             want_compared: false,
             compared: Vec::new(),
         }
@@ -119,6 +129,7 @@ impl Harness {
     pub fn run_ops(&mut self, ops: &[Op], trace: Option<Trace<'_>>) -> Option<Finding> {
         self.hits.clear();
         self.compared.clear();
+        self.last_ops = ops.len();
         let finding = if self.catch_panics {
             match catch_host_panic(|| self.execute(ops, trace)) {
                 Ok(f) => f,
@@ -164,6 +175,7 @@ impl Harness {
             cov.begin(&main.dev);
         }
         let mut shadow_active = false;
+        let mut shadow_until = 0usize;
         let mut finding = None;
         // Which instances faulted (and must be replaced).
         let (mut main_dead, mut shadow_dead) = (false, false);
@@ -201,6 +213,7 @@ impl Harness {
                 match restored {
                     Ok(Ok(obs)) => {
                         shadow_active = true;
+                        shadow_until = i + SHADOW_WINDOW;
                         if let Some(t) = trace.as_mut() {
                             t(format!(
                                 "#{i} {} -> saved {} bytes, restored; {}",
@@ -260,6 +273,15 @@ impl Harness {
                     &format!("{} during {}", if e.write { "write" } else { "read" }, Codec::kind_name(op)),
                 ));
                 break;
+            }
+            if shadow_active && i > shadow_until {
+                // The window is over: the copy stops shadowing.
+                shadow_active = false;
+                if let Some(shadow) = &self.shadow
+                    && let Some(cov) = &shadow.coverage
+                {
+                    cov.collect(&shadow.dev, &mut self.hits);
+                }
             }
             if shadow_active && let Some(shadow) = self.shadow.as_mut() {
                 let copy = shadow.exec(op);

@@ -13,7 +13,8 @@
 //! - A new core function returns a pointer to that pair. In the component
 //!   it is lifted (`canon lift`, with the counter memory as its `memory`
 //!   option) and exported at the top level as
-//!   `wemu-fuzz-coverage: func() -> list<u8>`.
+//!   `wemu-fuzz-coverage: func() -> list<u64>` (the counters read as
+//!   little-endian words, eight at a time).
 //!
 //! The host calls that export once per instance and keeps the returned
 //! `WasmList<u8>`: wasmtime reads a `WasmList` from the live memory each
@@ -68,7 +69,7 @@ pub struct Instrumented {
     pub counters: usize,
     /// The equality comparisons with a constant, in slot order.
     pub sites: Vec<CmpSite>,
-    /// Byte offset (in the coverage list) of the first comparison slot.
+    /// Word index (in the coverage list) of the first comparison slot.
     pub slots: usize,
 }
 
@@ -267,7 +268,7 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented> {
     let (core_func, core_memory) = (sp.core_funcs, sp.core_memories);
 
     let mut types = ComponentTypeSection::new();
-    types.defined_type().list(PrimitiveValType::U8);
+    types.defined_type().list(PrimitiveValType::U64);
     types
         .function()
         .params(std::iter::empty::<(&str, ComponentValType)>())
@@ -288,7 +289,7 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented> {
         blocks: layout.blocks as usize,
         counters: layout.counters as usize,
         sites: layout.sites,
-        slots: (layout.slots - MAP_OFFSET) as usize,
+        slots: ((layout.slots - MAP_OFFSET) / 8) as usize,
     })
 }
 
@@ -474,7 +475,7 @@ fn instrument_module(bytes: &[u8]) -> Result<(wasm_encoder::Module, Layout)> {
     cov.instruction(&Instruction::I32Const(MAP_OFFSET as i32));
     cov.instruction(&Instruction::I32Store(store));
     cov.instruction(&Instruction::I32Const(0));
-    cov.instruction(&Instruction::I32Const((end - MAP_OFFSET) as i32));
+    cov.instruction(&Instruction::I32Const(((end - MAP_OFFSET) / 8) as i32));
     cov.instruction(&Instruction::I32Store(MemArg { offset: 4, ..store }));
     cov.instruction(&Instruction::I32Const(0));
     cov.instruction(&Instruction::End);

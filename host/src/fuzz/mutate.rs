@@ -63,22 +63,38 @@ impl Mutator {
     /// Mutate `input` (1, 2, 4 or 8 stacked changes); `other` is another
     /// corpus entry to splice with.
     pub fn mutate(&mut self, codec: &Codec, input: &[u8], other: &[u8]) -> Vec<u8> {
-        let mut data = input.to_vec();
+        self.mutate_ops(codec, input, other).0
+    }
+
+    /// `mutate`, also returning the operations when the change was made on
+    /// them (they are exactly what the bytes decode to, which saves the
+    /// caller a decode).
+    pub fn mutate_ops(&mut self, codec: &Codec, input: &[u8], other: &[u8]) -> (Vec<u8>, Option<Vec<Op>>) {
         let rounds = 1 << self.rng.below(4);
-        for _ in 0..rounds {
-            // Mostly structured edits: byte havoc shifts the operation
-            // boundaries and so rewrites everything after it.
-            match self.rng.below(16) {
-                0..=4 => self.havoc(codec, &mut data),
-                _ => {
-                    let mut ops = codec.decode(&data);
-                    self.edit_ops(codec, &mut ops, other);
-                    data = codec.encode(&ops);
-                }
+        // Mostly structured edits: byte havoc shifts the operation
+        // boundaries and so rewrites everything after it. One kind per
+        // call, so the input is decoded and encoded at most once.
+        if self.rng.below(16) < 5 {
+            let mut data = input.to_vec();
+            for _ in 0..rounds {
+                self.havoc(codec, &mut data);
+            }
+            data.truncate(MAX_LEN);
+            (data, None)
+        } else {
+            let mut ops = codec.decode(input);
+            for _ in 0..rounds {
+                self.edit_ops(codec, &mut ops, other);
+            }
+            let data = codec.encode(&ops);
+            if data.len() > MAX_LEN {
+                let mut data = data;
+                data.truncate(MAX_LEN);
+                (data, None)
+            } else {
+                (data, Some(ops))
             }
         }
-        data.truncate(MAX_LEN);
-        data
     }
 
     fn havoc(&mut self, codec: &Codec, data: &mut Vec<u8>) {
@@ -135,7 +151,15 @@ impl Mutator {
 
     fn edit_ops(&mut self, codec: &Codec, ops: &mut Vec<Op>, other: &[u8]) {
         let n = ops.len();
-        match self.rng.below(9) {
+        // Longer inputs cost time on every run: past half the limit, most
+        // edits delete (as many ways to shrink as to grow otherwise).
+        if n > MAX_OPS / 2 && self.rng.below(2) == 0 {
+            let at = self.rng.below(n);
+            let len = (1 + self.rng.below(4)).min(n - at);
+            ops.drain(at..at + len);
+            return;
+        }
+        match self.rng.below(10) {
             7 if n > 0 && n < MAX_OPS => {
                 // Read back a register the input touches (or its
                 // neighbour), somewhere after that access: state a write
@@ -158,8 +182,10 @@ impl Mutator {
                 let op = self.random_op(codec);
                 ops.insert(self.rng.below(n + 1), op);
             }
-            2 if n > 0 => {
-                ops.remove(self.rng.below(n));
+            2 | 8 if n > 0 => {
+                let at = self.rng.below(n);
+                let len = (1 + self.rng.below(4)).min(n - at);
+                ops.drain(at..at + len);
             }
             3 if n > 0 && n < MAX_OPS => {
                 let i = self.rng.below(n);
@@ -241,9 +267,13 @@ mod tests {
             let mut x = m.generate(&c);
             let mut all = Vec::new();
             for _ in 0..500 {
-                x = m.mutate(&c, &x, &[4, 0, 0x12]);
+                let (bytes, ops) = m.mutate_ops(&c, &x, &[4, 0, 0x12]);
+                x = bytes;
                 assert!(x.len() <= MAX_LEN);
                 assert!(c.decode(&x).len() <= MAX_OPS);
+                if let Some(ops) = ops {
+                    assert_eq!(c.decode(&x), ops, "the operations are what the bytes decode to");
+                }
                 all.push(x.clone());
             }
             all

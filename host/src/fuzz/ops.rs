@@ -162,7 +162,8 @@ impl Codec {
     /// Decode up to `MAX_OPS` operations from `data`.
     pub fn decode(&self, data: &[u8]) -> Vec<Op> {
         let mut u = Unstructured::new(data);
-        let mut ops = Vec::new();
+        // An operation takes 2–4 bytes typically.
+        let mut ops = Vec::with_capacity((data.len() / 3).min(MAX_OPS));
         while !u.is_empty() && ops.len() < MAX_OPS {
             ops.push(self.decode_op(&mut u));
         }
@@ -172,7 +173,7 @@ impl Codec {
     /// The bytes that decode to `ops` (a canonical form: decoding is
     /// many-to-one). Operations this device cannot have are skipped.
     pub fn encode(&self, ops: &[Op]) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(ops.len() * 6);
         for op in ops.iter().take(MAX_OPS) {
             self.encode_op(op, &mut out);
         }
