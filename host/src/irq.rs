@@ -43,6 +43,15 @@ impl HartPin {
             _ => None,
         }
     }
+    /// The name machine files use (`hart0.meip`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HartPin::Meip => "meip",
+            HartPin::Mtip => "mtip",
+            HartPin::Msip => "msip",
+            HartPin::Seip => "seip",
+        }
+    }
     pub fn cpu_pin(self) -> IrqPin {
         match self {
             HartPin::Meip => IrqPin::MachineExternal,

@@ -137,7 +137,8 @@ struct RunArgs {
     serial: Vec<ChardevSpec>,
 
     /// Trace categories, to stderr: "mmio" logs every device register access,
-    /// "in_asm" every executed instruction (pc, bits, disassembly).
+    /// "irq" every interrupt line change, "in_asm" every executed
+    /// instruction (pc, bits, disassembly).
     #[arg(long = "trace", short = 'd', value_name = "WHAT", value_delimiter = ',')]
     trace: Vec<String>,
 
@@ -181,7 +182,8 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
         // `--trace` output is gated by its own flag; let it through.
         .add_directive("wemu::mmio=info".parse().expect("static directive"))
-        .add_directive("wemu::insn=info".parse().expect("static directive"));
+        .add_directive("wemu::insn=info".parse().expect("static directive"))
+        .add_directive("wemu::irq=info".parse().expect("static directive"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -263,18 +265,20 @@ fn dtb(args: DtbArgs) -> Result<()> {
 
 fn run(args: RunArgs) -> Result<ExitCode> {
     let spec = machine_spec(&args.machine)?;
-    let (mut trace_mmio, mut trace_insns) = (false, false);
+    let (mut trace_mmio, mut trace_insns, mut trace_irq) = (false, false, false);
     for t in &args.trace {
         match t.as_str() {
             "mmio" => trace_mmio = true,
             "in_asm" => trace_insns = true,
-            other => anyhow::bail!("unknown trace category '{other}' (known: mmio, in_asm)"),
+            "irq" => trace_irq = true,
+            other => anyhow::bail!("unknown trace category '{other}' (known: mmio, irq, in_asm)"),
         }
     }
     let opts = machine::Options {
         serials: if args.serial.is_empty() { vec![ChardevSpec::Stdio] } else { args.serial.clone() },
         trace_mmio,
         trace_insns,
+        trace_irq,
         realtime: args.clock == "realtime",
     };
     let mut loader = loader(&args.machine.paths)?;

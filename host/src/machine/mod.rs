@@ -54,13 +54,21 @@ pub struct Options {
     pub trace_mmio: bool,
     /// Log every executed instruction (`--trace in_asm`).
     pub trace_insns: bool,
+    /// Log every interrupt line change (`--trace irq`).
+    pub trace_irq: bool,
     /// Follow the host's clock instead of the deterministic virtual one.
     pub realtime: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { serials: vec![ChardevSpec::Stdio], trace_mmio: false, trace_insns: false, realtime: false }
+        Options {
+            serials: vec![ChardevSpec::Stdio],
+            trace_mmio: false,
+            trace_insns: false,
+            trace_irq: false,
+            realtime: false,
+        }
     }
 }
 
@@ -111,6 +119,7 @@ pub struct Platform {
     pub(crate) stop: Option<run::StopRequest>,
     pub(crate) trace_mmio: bool,
     pub(crate) trace_insns: bool,
+    pub(crate) trace_irq: bool,
 }
 
 impl Platform {
@@ -269,6 +278,7 @@ impl Machine {
             stop: None,
             trace_mmio: opts.trace_mmio,
             trace_insns: opts.trace_insns,
+            trace_irq: opts.trace_irq,
         };
         // Apply whatever the devices asked for while being created.
         for i in 0..platform.slots.len() {

@@ -10,7 +10,7 @@ use super::{Machine, Platform};
 use crate::bus::Target;
 use crate::device::{DeviceFault, FaultKind, PowerRequest, TimerOp};
 use crate::image::Image;
-use crate::irq::Delivery;
+use crate::irq::{Delivery, Sink};
 use crate::ram::Ram;
 
 /// Instructions a hart runs between looks at input, timers and pins.
@@ -141,6 +141,9 @@ impl Platform {
                 self.stop.get_or_insert(StopRequest::Power(p));
             }
             for (line, level) in effects.irq_changes {
+                if self.trace_irq {
+                    self.trace_line(device, line, level);
+                }
                 match self.irq.set(device, line, level) {
                     None => {}
                     Some(Delivery::Hart { hart, pin, level }) => self.pin_changes.push((hart, pin, level)),
@@ -165,6 +168,18 @@ impl Platform {
             }
         }
         Ok(())
+    }
+
+    /// `--trace irq`: one line per level a device drives, with where the
+    /// line goes (the sink may not change if another source holds it).
+    fn trace_line(&self, device: usize, line: u32, level: bool) {
+        let to = match self.irq.sink_of(device, line) {
+            Some(Sink::Hart { hart, pin }) => format!("hart{hart}.{}", pin.name()),
+            Some(Sink::Device { device: d, line: input }) => format!("{}.{input}", self.slots[*d].spec.name),
+            Some(Sink::Unconnected { label }) => format!("unconnected ({label})"),
+            None => "unconnected".to_owned(),
+        };
+        tracing::info!(target: "wemu::irq", "{} line {line} -> {to}: {}", self.slots[device].spec.name, u8::from(level));
     }
 
     /// Offer waiting input bytes to their devices.
