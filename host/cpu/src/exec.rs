@@ -234,11 +234,15 @@ impl Hart {
                 // Flushing the TLB on every satp access is allowed (the
                 // spec never requires it without an SFENCE.VMA) and keeps
                 // Sv39/Sv48 entries and page-table roots from mixing. TLB
-                // entries also hold PMP verdicts: any PMP write drops them
-                // (§3.7.2 asks software for an SFENCE.VMA after changing
-                // PMP; flushing here as well is allowed and what QEMU does).
-                if csr == addr::SATP || (addr::PMPCFG0..=addr::PMPADDR63).contains(&csr) {
+                // entries and `pmp_pages` hold PMP verdicts: any PMP write
+                // drops them (§3.7.2 asks software for an SFENCE.VMA after
+                // changing PMP; flushing here as well is allowed and what
+                // QEMU does).
+                if csr == addr::SATP {
                     self.tlb.flush_all();
+                } else if (addr::PMPCFG0..=addr::PMPADDR63).contains(&csr) {
+                    self.tlb.flush_all();
+                    self.pmp_pages.flush();
                 }
                 self.set_reg(rd, old);
             }
@@ -378,11 +382,13 @@ impl Hart {
         }
         let satp_val = self.csrs.satp();
         if self.mode == PrivMode::Machine || satp_val >> satp::MODE_SHIFT == satp::MODE_BARE {
-            // Physical: PMP per 16-bit parcel, as `fetch` does.
+            // Physical: the page's cached PMP verdict. A page PMP splits
+            // (no X bit in `MIXED`), or a 32-bit instruction reaching into
+            // the next page, is left to `fetch`, which checks each parcel.
             let d = self.icache.get(pc)?;
-            let ok = self.pmp_ok(pc, 2, self.mode, cfg::X)
-                && (d.len == 2 || self.pmp_ok(pc.wrapping_add(2), 2, self.mode, cfg::X));
-            return ok.then_some(d);
+            let v = self.pmp_pages.get(pc)?;
+            let perms = if self.mode == PrivMode::Machine { v.m } else { v.su };
+            return (perms & cfg::X != 0 && (d.len == 2 || pc & 0xfff != 0xffe)).then_some(d);
         }
         let d = self.icache.get(self.cached_fetch_pa(pc, satp_val)?)?;
         // A 32-bit instruction in a page's last halfword also needs the
@@ -446,7 +452,7 @@ impl Hart {
             return self.xlate(mem, va2, Access::Fetch, 2, cfg::X);
         }
         let pa2 = pa.wrapping_add(2);
-        if self.mode as u8 == self.csrs.pmp_fetch_free() || self.pmp_ok(pa2, 2, self.mode, cfg::X) {
+        if self.mode as u8 == self.csrs.pmp_fetch_free() || self.pmp_phys(pa2, 2, self.mode, cfg::X) {
             Ok(pa2)
         } else {
             Err(Fault::Exc(Exception::InstructionAccessFault, va2))

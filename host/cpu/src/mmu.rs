@@ -19,7 +19,7 @@
 
 use crate::csr::mstatus;
 use crate::hart::{Hart, PrivMode};
-use crate::pmp::{MIXED, Pmp, cfg};
+use crate::pmp::{MIXED, Pmp, Verdict, cfg};
 use crate::tlb::{TlbEntry, vpn_of};
 use crate::trap::Access;
 use crate::{MemError, Memory};
@@ -181,6 +181,26 @@ impl Hart {
         self.csrs.pmp().check(pa, u64::from(size), mode == PrivMode::Machine) & need == need
     }
 
+    /// `pmp_ok` through the cache of physical page verdicts (a page PMP
+    /// splits is checked access by access). Used for untranslated
+    /// accesses; translated ones have the verdict in their TLB entry.
+    #[inline]
+    pub(crate) fn pmp_phys(&mut self, pa: u64, size: u8, mode: PrivMode, need: u8) -> bool {
+        let v = match self.pmp_pages.get(pa) {
+            Some(v) => v,
+            None => self.fill_pmp_page(pa),
+        };
+        let perms = if mode == PrivMode::Machine { v.m } else { v.su };
+        perms & need == need || (perms & MIXED != 0 && self.pmp_ok(pa, size, mode, need))
+    }
+
+    #[inline(never)]
+    fn fill_pmp_page(&mut self, pa: u64) -> Verdict {
+        let v = self.csrs.pmp().page_verdict(pa & !0xfff);
+        self.pmp_pages.insert(pa, v);
+        v
+    }
+
     /// The physical address of an instruction fetch at `pc` in S/U mode
     /// with paging on (`satp_val` not Bare), if a TLB hit permits it: the
     /// PTE grants execution and PMP grants it for the whole page.
@@ -237,13 +257,13 @@ impl Hart {
         let st = self.csrs.mstatus();
         let mode = self.effective_mode(access, st);
         let satp_val = self.csrs.satp();
-        let levels = match satp_val >> satp::MODE_SHIFT {
+        let levels: u8 = match satp_val >> satp::MODE_SHIFT {
             satp::MODE_SV39 => 3,
             satp::MODE_SV48 => 4,
             _ => 0,
         };
         if mode == PrivMode::Machine || levels == 0 {
-            return if self.pmp_ok(va, size, mode, need) { Ok(va) } else { Err(XlateFault::Access) };
+            return if self.pmp_phys(va, size, mode, need) { Ok(va) } else { Err(XlateFault::Access) };
         }
         // §4.4.1: "instruction fetch addresses and load and store effective
         // addresses, which are 64 bits, must have bits 63–39 all equal to
@@ -264,6 +284,27 @@ impl Hart {
             // a fault): let a fresh walk decide.
             self.tlb.invalidate(vpn);
         }
+        self.tlb_fill(mem, va, access, size, need, mode)
+    }
+
+    /// `translate_checked` after a TLB miss (paging on, `mode` S or U):
+    /// walk, check, cache. Out of line to keep the hit path small.
+    #[inline(never)]
+    fn tlb_fill<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        va: u64,
+        access: Access,
+        size: u8,
+        need: u8,
+        mode: PrivMode,
+    ) -> Result<u64, XlateFault> {
+        let st = self.csrs.mstatus();
+        let (sum, mxr) = (st & mstatus::SUM != 0, st & mstatus::MXR != 0);
+        let satp_val = self.csrs.satp();
+        let levels: u8 = if satp_val >> satp::MODE_SHIFT == satp::MODE_SV48 { 4 } else { 3 };
+        let asid = ((satp_val >> satp::ASID_SHIFT) & satp::ASID_MASK) as u16;
+        let vpn = vpn_of(va);
         let w = walk(mem, self.csrs.pmp(), satp_val, levels, va)?;
         // Step 5 (permissions) and step 7 (A/D, Svade): fault, and cache
         // nothing, so the retry after software fixes the PTE walks again.

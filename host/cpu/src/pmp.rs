@@ -23,9 +23,12 @@
 //! an `mret` to S or U illegal while no entry is active, which wemu does
 //! not: the first S/U access faults instead).
 //!
-//! The hart asks `check` for each physical access that is not inert (see
-//! `Csrs::pmp_fetch_free`), and `page_perms` once per TLB fill, folding
-//! the answer for the whole 4 KiB page into the TLB entry.
+//! The hart skips PMP altogether while it cannot refuse anything (M-mode
+//! without locked entries, see `Csrs::pmp_fetch_free`). Otherwise it asks
+//! for the verdict of a whole 4 KiB page once and caches it: in the TLB
+//! entry for translated accesses, in `PageVerdicts` for physical ones. A
+//! page that an entry covers only partly is `MIXED` and checked access by
+//! access (`check`).
 
 /// Configuration byte fields (§3.7.1, Figure "PMP configuration register
 /// format").
@@ -201,7 +204,9 @@ impl Pmp {
     }
 
     /// The permissions (`cfg::R|W|X` bits) an access of `size` bytes at
-    /// `addr` has, for M-mode (`machine`) or S/U.
+    /// `addr` has, for M-mode (`machine`) or S/U. (Out of line: the hart
+    /// mostly uses cached page verdicts.)
+    #[inline(never)]
     pub(crate) fn check(&self, addr: u64, size: u64, machine: bool) -> u8 {
         match self.hit(addr, addr.wrapping_add(size - 1)) {
             // "If the L bit is clear ... any M-mode access matching the PMP
@@ -218,14 +223,71 @@ impl Pmp {
         }
     }
 
-    /// The S/U permissions of the whole 4 KiB page at `page` (aligned), or
-    /// `MIXED` when they are not the same for every byte of it.
-    pub(crate) fn page_perms(&self, page: u64) -> u8 {
+    /// The permissions of the whole 4 KiB page at `page` (aligned) for
+    /// S/U and for M, each `MIXED` when not the same for every byte.
+    pub(crate) fn page_verdict(&self, page: u64) -> Verdict {
         match self.hit(page, page | 0xfff) {
-            Hit::All(c) => c & cfg::RWX,
-            Hit::Partial => MIXED,
-            Hit::None => 0,
+            Hit::All(c) if c & cfg::L == 0 => Verdict { su: c & cfg::RWX, m: cfg::RWX },
+            Hit::All(c) => Verdict { su: c & cfg::RWX, m: c & cfg::RWX },
+            Hit::Partial => Verdict { su: MIXED, m: MIXED },
+            Hit::None => Verdict { su: 0, m: cfg::RWX },
         }
+    }
+
+    /// The S/U part of `page_verdict`, which the TLB caches (only S and U
+    /// translate).
+    pub(crate) fn page_perms(&self, page: u64) -> u8 {
+        self.page_verdict(page).su
+    }
+}
+
+/// PMP permissions of one 4 KiB physical page (`cfg` R/W/X bits, or `MIXED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Verdict {
+    /// For S and U (PMP does not tell them apart).
+    pub(crate) su: u8,
+    /// For M.
+    pub(crate) m: u8,
+}
+
+/// Pages in `PageVerdicts` (a power of two).
+const VERDICT_PAGES: usize = 64;
+/// A tag no page has: page numbers are below 2^52.
+const NO_PAGE: u64 = u64::MAX;
+
+/// Verdicts for the physical pages that untranslated accesses (satp Bare
+/// below M, or M-mode bound by PMP) touched, so those need no walk of the
+/// entries either: direct-mapped by page number, flushed on every PMP CSR
+/// write. (Translated accesses keep their verdict in the TLB entry.)
+/// (An inline array: the masked index needs no bounds check and no
+/// pointer is chased on the fetch path.)
+#[derive(Debug, Clone)]
+pub(crate) struct PageVerdicts {
+    slots: [(u64, Verdict); VERDICT_PAGES],
+}
+
+impl Default for PageVerdicts {
+    fn default() -> Self {
+        PageVerdicts { slots: [(NO_PAGE, Verdict::default()); VERDICT_PAGES] }
+    }
+}
+
+impl PageVerdicts {
+    /// The cached verdict for the page holding physical address `pa`.
+    #[inline(always)]
+    pub(crate) fn get(&self, pa: u64) -> Option<Verdict> {
+        let page = pa >> 12;
+        let (tag, v) = self.slots[(page as usize) & (VERDICT_PAGES - 1)];
+        (tag == page).then_some(v)
+    }
+
+    pub(crate) fn insert(&mut self, pa: u64, v: Verdict) {
+        let page = pa >> 12;
+        self.slots[(page as usize) & (VERDICT_PAGES - 1)] = (page, v);
+    }
+
+    pub(crate) fn flush(&mut self) {
+        self.slots.fill((NO_PAGE, Verdict::default()));
     }
 }
 

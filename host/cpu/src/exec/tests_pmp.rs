@@ -63,13 +63,15 @@ impl Rig {
         rig
     }
 
-    /// Program entry `i` (address first) straight into the CSR file.
+    /// Program entry `i` (address first) straight into the CSR file, and
+    /// drop the verdicts the hart cached (a CSR instruction does both).
     fn entry(&mut self, i: usize, c: u8, a: u64) {
         set_csr(&mut self.hart, addr::PMPADDR0 + i as u16, a);
         let reg = addr::PMPCFG0 + (i / 8 * 2) as u16;
         let old = self.hart.peek_csr(reg).expect("pmpcfg");
         let shift = 8 * (i % 8);
         set_csr(&mut self.hart, reg, (old & !(0xff << shift)) | u64::from(c) << shift);
+        self.hart.flush_tlb();
     }
 
     /// Write `csr` by executing `csrrw x0, csr, x5` in M-mode, as software does.
@@ -389,4 +391,26 @@ fn a_page_pmp_splits_is_checked_access_by_access() {
     assert_fault(vm.access(VA + 0x10), LoadFault, VA + 0x10, "TLB hit, denied doubleword");
     vm.hart.mode = U;
     assert_eq!(vm.access(VA + 0x18), Ok(0));
+}
+
+#[test]
+fn pmp_writes_flush_verdicts_cached_for_physical_pages() {
+    let mut r = Rig::new(S);
+    r.mem.put64(PAGE, 3);
+    r.mem.put32(PAGE + 8, NOP);
+    r.entry(0, NAPOT | RWX, napot(PAGE, 0x1000));
+    assert_eq!(r.run(Op::Ld, PAGE), Ok(3));
+    assert_eq!(r.exec(PAGE + 8), Ok(()));
+    assert_eq!(r.exec(PAGE + 8), Ok(()), "icache and verdict hit");
+    r.csrw(addr::PMPCFG0, u64::from(NAPOT | W));
+    r.mode = S;
+    fault(r.run(Op::Ld, PAGE), LoadFault, PAGE, "load after the write");
+    fault(r.exec(PAGE + 8), FetchFault, PAGE + 8, "fetch after the write");
+    // M-mode bound by a locked entry uses the same cache, with M's verdict.
+    r.csrw(addr::PMPCFG0, u64::from(L | NAPOT | R | X));
+    r.mode = M;
+    assert_eq!(r.exec(PAGE + 8), Ok(()), "M may execute");
+    fault(r.run(Op::Sd, PAGE), StoreFault, PAGE, "M may not write");
+    r.mode = S;
+    assert_eq!(r.run(Op::Ld, PAGE), Ok(3), "S reads through the same page verdict");
 }

@@ -196,6 +196,28 @@ fn page_verdicts_for_the_tlb() {
     let p = pmp(&[(0, TOR | R, (BASE + 0x800) >> 2)]);
     assert_eq!(p.page_perms(BASE), MIXED);
     assert_eq!(p.page_perms(0), R);
+    // M's half of the verdict: everything unless a locked entry decides.
+    let p = pmp(&[(0, L | NAPOT | R, napot(BASE, 0x1000)), (1, NAPOT, napot(BASE + 0x1000, 0x1000))]);
+    assert_eq!(p.page_verdict(BASE), Verdict { su: R, m: R });
+    assert_eq!(p.page_verdict(BASE + 0x1000), Verdict { su: 0, m: RWX });
+    assert_eq!(p.page_verdict(BASE + 0x2000), Verdict { su: 0, m: RWX });
+    let p = pmp(&[(0, L | NA4 | R, BASE >> 2)]);
+    assert_eq!(p.page_verdict(BASE), Verdict { su: MIXED, m: MIXED });
+}
+
+#[test]
+fn the_page_verdict_cache_is_direct_mapped_by_page() {
+    let mut c = PageVerdicts::default();
+    let v = Verdict { su: R, m: RWX };
+    assert_eq!(c.get(BASE), None);
+    c.insert(BASE + 0x123, v);
+    assert_eq!(c.get(BASE + 0xfff), Some(v), "any address in the page");
+    assert_eq!(c.get(BASE + 0x1000), None);
+    c.insert(BASE + 0x40_000, Verdict { su: 0, m: 0 });
+    assert_eq!(c.get(BASE), None, "same slot, another page evicts it");
+    c.insert(BASE, v);
+    c.flush();
+    assert_eq!(c.get(BASE), None);
 }
 
 const MCTX: CsrCtx = CsrCtx { mode: PrivMode::Machine, retired: 0, hart_id: 0 };
