@@ -223,6 +223,16 @@ fn hart_count_is_validated() {
 }
 
 #[test]
+fn pmp_guest_passes_every_check() {
+    // The same output as on qemu-system-riscv64 (tests/integration/parity.rs).
+    let out = wemu(&["run", "--kernel", path(&guest("pmp"))]);
+    assert!(!out.stdout.contains("<-- expected"), "{}", out.stdout);
+    assert!(out.stdout.ends_with("pmp: all checks passed\n"), "{}", out.stdout);
+    assert!(out.stdout.lines().count() > 80, "{}", out.stdout);
+    assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+#[test]
 fn traps_move_between_m_s_and_u_modes_with_delegation() {
     // The same output as on qemu-system-riscv64 -M virt -bios none.
     let out = wemu(&["run", "--kernel", path(&guest("priv"))]);

@@ -7,7 +7,8 @@ use crate::csr::mstatus;
 use crate::decode::decode;
 use crate::hart::{Hart, PrivMode};
 use crate::insn::{AmoOp, CsrSrc, Decoded, Insn, Reg, Width};
-use crate::mmu::XlateFault;
+use crate::mmu::{XlateFault, satp};
+use crate::pmp::cfg;
 use crate::trap::{Access, Exception, Halt, TrapCause, TrapRecord};
 use crate::{MemError, Memory};
 
@@ -232,9 +233,16 @@ impl Hart {
                     .map_err(|_| illegal(d))?;
                 // Flushing the TLB on every satp access is allowed (the
                 // spec never requires it without an SFENCE.VMA) and keeps
-                // Sv39/Sv48 entries and page-table roots from mixing.
+                // Sv39/Sv48 entries and page-table roots from mixing. TLB
+                // entries and `pmp_pages` hold PMP verdicts: any PMP write
+                // drops them (§3.7.2 asks software for an SFENCE.VMA after
+                // changing PMP; flushing here as well is allowed and what
+                // QEMU does).
                 if csr == addr::SATP {
                     self.tlb.flush_all();
+                } else if (addr::PMPCFG0..=addr::PMPADDR63).contains(&csr) {
+                    self.tlb.flush_all();
+                    self.pmp_pages.flush();
                 }
                 self.set_reg(rd, old);
             }
@@ -344,10 +352,18 @@ fn fault_causes(access: Access) -> (Exception, Exception) {
 }
 
 impl Hart {
-    /// Translate `va`; faults carry tval = `va` (§4.3.2, §3.1.16).
+    /// Translate `va` and check PMP for an access of `size` bytes needing
+    /// the `pmp::cfg` bits `need`; faults carry tval = `va` (§4.3.2, §3.1.16).
     #[inline]
-    fn xlate<M: Memory>(&mut self, mem: &mut M, va: u64, access: Access) -> ExecResult<u64> {
-        self.translate(mem, va, access).map_err(|f| {
+    fn xlate<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        va: u64,
+        access: Access,
+        size: u8,
+        need: u8,
+    ) -> ExecResult<u64> {
+        self.translate(mem, va, access, size, need).map_err(|f| {
             let (page, acc) = fault_causes(access);
             match f {
                 XlateFault::Page => Fault::Exc(page, va),
@@ -358,17 +374,38 @@ impl Hart {
     }
 
     /// The pre-decoded instruction at virtual `pc`, when both its
-    /// translation (TLB hit or no translation) and its decoding are cached.
+    /// translation and PMP verdict (or no need for either) and its
+    /// decoding are cached.
     #[inline(always)]
     fn cached_insn(&self, pc: u64) -> Option<Decoded> {
-        let pa = if self.mode == PrivMode::Machine { pc } else { self.cached_fetch_pa(pc)? };
-        self.icache.get(pa)
+        // M-mode with no locked PMP entry: physical and unchecked.
+        if self.mode as u8 == self.csrs.pmp_fetch_free() {
+            return self.icache.get(pc);
+        }
+        let satp_val = self.csrs.satp();
+        if self.mode == PrivMode::Machine || satp_val >> satp::MODE_SHIFT == satp::MODE_BARE {
+            // Physical: the page's cached PMP verdict. A page PMP splits
+            // (no X bit in `MIXED`), or a 32-bit instruction reaching into
+            // the next page, is left to `fetch`, which checks each parcel.
+            let d = self.icache.get(pc)?;
+            let v = self.pmp_pages.get(pc)?;
+            let perms = if self.mode == PrivMode::Machine { v.m } else { v.su };
+            return (perms & cfg::X != 0 && (d.len == 2 || pc & 0xfff != 0xffe)).then_some(d);
+        }
+        let d = self.icache.get(self.cached_fetch_pa(pc, satp_val)?)?;
+        // A 32-bit instruction in a page's last halfword also needs the
+        // next page: leave it to `fetch`.
+        (pc & 0xfff != 0xffe || d.len == 2).then_some(d)
     }
 
     /// Fetch and decode at `pc`: 2 bytes first, the next 2 only for a
     /// 32-bit instruction, so a compressed instruction in the last halfword
     /// of RAM works and a 32-bit one there faults at pc+2 (mtval = "the
-    /// portion of the instruction that caused the fault", §3.1.16).
+    /// portion of the instruction that caused the fault", §3.1.16). Each
+    /// 16-bit parcel is a fetch of its own for translation and PMP (the
+    /// spec lets an implementation decompose a misaligned fetch), so a
+    /// 32-bit instruction may straddle two PMP entries or pages that both
+    /// grant execution.
     ///
     /// The icache is keyed by the PHYSICAL pc: the pc is translated first
     /// (a TLB hit in the common case), so remapping code, switching satp or
@@ -383,18 +420,21 @@ impl Hart {
             // Only reachable if the machine set an odd pc: IALIGN is 16.
             return Err(Fault::Exc(Exception::InstructionAddressMisaligned, pc));
         }
-        let pa = self.xlate(mem, pc, Access::Fetch)?;
+        let pa = self.xlate(mem, pc, Access::Fetch, 2, cfg::X)?;
         if let Some(d) = self.icache.get(pa) {
-            return Ok(d);
+            // The second parcel is translated and checked as on a miss; a
+            // different physical page than the cached copy used means a
+            // fresh fetch.
+            if d.len == 2 || self.second_parcel(mem, pc, pa)? == pa.wrapping_add(2) {
+                return Ok(d);
+            }
         }
         let lo = fetch16(mem, pc, pa)?;
         let mut contiguous = true;
         let raw = if lo & 3 == 3 {
-            let va2 = pc.wrapping_add(2);
-            let pa2 =
-                if va2 & 0xfff == 0 { self.xlate(mem, va2, Access::Fetch)? } else { pa.wrapping_add(2) };
+            let pa2 = self.second_parcel(mem, pc, pa)?;
             contiguous = pa2 == pa.wrapping_add(2);
-            lo | (fetch16(mem, va2, pa2)? << 16)
+            lo | (fetch16(mem, pc.wrapping_add(2), pa2)? << 16)
         } else {
             lo
         };
@@ -405,24 +445,41 @@ impl Hart {
         Ok(d)
     }
 
+    /// The physical address of the second parcel of a 32-bit instruction
+    /// at `pc` (first parcel at `pa`), translated if it starts a new page
+    /// and checked by PMP.
+    fn second_parcel<M: Memory>(&mut self, mem: &mut M, pc: u64, pa: u64) -> ExecResult<u64> {
+        let va2 = pc.wrapping_add(2);
+        if va2 & 0xfff == 0 {
+            return self.xlate(mem, va2, Access::Fetch, 2, cfg::X);
+        }
+        let pa2 = pa.wrapping_add(2);
+        if self.mode as u8 == self.csrs.pmp_fetch_free() || self.pmp_phys(pa2, 2, self.mode, cfg::X) {
+            Ok(pa2)
+        } else {
+            Err(Fault::Exc(Exception::InstructionAccessFault, va2))
+        }
+    }
+
     fn load<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width) -> ExecResult<u64> {
         check_aligned(addr, width, Exception::LoadAddressMisaligned)?;
-        let pa = self.xlate(mem, addr, Access::Load)?;
+        let pa = self.xlate(mem, addr, Access::Load, width.bytes(), cfg::R)?;
         mem.load(pa, width.bytes())
             .map_err(|e| mem_fault(e, Exception::LoadAccessFault, Access::Load, addr, pa))
     }
 
     fn store<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width, v: u64) -> ExecResult<()> {
         check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
-        let pa = self.xlate(mem, addr, Access::Store)?;
+        let pa = self.xlate(mem, addr, Access::Store, width.bytes(), cfg::W)?;
         mem.store(pa, width.bytes(), v)
             .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Store, addr, pa))
     }
 
     /// AMO read-modify-write; returns the old value (sign-extended for .W).
     /// Every fault is a store/AMO fault (privileged spec: AMOs raise
-    /// store/AMO exceptions, and translate with store permissions), and
-    /// nothing is written to rd unless both accesses succeed.
+    /// store/AMO exceptions, and translate with store permissions; PMP
+    /// must grant both R and W), and nothing is written to rd unless both
+    /// accesses succeed.
     fn amo<M: Memory>(
         &mut self,
         mem: &mut M,
@@ -432,8 +489,8 @@ impl Hart {
         src: u64,
     ) -> ExecResult<u64> {
         check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
-        let pa = self.xlate(mem, addr, Access::Store)?;
         let size = width.bytes();
+        let pa = self.xlate(mem, addr, Access::Store, size, cfg::R | cfg::W)?;
         let raw = mem
             .load(pa, size)
             .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Load, addr, pa))?;
@@ -509,6 +566,8 @@ mod tests_fp;
 mod tests_icache;
 #[cfg(test)]
 mod tests_mmu;
+#[cfg(test)]
+mod tests_pmp;
 #[cfg(test)]
 mod tests_priv;
 #[cfg(test)]

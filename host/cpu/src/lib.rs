@@ -6,7 +6,7 @@
 //! The hart is RV64IMAFDC + Zicsr + Zifencei with M, S and U privilege
 //! modes (privileged spec 1.12, trap delegation, Sstc) and Sv39/Sv48
 //! virtual memory with a TLB (`mmu`, `tlb`; A/D bits per Svade: a clear A,
-//! or D on a store, page-faults). No PMP.
+//! or D on a store, page-faults) and 16 PMP entries (`pmp`).
 //!
 //! The machine owns memory and devices: it implements [`Memory`], drives the
 //! interrupt pins with [`Hart::set_irq_pin`], feeds the `time` CSR with
@@ -22,6 +22,7 @@ pub mod hart;
 mod icache;
 pub mod insn;
 pub mod mmu;
+pub mod pmp;
 mod tlb;
 pub mod trap;
 
@@ -41,7 +42,8 @@ pub trait Memory {
     fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError>;
     /// Store the low `size` (1, 2, 4 or 8) bytes of `value` little-endian at physical `addr`.
     fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError>;
-    /// Fetch for execution (`size` 2 or 4); separate so PMP/exec permissions can hook in later.
+    /// Fetch for execution (`size` 2 or 4); separate so the machine can refuse
+    /// execution from device regions (PMP is checked by the hart).
     /// The hart caches what it decoded (see [`Hart::flush_icache`]), so this
     /// is called once per instruction location, not once per execution.
     fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError>;
