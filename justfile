@@ -87,6 +87,17 @@ setup-linux:
 linux: setup-linux
     tests/linux/build.sh
 
+# Boot OpenSBI + Linux + busybox on virt with a shell on the console
+# (`exit` powers off; Ctrl-A x quits). Extra arguments go to `wemu run`.
+boot-linux *args: build linux
+    #!/usr/bin/env bash
+    set -euo pipefail
+    L="$(tests/linux/build.sh)"
+    disk="$(mktemp --suffix=.img)"; trap 'rm -f "$disk"' EXIT
+    cp "$L/disk.img" "$disk"
+    ./target/release/wemu run -M virt --kernel "$L/Image" --initrd "$L/initramfs.cpio" \
+        --drive "file=$disk" --append "console=ttyS0" {{args}}
+
 # Build wemu (host, every device component) and the bundled guest programs.
 build: targets
     cargo build --release -p wemu
