@@ -172,6 +172,14 @@ impl Hart {
             Insn::OpImm32 { op, rd, rs1, imm } => {
                 self.set_reg(rd, alu_w(op, self.reg(rs1), sext(imm)));
             }
+            Insn::Bitmanip { op, rd, rs1, src } => {
+                let b = match src {
+                    crate::bitmanip::Src::Reg(r) => self.reg(r),
+                    crate::bitmanip::Src::Imm(n) => u64::from(n),
+                    crate::bitmanip::Src::None => 0,
+                };
+                self.set_reg(rd, crate::bitmanip::bitmanip(op, self.reg(rs1), b));
+            }
             Insn::Lui { rd, imm } => self.set_reg(rd, sext(imm)),
             Insn::Auipc { rd, imm } => self.set_reg(rd, pc.wrapping_add(sext(imm))),
             Insn::Jal { rd, imm } => {

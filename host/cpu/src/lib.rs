@@ -13,6 +13,7 @@
 //! [`Hart::set_time`] and derives virtual time from [`Hart::instret`].
 
 pub mod alu;
+pub mod bitmanip;
 pub mod csr;
 pub mod decode;
 pub mod disasm;
