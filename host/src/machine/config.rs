@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::fault::FaultPolicy;
 use crate::loader::search::{self, Origin, SearchPath};
 
 /// Where a setting came from: file and line (for error messages).
@@ -274,6 +275,7 @@ struct DeviceRepr {
     power: Option<bool>,
     memory_limit: Option<Size>,
     fuel: Option<u64>,
+    on_fault: Option<FaultPolicy>,
     #[serde(default)]
     remove: bool,
 }
@@ -349,6 +351,8 @@ pub struct DeviceSpec {
     pub power: bool,
     pub memory_limit: Option<u64>,
     pub fuel: Option<u64>,
+    /// What a fault of this device does; `None`: `--on-device-fault`.
+    pub on_fault: Option<FaultPolicy>,
     pub loc: Loc,
 }
 
@@ -625,6 +629,7 @@ fn merge_device(
                 power: false,
                 memory_limit: None,
                 fuel: None,
+                on_fault: None,
                 loc: loc.clone(),
             });
             list.len() - 1
@@ -681,6 +686,9 @@ fn merge_device(
     if let Some(f) = d.fuel {
         x.fuel = Some(f);
     }
+    if let Some(p) = d.on_fault {
+        x.on_fault = Some(p);
+    }
     Ok(())
 }
 
@@ -735,6 +743,7 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
             "fuel" => {
                 d.fuel = Some(parse_u64(v).ok_or_else(|| err(&loc, format!("fuel '{v}' is not a number")))?)
             }
+            "on-fault" => d.on_fault = Some(v.parse().map_err(|e: String| err(&loc, e))?),
             _ => {
                 let value = if let Some(n) = parse_u64(v).and_then(|n| i64::try_from(n).ok()) {
                     toml::Value::Integer(n)

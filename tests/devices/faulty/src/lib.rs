@@ -1,8 +1,10 @@
 //! A device that breaks the rules when told to, so the tests can check
 //! that wemu survives each kind of misbehaviour and names the culprit.
 //!
-//! Region 0 (16 bytes): a write to offset 0 is a command; a read of
-//! offset 8 returns the result of the last command.
+//! Region 0 (32 bytes): a write to offset 0 is a command; a read of
+//! offset 8 returns the result of the last command; offset 0x10 is a
+//! scratch register that reads back what was written, `SCRATCH_RESET`
+//! at power-on (so a guest can tell a reset device from a fenced one).
 //!
 //! | command | effect |
 //! |---------|--------|
@@ -16,16 +18,30 @@
 //! | 8 | arm timer 2 and cancel it at once |
 //! | 9 | block-read 8 bytes at offset 0 of port 0 into result |
 //! | 10 | block-write the probe address (8 bytes) at offset 0, then flush; result = 0 or error code |
+//! | 11 | IRQ storm: toggle IRQ line 0 `STORM_TOGGLES` times (raise, lower, …; it ends low) |
+//! | 12 | arm timer 1 for 20 µs from now (see 7) |
 //!
 //! Property `panic-on-create = true` makes `create` itself trap.
 
 use serde::{Deserialize, Serialize};
 use wemu_guest::{AccessError, Description, Device, DtNode, Props, block, clock, dma, irq};
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// Power-on value of the scratch register.
+pub const SCRATCH_RESET: u64 = 0x5eed;
+/// Level changes made by command 11.
+pub const STORM_TOGGLES: u32 = 100_000;
+
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Faulty {
     result: u64,
     probe_addr: u64,
+    scratch: u64,
+}
+
+impl Default for Faulty {
+    fn default() -> Self {
+        Faulty { result: 0, probe_addr: 0, scratch: SCRATCH_RESET }
+    }
 }
 
 impl Faulty {
@@ -52,7 +68,7 @@ impl Device for Faulty {
 
     fn describe(&self) -> Description {
         Description::new("faulty", env!("CARGO_PKG_VERSION"))
-            .region("regs", 16)
+            .region("regs", 32)
             .irq_outputs(1)
             .dt_node(DtNode::new("faulty", &["wemu,faulty"]))
     }
@@ -64,6 +80,7 @@ impl Device for Faulty {
     fn read(&mut self, _region: u32, offset: u64, _size: u8) -> Result<u64, AccessError> {
         match offset {
             8 => Ok(self.result),
+            0x10 => Ok(self.scratch),
             _ => Err(AccessError::InvalidOffset),
         }
     }
@@ -104,9 +121,16 @@ impl Device for Faulty {
                         Err(e) => 0xdead_1000 | block_code(e),
                     }
                 }
+                11 => {
+                    for i in 0..STORM_TOGGLES {
+                        irq::set(0, i % 2 == 0);
+                    }
+                }
+                12 => clock::set_timer(1, clock::now_ns() + 20_000),
                 _ => {}
             },
             8 => self.probe_addr = value,
+            0x10 => self.scratch = value,
             _ => return Err(AccessError::InvalidOffset),
         }
         Ok(())
