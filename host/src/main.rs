@@ -107,7 +107,7 @@ struct MachineArgs {
 
     /// Add a device, or change one by id: NAME[,id=ID][,addr=ADDR]...[,irq=N|TARGET]...
     /// [,chardev=BACKEND][,dma=BASE+SIZE][,timers=on][,power=on][,block=FILE|block-ro=FILE]
-    /// [,memory-limit=SIZE][,fuel=N][,PROP=VALUE]... Repeatable. Other keys are the
+    /// [,memory-limit=SIZE][,fuel=N][,on-fault=stop|isolate|reset][,PROP=VALUE]... Repeatable. Other keys are the
     /// device's properties.
     #[arg(long = "device", value_name = "SPEC")]
     devices: Vec<String>,

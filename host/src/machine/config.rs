@@ -1116,6 +1116,28 @@ mod tests {
     }
 
     #[test]
+    fn on_fault_comes_from_the_file_or_the_device_option() {
+        let mut spec =
+            parse("[[device]]\nname = \"u\"\ncomponent = \"c\"\non-fault = \"isolate\"\n").unwrap();
+        assert_eq!(spec.devices[0].on_fault, Some(FaultPolicy::Isolate));
+        apply_device_option(&mut spec, "c,id=u,on-fault=reset").unwrap();
+        apply_device_option(&mut spec, "c,id=v").unwrap();
+        assert_eq!(spec.devices[0].on_fault, Some(FaultPolicy::Reset), "--device changes it");
+        assert_eq!(spec.devices[1].on_fault, None, "unset: --on-device-fault decides");
+        let e = parse("[[device]]\nname = \"u\"\ncomponent = \"c\"\n\non-fault = \"restart\"\n").unwrap_err();
+        assert_eq!(e.loc.line, Some(5), "{e}");
+        assert!(
+            e.message.contains("unknown variant `restart`, expected one of `stop`, `isolate`, `reset`"),
+            "{e}"
+        );
+        let e = apply_device_option(&mut spec, "c,on-fault=ignore").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--device c,on-fault=ignore: on-fault 'ignore': expected one of stop, isolate, reset"
+        );
+    }
+
+    #[test]
     fn non_scalar_props_are_refused_with_the_name() {
         let e = parse("[[device]]\nname = \"u\"\ncomponent = \"c\"\nprops = { list = [1] }\n").unwrap_err();
         assert!(e.message.contains("'list'"), "{e}");

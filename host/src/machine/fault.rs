@@ -324,6 +324,102 @@ impl Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::FaultKind;
+    use crate::loader::search::Origin;
+    use crate::loader::{Loader, SearchPath};
+    use crate::machine::{Options, config};
+    use wemu_cpu::Memory;
+
+    const UART: u64 = 0x1000_0000;
+    const LSR: u64 = UART + 5;
+
+    /// RAM and a built-in ns16550a on hart 0's MEIP with `policy`, and
+    /// bytes waiting on its input.
+    fn uart_machine(policy: FaultPolicy) -> Machine {
+        let text = "[[memory]]\nname = \"ram\"\nbase = 0x80000000\nsize = \"1M\"\n\
+                    [[device]]\nname = \"uart0\"\ncomponent = \"ns16550a\"\nregions = [0x10000000]\n\
+                    irqs = [\"hart0.meip\"]\nchardev = \"null\"\n";
+        let spec = config::parse_layer(
+            &SearchPath::default(),
+            &Origin::File("t.toml".into()),
+            text,
+            &mut Vec::new(),
+        )
+        .expect("machine file");
+        let mut loader = Loader::new(SearchPath::default(), None).expect("loader");
+        let opts = Options { on_device_fault: policy, ..Options::default() };
+        let mut m = Machine::build(spec, &mut loader, &opts).expect("build");
+        m.platform.inputs[0].input = CharInput::bytes(b"abc");
+        m
+    }
+
+    fn fault() -> DeviceFault {
+        DeviceFault {
+            device: "uart0".into(),
+            component: "ns16550a".into(),
+            op: "test".into(),
+            kind: FaultKind::Contract("made up".into()),
+        }
+    }
+
+    #[test]
+    fn isolating_a_device_fences_it_and_drops_its_input() {
+        let mut m = uart_machine(FaultPolicy::Isolate);
+        let p = &mut m.platform;
+        p.store(UART + 1, 1, 1).expect("IER: receive interrupt on");
+        p.deliver_input();
+        assert_eq!(p.pin_changes.len(), 1, "MEIP rose with the received byte");
+        p.on_fault(0, fault());
+        assert!(p.is_isolated(0));
+        assert_eq!(p.pin_changes.last().map(|c| c.2), Some(false), "MEIP lowered through the router");
+        assert!(!p.input_live() && p.inputs[0].input.pending().is_empty(), "input no longer offered");
+        assert_eq!(p.load(LSR, 1), Ok(0xff), "reads are all-ones");
+        assert_eq!(p.load(UART, 4), Ok(0xffff_ffff), "of the access size, even one it would refuse");
+        assert_eq!(p.store(UART + 1, 1, 0), Ok(()), "writes are dropped");
+        assert!(matches!(&p.unreported[..], [Incident::Fault { action: Action::Isolated, .. }]));
+    }
+
+    #[test]
+    fn resetting_a_device_gives_a_fresh_instance_and_keeps_its_input() {
+        let mut m = uart_machine(FaultPolicy::Reset);
+        let p = &mut m.platform;
+        p.store(UART + 3, 1, 0x83).expect("LCR: DLAB and 8 bits");
+        p.on_fault(0, fault());
+        assert!(!p.is_isolated(0));
+        assert_eq!(p.load(UART + 3, 1), Ok(0), "LCR at its power-on value");
+        assert!(p.input_live(), "the new instance gets the input");
+        p.deliver_input();
+        assert_eq!(p.load(LSR, 1).map(|v| v & 1), Ok(1), "and it arrives: data ready");
+        assert!(matches!(&p.unreported[..], [Incident::Fault { action: Action::Reset { count: 1 }, .. }]));
+        // Three resets within a second, then isolation.
+        p.on_fault(0, fault());
+        p.on_fault(0, fault());
+        p.on_fault(0, fault());
+        assert!(p.is_isolated(0));
+        assert!(matches!(
+            p.unreported.last(),
+            Some(Incident::Fault { action: Action::IsolatedAfterResets, .. })
+        ));
+    }
+
+    #[test]
+    fn resets_a_second_apart_are_not_limited() {
+        let mut m = uart_machine(FaultPolicy::Reset);
+        for i in 0..6 {
+            m.platform.now_ns = i * RESET_WINDOW_NS / 2;
+            m.platform.on_fault(0, fault());
+        }
+        assert!(!m.platform.is_isolated(0), "at most 3 in any second");
+    }
+
+    #[test]
+    fn the_stop_policy_keeps_the_first_fault() {
+        let mut m = uart_machine(FaultPolicy::Stop);
+        m.platform.on_fault(0, fault());
+        m.platform.on_fault(0, DeviceFault { op: "second".into(), ..fault() });
+        assert!(matches!(&m.platform.stop, Some(StopRequest::Fault(f)) if f.op == "test"));
+        assert!(!m.platform.is_isolated(0) && m.platform.unreported.is_empty());
+    }
 
     #[test]
     fn policies_parse_and_print() {

@@ -189,7 +189,9 @@ impl Platform {
             }
             let now = self.now_ns;
             for (line, level) in effects.irq_changes {
-                if !(released && device == first) && !self.admit(device, line, level) {
+                // Held back by the storm guard (unless being released).
+                let bypass = released && depth == 0;
+                if !(bypass || self.admit(device, line, level)) {
                     continue;
                 }
                 match self.irq.set(device, line, level) {
@@ -270,7 +272,7 @@ impl Platform {
     }
 
     /// Offer waiting input bytes to their devices.
-    fn deliver_input(&mut self) {
+    pub(crate) fn deliver_input(&mut self) {
         for i in 0..self.inputs.len() {
             let (device, port) = (self.inputs[i].device, self.inputs[i].port);
             if self.is_isolated(device) {
@@ -295,7 +297,7 @@ impl Platform {
         }
     }
 
-    fn input_live(&self) -> bool {
+    pub(crate) fn input_live(&self) -> bool {
         self.inputs.iter().any(|b| b.input.live())
     }
 
