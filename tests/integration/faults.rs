@@ -270,3 +270,76 @@ fn an_irq_storm_is_throttled_and_reported_once_while_the_guest_finishes() {
         out.stderr
     );
 }
+
+/// Raw program for a fault further down an interrupt chain: set the
+/// scratch register of the device at 0x1002_0000 to 3, send it command 13
+/// (scratch = scratch * 2 + 1, raise its line, which another device's
+/// input takes and panics on) from pc 0x8000_0010, then exit with the
+/// scratch register as status: 7 if the command ran once, 15 if the
+/// interrupted store reached the device twice.
+fn cascade_program() -> Vec<u8> {
+    use asm::*;
+    let words = [
+        lui(T0, 0x10020),
+        addi(T1, 0, 3),
+        sd(T1, T0, 16),
+        addi(T1, 0, 13),
+        sd(T1, T0, 0),
+        ld(T2, T0, 16),
+        slli(T2, T2, 16),
+        lui(T1, 0x3),
+        addi(T1, T1, 0x333),
+        or(T2, T2, T1),
+        lui(T0, 0x100),
+        sw(T2, T0, 0),
+        SPIN,
+    ];
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+#[test]
+fn a_fault_down_an_interrupt_chain_follows_the_faulting_devices_policy() {
+    let (_dir, prog) = temp_file("cascade.bin", &cascade_program());
+    let (_disk_dir, img) = disk();
+    let dev_dir = test_device_dir();
+    let grants = format!("timers=on,dma=ram,block-ro={img}");
+    let source = format!("faulty,id=src,addr=0x10020000,irq=victim.0,{grants}");
+    let run = |policy: &str| {
+        let victim = format!("faulty,id=victim,addr=0x10030000,panic-on-irq-input=true,{grants}{policy}");
+        let args = [
+            "run",
+            "--device-path",
+            dev_dir.to_str().expect("utf-8"),
+            "--device",
+            &victim,
+            "--device",
+            &source,
+            "--kernel",
+            prog.to_str().expect("utf-8"),
+        ];
+        wemu(&args)
+    };
+    let op = "during irq-input(line 0, level true) (guest pc 0x80000010)";
+
+    let out = run("");
+    assert_eq!(out.code, Some(125), "{out:?}");
+    for n in [
+        "wemu: device fault: device 'victim' (faulty) trapped",
+        "irq input 0 went to true: deliberate panic",
+        op,
+    ] {
+        assert!(out.stderr.contains(n), "stderr lacks {n:?}:\n{}", out.stderr);
+    }
+
+    // The store completes once: the source device is not called again when
+    // the instruction it interrupted runs on.
+    for (policy, action) in
+        [(",on-fault=isolate", "device 'victim' isolated"), (",on-fault=reset", "device 'victim' reset")]
+    {
+        let out = run(policy);
+        assert_eq!(out.code, Some(7), "{policy}: {out:?}");
+        assert_no_host_panic(&out);
+        assert_eq!(warnings_with(&out.stderr, action), 1, "{policy}: {}", out.stderr);
+        assert!(out.stderr.contains(op), "{policy}: {}", out.stderr);
+    }
+}

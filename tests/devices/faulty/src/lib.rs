@@ -20,8 +20,12 @@
 //! | 10 | block-write the probe address (8 bytes) at offset 0, then flush; result = 0 or error code |
 //! | 11 | IRQ storm: toggle IRQ line 0 `STORM_TOGGLES` times (raise, lower, …; it ends low) |
 //! | 12 | arm timer 1 for 20 µs from now (see 7) |
+//! | 13 | scratch = scratch * 2 + 1, then raise IRQ line 0 (a second call would show) |
 //!
-//! Property `panic-on-create = true` makes `create` itself trap.
+//! Property `panic-on-create = true` makes `create` itself trap, and
+//! `panic-on-irq-input = true` makes its IRQ input line 0 trap when it
+//! changes (a controller that fails while another device's access is
+//! being delivered).
 
 use serde::{Deserialize, Serialize};
 use wemu_guest::{AccessError, Description, Device, DtNode, Props, block, clock, dma, irq};
@@ -36,11 +40,12 @@ pub struct Faulty {
     result: u64,
     probe_addr: u64,
     scratch: u64,
+    panic_on_irq_input: bool,
 }
 
 impl Default for Faulty {
     fn default() -> Self {
-        Faulty { result: 0, probe_addr: 0, scratch: SCRATCH_RESET }
+        Faulty { result: 0, probe_addr: 0, scratch: SCRATCH_RESET, panic_on_irq_input: false }
     }
 }
 
@@ -62,19 +67,21 @@ impl Device for Faulty {
         if props.bool_or("panic-on-create", false)? {
             panic!("asked to panic in create");
         }
+        let panic_on_irq_input = props.bool_or("panic-on-irq-input", false)?;
         props.finish()?;
-        Ok(Faulty::default())
+        Ok(Faulty { panic_on_irq_input, ..Faulty::default() })
     }
 
     fn describe(&self) -> Description {
         Description::new("faulty", env!("CARGO_PKG_VERSION"))
             .region("regs", 32)
             .irq_outputs(1)
+            .irq_inputs(1)
             .dt_node(DtNode::new("faulty", &["wemu,faulty"]))
     }
 
     fn reset(&mut self) {
-        *self = Faulty::default();
+        *self = Faulty { panic_on_irq_input: self.panic_on_irq_input, ..Faulty::default() };
     }
 
     fn read(&mut self, _region: u32, offset: u64, _size: u8) -> Result<u64, AccessError> {
@@ -127,6 +134,10 @@ impl Device for Faulty {
                     }
                 }
                 12 => clock::set_timer(1, clock::now_ns() + 20_000),
+                13 => {
+                    self.scratch = self.scratch.wrapping_mul(2).wrapping_add(1);
+                    irq::set(0, true);
+                }
                 _ => {}
             },
             8 => self.probe_addr = value,
@@ -134,6 +145,12 @@ impl Device for Faulty {
             _ => return Err(AccessError::InvalidOffset),
         }
         Ok(())
+    }
+
+    fn irq_input(&mut self, line: u32, level: bool) {
+        if self.panic_on_irq_input {
+            panic!("irq input {line} went to {level}: deliberate panic");
+        }
     }
 
     fn timer_fired(&mut self, id: u32) {
