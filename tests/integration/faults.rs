@@ -5,13 +5,18 @@
 use crate::common::{asm, guest, temp_file, test_device_dir, wemu};
 
 /// Run a raw program that writes `command` to the faulty device's command
-/// register, with the device at 0x1002_0000.
+/// register, with the device at 0x1002_0000 and its line on PLIC source 5.
 fn run_command(command: i32) -> crate::common::Outcome {
+    run_command_wired(command, ",irq=5")
+}
+
+/// `run_command` with `irq` (e.g. ",irq=5", or "" to leave the line unwired).
+fn run_command_wired(command: i32, irq: &str) -> crate::common::Outcome {
     let (_dir, prog) = temp_file("poke.bin", &asm::poke_then_pass(0x10020, command));
     let (_img_dir, img) = temp_file("disk.img", &[0u8; 512]);
     let dev_dir = test_device_dir();
     let device = format!(
-        "faulty,addr=0x10020000,irq=5,dma=0x80000000+4K,timers=on,block={},memory-limit=64M,fuel=5000000",
+        "faulty,addr=0x10020000{irq},dma=0x80000000+4K,timers=on,block={},memory-limit=64M,fuel=5000000",
         img.display()
     );
     wemu(&[
@@ -42,6 +47,22 @@ fn assert_fault(out: &crate::common::Outcome, needles: &[&str]) {
 fn a_well_behaved_command_runs_to_completion() {
     let out = run_command(6); // raise its (unconnected) IRQ line 0
     assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+#[test]
+fn a_storm_is_reported_only_on_a_wired_line() {
+    let wired = run_command(11);
+    assert_eq!(wired.code, Some(0), "{wired:?}");
+    assert_eq!(
+        warnings_with(&wired.stderr, "IRQ storm: device 'faulty' (faulty) line 0"),
+        1,
+        "{}",
+        wired.stderr
+    );
+    // Unwired, the changes go nowhere: nothing to throttle or report.
+    let unwired = run_command_wired(11, "");
+    assert_eq!(unwired.code, Some(0), "{unwired:?}");
+    assert!(!unwired.stderr.contains("IRQ storm"), "{}", unwired.stderr);
 }
 
 #[test]

@@ -239,6 +239,11 @@ impl Platform {
 
     /// Pass one line change through the storm guard; false: held back.
     fn admit(&mut self, device: usize, line: u32, level: bool) -> bool {
+        if self.irq.sink_of(device, line).is_none() {
+            // Not wired: the router keeps no level, so nothing to count and
+            // nothing a storm could cost.
+            return true;
+        }
         let current = self.irq.source_level(device, line);
         match self.storm.admit(device, line, level, current, self.now_ns) {
             Admit::Deliver => true,
