@@ -33,7 +33,8 @@ const EXIT_HELP: &str = "\
 Exit status of `wemu run`: the guest's own status when it powers off
 (sifive_test: 0x5555 -> 0, (code << 16) | 0x3333 -> code, capped at 255);
 1 for a setup error (bad machine file, missing device, bad image);
-125 when a device model faults; 126 when the guest cannot continue.";
+125 when a device model faults (with --on-device-fault stop, the default);
+126 when the guest cannot continue.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -106,7 +107,7 @@ struct MachineArgs {
 
     /// Add a device, or change one by id: NAME[,id=ID][,addr=ADDR]...[,irq=N|TARGET]...
     /// [,chardev=BACKEND][,dma=BASE+SIZE][,timers=on][,power=on][,block=FILE|block-ro=FILE]
-    /// [,memory-limit=SIZE][,fuel=N][,PROP=VALUE]... Repeatable. Other keys are the
+    /// [,memory-limit=SIZE][,fuel=N][,on-fault=stop|isolate|reset][,PROP=VALUE]... Repeatable. Other keys are the
     /// device's properties.
     #[arg(long = "device", value_name = "SPEC")]
     devices: Vec<String>,
@@ -152,6 +153,15 @@ struct RunArgs {
     #[arg(long, value_name = "N")]
     max_insns: Option<u64>,
 
+    /// What a device model's fault (trap, fuel or memory exhausted, contract
+    /// violation) does: "stop" the machine (exit status 125), "isolate" the
+    /// device (its reads return all-ones, writes are dropped, its IRQ lines
+    /// go low; the guest goes on) or "reset" it (a new instance; more than 3
+    /// resets of one device within a second of virtual time isolate it).
+    /// A device's `on-fault` in the machine file or --device overrides it.
+    #[arg(long, value_name = "POLICY", default_value = "stop", value_parser = parse_policy)]
+    on_device_fault: machine::FaultPolicy,
+
     /// At exit, print instructions retired, wall time and MIPS to stderr
     /// (used by `just bench-cpu`).
     #[arg(long)]
@@ -170,6 +180,10 @@ struct DtbArgs {
 
 fn parse_size(s: &str) -> Result<u64, String> {
     config::parse_size(s)
+}
+
+fn parse_policy(s: &str) -> Result<machine::FaultPolicy, String> {
+    s.parse()
 }
 
 fn parse_addr(s: &str) -> Result<u64, String> {
@@ -280,6 +294,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         trace_insns,
         trace_irq,
         realtime: args.clock == "realtime",
+        on_device_fault: args.on_device_fault,
     };
     let mut loader = loader(&args.machine.paths)?;
     let mut machine = Machine::build(spec, &mut loader, &opts)?;
@@ -296,7 +311,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         let retired = machine.harts.iter().map(|h| h.instret()).sum::<u64>();
         let mips = if secs > 0.0 { retired as f64 / secs / 1e6 } else { 0.0 };
         eprintln!("wemu: stats: {retired} instructions retired in {secs:.3} s, {mips:.1} MIPS");
+        if let Some((dev, line, n)) = machine.busiest_irq_line() {
+            eprintln!(
+                "wemu: stats: busiest IRQ line: '{dev}' line {line}, {n} level changes within {} ms \
+                 (storm limit {})",
+                machine::storm::STORM_WINDOW_NS / 1_000_000,
+                machine::storm::STORM_LIMIT
+            );
+        }
     }
+    summarize_incidents(machine.incidents());
     match result {
         Ok(Exit::Poweroff(code)) => Ok(ExitCode::from(code.min(255) as u8)),
         Ok(Exit::InstructionLimit) => Ok(ExitCode::SUCCESS),
@@ -308,6 +332,23 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             eprintln!("wemu: {e}");
             Ok(ExitCode::from(EXIT_GUEST_FATAL))
         }
+    }
+}
+
+/// Device faults the machine survived and IRQ storms were warned about
+/// when they happened; repeat them at exit, where they are not lost in the
+/// guest's output (and are seen with a quieter --log).
+fn summarize_incidents(incidents: &[machine::Incident]) {
+    const SHOWN: usize = 20;
+    if incidents.is_empty() {
+        return;
+    }
+    eprintln!("wemu: {} device incident(s) during the run:", incidents.len());
+    for inc in incidents.iter().take(SHOWN) {
+        eprintln!("  - {inc}");
+    }
+    if incidents.len() > SHOWN {
+        eprintln!("  ... and {} more", incidents.len() - SHOWN);
     }
 }
 

@@ -203,6 +203,15 @@ pub mod asm {
     pub fn sd(rs2: u32, rs1: u32, off: i32) -> u32 {
         store(3, rs2, rs1, off)
     }
+    pub fn ld(rd: u32, rs1: u32, off: i32) -> u32 {
+        (((off as u32) & 0xfff) << 20) | (rs1 << 15) | (3 << 12) | (rd << 7) | 0x03
+    }
+    pub fn slli(rd: u32, rs1: u32, shamt: u32) -> u32 {
+        ((shamt & 0x3f) << 20) | (rs1 << 15) | (1 << 12) | (rd << 7) | 0x13
+    }
+    pub fn or(rd: u32, rs1: u32, rs2: u32) -> u32 {
+        (rs2 << 20) | (rs1 << 15) | (6 << 12) | (rd << 7) | 0x33
+    }
     /// `j .` — spin.
     pub const SPIN: u32 = 0x0000_006f;
 

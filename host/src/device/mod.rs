@@ -259,6 +259,21 @@ impl WasmDevice {
         self.call(now_ns, || "restore".to_owned(), |e, s| e.call_restore(s, state))
     }
 
+    /// Store data for a new instance replacing this one (fault policy
+    /// `reset`): the same name, memory limit and DMA grant, and this
+    /// instance's chardev and block backends, moved over. This instance
+    /// keeps none and must not be called again.
+    pub fn recycle_state(&mut self, now_ns: u64) -> DeviceState {
+        let old = self.store.data_mut();
+        let mut st = DeviceState::new(&old.name, old.limiter.limit);
+        st.now_ns = now_ns;
+        st.dma.windows = old.dma.windows.clone();
+        st.dma.rams = old.dma.rams.clone();
+        st.chardevs = std::mem::take(&mut old.chardevs);
+        st.blocks = std::mem::take(&mut old.blocks);
+        st
+    }
+
     /// Take the IRQ, timer and power requests queued by the calls so far.
     pub fn take_effects(&mut self) -> Effects {
         let st = self.store.data_mut();
