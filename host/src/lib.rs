@@ -8,6 +8,7 @@ pub mod boot;
 pub mod bus;
 pub mod clock;
 pub mod contract;
+pub mod csdk;
 pub mod device;
 pub mod fdt;
 pub mod htif;
