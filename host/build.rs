@@ -14,6 +14,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+// Shared with the crate (new-device); the native-test half is unused here.
+#[allow(dead_code)]
 #[path = "src/csdk/flags.rs"]
 mod c_flags;
 

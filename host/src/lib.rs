@@ -17,6 +17,7 @@ pub mod irq;
 pub mod loader;
 pub mod machine;
 pub mod ram;
+pub mod validate;
 
 /// The CPU crate, for embedders driving the bus directly.
 pub use wemu_cpu as cpu;

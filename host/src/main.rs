@@ -46,6 +46,24 @@ enum Command {
     Devices(PathArgs),
     /// List the machines on the machine path.
     Machines(PathArgs),
+    /// Check a device component against the contract and run it in a
+    /// sandbox; one line per check. Exit status 1 if any check fails.
+    Validate(ValidateArgs),
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    /// The component: a .wasm file, or a name on the device search path
+    /// (see `wemu devices`).
+    #[arg(value_name = "FILE|NAME")]
+    component: String,
+
+    /// Properties for `create`, as in --device: k=v,k=v (default: none).
+    #[arg(long, value_name = "K=V,...")]
+    props: Option<String>,
+
+    #[command(flatten)]
+    paths: PathArgs,
 }
 
 #[derive(Args)]
@@ -196,6 +214,7 @@ fn main() -> ExitCode {
         Command::Dtb(args) => dtb(args).map(|()| ExitCode::SUCCESS),
         Command::Devices(args) => devices(args).map(|()| ExitCode::SUCCESS),
         Command::Machines(args) => machines(args).map(|()| ExitCode::SUCCESS),
+        Command::Validate(args) => validate(args),
     };
     match result {
         Ok(code) => code,
@@ -353,6 +372,26 @@ fn devices(args: PathArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn validate(args: ValidateArgs) -> Result<ExitCode> {
+    let loader = loader(&args.paths)?;
+    let origin = wemu::loader::search::find_device(loader.search_path(), &args.component)
+        .with_context(|| format!("no device component named '{}'", args.component))?;
+    let bytes = wemu::loader::search::read_device(&origin).with_context(|| format!("reading {origin}"))?;
+    let name = match &origin {
+        wemu::loader::Origin::File(p) => {
+            p.file_stem().and_then(|s| s.to_str()).unwrap_or("device").to_owned()
+        }
+        wemu::loader::Origin::BuiltIn(n) => (*n).to_owned(),
+    };
+    let props = wemu::validate::parse_props(args.props.as_deref().unwrap_or(""))
+        .map_err(|e| anyhow::anyhow!("--props: {e}"))?;
+    let opts = wemu::validate::Options { props, ..Default::default() };
+    println!("validating {origin} against {}@{}", wemu::contract::PACKAGE, wemu::contract::version_string());
+    let report = wemu::validate::validate(&loader, &name, origin, &bytes, &opts);
+    println!("{report}");
+    Ok(if report.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 fn machines(args: PathArgs) -> Result<()> {
