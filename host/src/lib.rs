@@ -16,6 +16,7 @@ pub mod image;
 pub mod irq;
 pub mod loader;
 pub mod machine;
+pub mod newdev;
 pub mod ram;
 pub mod validate;
 
