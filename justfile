@@ -138,9 +138,11 @@ lint:
     cargo fmt --all --check --manifest-path tests/guests/Cargo.toml
     cargo clippy --workspace --all-targets -- -D warnings
 
-# MMIO and instantiation benchmark (see docs/performance.md).
+# MMIO and instantiation benchmark, and the same for a Rust and a C device
+# side by side (see docs/performance.md).
 bench:
     cargo bench -p wemu --bench mmio
+    cargo bench -p wemu --bench languages
 
 # CPU benchmark: the `bench` guest on QEMU and on wemu, wall-time ratio and
 # wemu's MIPS (installs QEMU with apt-get if missing; see docs/performance.md).

@@ -370,8 +370,8 @@ fn exercise(dev: &mut WasmDevice, opts: &Options, r: &mut Report) {
     let mut probed = Vec::new();
     for region in 0..n_regions {
         match dev.read(0, region, 0, 4) {
-            Ok(Ok(v)) => probed.push(format!("region {region}: {v:#x}")),
-            Ok(Err(e)) => probed.push(format!("region {region}: refused ({e:?})")),
+            Ok(Ok(v)) => probed.push(format!("region {region}: {v:#x} ({} fuel)", dev.fuel_used())),
+            Ok(Err(e)) => probed.push(format!("region {region}: refused ({e:?}, {} fuel)", dev.fuel_used())),
             Err(fault) => {
                 r.error("mmio", format!("4-byte read at offset 0 of region {region}: {}", fault.kind));
                 return;
