@@ -47,6 +47,62 @@ enum Command {
     Devices(PathArgs),
     /// List the machines on the machine path.
     Machines(PathArgs),
+    /// Check a device component against the contract and run it in a
+    /// sandbox; one line per check. Exit status 1 if any check fails.
+    Validate(ValidateArgs),
+    /// Write a new device project (Rust or C) with a unit-tested register,
+    /// an interrupt, a guest program and a machine file; prints how to
+    /// build and run it.
+    NewDevice(NewDeviceArgs),
+    /// Wrap a core wasm module (as cargo or clang build it) into the
+    /// component wemu loads.
+    Componentize(ComponentizeArgs),
+}
+
+#[derive(Args)]
+struct NewDeviceArgs {
+    /// Device name: lowercase letters, digits and dashes (the component
+    /// becomes NAME.wasm and loads by this name).
+    name: String,
+
+    /// Language of the skeleton: rust or c.
+    #[arg(long, value_name = "rust|c")]
+    lang: wemu::newdev::Lang,
+
+    /// Directory to create [default: ./NAME].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// wemu source tree providing the SDKs and the guest runtime
+    /// [default: the tree this wemu was built from].
+    #[arg(long, value_name = "PATH")]
+    sdk: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ComponentizeArgs {
+    /// The core module (e.g. target/wasm32-unknown-unknown/release/NAME.wasm).
+    #[arg(value_name = "CORE.wasm")]
+    input: PathBuf,
+
+    /// Where to write the component (NAME.wasm: the name wemu loads it by).
+    #[arg(short = 'o', long = "output", value_name = "OUT.wasm")]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    /// The component: a .wasm file, or a name on the device search path
+    /// (see `wemu devices`).
+    #[arg(value_name = "FILE|NAME")]
+    component: String,
+
+    /// Properties for `create`, as in --device: k=v,k=v (default: none).
+    #[arg(long, value_name = "K=V,...")]
+    props: Option<String>,
+
+    #[command(flatten)]
+    paths: PathArgs,
 }
 
 #[derive(Args)]
@@ -210,6 +266,9 @@ fn main() -> ExitCode {
         Command::Dtb(args) => dtb(args).map(|()| ExitCode::SUCCESS),
         Command::Devices(args) => devices(args).map(|()| ExitCode::SUCCESS),
         Command::Machines(args) => machines(args).map(|()| ExitCode::SUCCESS),
+        Command::Validate(args) => validate(args),
+        Command::NewDevice(args) => new_device(args).map(|()| ExitCode::SUCCESS),
+        Command::Componentize(args) => componentize(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -393,6 +452,49 @@ fn devices(args: PathArgs) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn validate(args: ValidateArgs) -> Result<ExitCode> {
+    let loader = loader(&args.paths)?;
+    let origin = wemu::loader::search::find_device(loader.search_path(), &args.component)
+        .with_context(|| format!("no device component named '{}'", args.component))?;
+    let bytes = wemu::loader::search::read_device(&origin).with_context(|| format!("reading {origin}"))?;
+    let name = match &origin {
+        wemu::loader::Origin::File(p) => {
+            p.file_stem().and_then(|s| s.to_str()).unwrap_or("device").to_owned()
+        }
+        wemu::loader::Origin::BuiltIn(n) => (*n).to_owned(),
+    };
+    let props = wemu::validate::parse_props(args.props.as_deref().unwrap_or(""))
+        .map_err(|e| anyhow::anyhow!("--props: {e}"))?;
+    let opts = wemu::validate::Options { props, ..Default::default() };
+    println!("validating {origin} against {}@{}", wemu::contract::PACKAGE, wemu::contract::version_string());
+    let report = wemu::validate::validate(&loader, &name, origin, &bytes, &opts);
+    println!("{report}");
+    Ok(if report.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn new_device(args: NewDeviceArgs) -> Result<()> {
+    let opts = wemu::newdev::Options {
+        dir: args.dir.unwrap_or_else(|| PathBuf::from(&args.name)),
+        name: args.name,
+        lang: args.lang,
+        sdk: args.sdk.unwrap_or_else(wemu::newdev::default_sdk),
+    };
+    wemu::newdev::create(&opts)?;
+    print!("{}", wemu::newdev::next_steps(&opts));
+    Ok(())
+}
+
+fn componentize(args: ComponentizeArgs) -> Result<()> {
+    let module = std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let component =
+        wemu::newdev::componentize(&module).with_context(|| format!("{}", args.input.display()))?;
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&args.output, component).with_context(|| format!("writing {}", args.output.display()))?;
     Ok(())
 }
 

@@ -25,6 +25,8 @@ pub const DEFAULT_FUEL: u64 = 20_000_000;
 pub const SETUP_FUEL: u64 = 200_000_000;
 /// Default memory limit of one instance.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;
+/// Most IRQ output (and, separately, input) lines a device may declare.
+pub const MAX_IRQ_LINES: u32 = 4096;
 
 /// What an instance is, as it described itself in `create`.
 #[derive(Debug, Clone)]
@@ -39,10 +41,9 @@ pub struct Description {
 
 impl Description {
     fn from_wit(d: types::Description) -> Result<Self, String> {
-        const MAX_LINES: u32 = 4096;
-        if d.irq_outputs > MAX_LINES || d.irq_inputs > MAX_LINES {
+        if d.irq_outputs > MAX_IRQ_LINES || d.irq_inputs > MAX_IRQ_LINES {
             return Err(format!(
-                "declares {} IRQ outputs and {} inputs (at most {MAX_LINES} each)",
+                "declares {} IRQ outputs and {} inputs (at most {MAX_IRQ_LINES} each)",
                 d.irq_outputs, d.irq_inputs
             ));
         }
@@ -88,6 +89,8 @@ pub struct WasmDevice {
     exports: crate::contract::DeviceExports,
     description: Description,
     fuel: u64,
+    /// Fuel the last call (or `create`) started with.
+    last_budget: u64,
 }
 
 impl std::fmt::Debug for WasmDevice {
@@ -150,6 +153,7 @@ impl WasmDevice {
             exports,
             description,
             fuel,
+            last_budget: SETUP_FUEL,
         };
         // Lines raised during create are checked now that the count is known.
         let outputs = dev.description.irq_outputs;
@@ -177,6 +181,18 @@ impl WasmDevice {
         &self.description
     }
 
+    /// Fuel the last call (or instantiation plus `create`) burned.
+    pub fn fuel_used(&self) -> u64 {
+        self.last_budget.saturating_sub(self.store.get_fuel().unwrap_or(0))
+    }
+
+    /// Linear memory: the size the first memory was created with, and the
+    /// largest any memory has grown to, in bytes.
+    pub fn memory_use(&self) -> (Option<u64>, u64) {
+        let l = &self.store.data().limiter;
+        (l.initial, l.peak)
+    }
+
     /// Run one export call with the per-call budget and map failures.
     fn call<R>(
         &mut self,
@@ -186,6 +202,7 @@ impl WasmDevice {
     ) -> Result<R, DeviceFault> {
         self.store.data_mut().now_ns = now_ns;
         let budget = self.fuel;
+        self.last_budget = budget;
         if let Err(e) = self.store.set_fuel(budget) {
             return Err(classify(&mut self.store, e, &self.name, &self.component, op(), budget));
         }
