@@ -1,5 +1,6 @@
 //! The interpreter: fetch, decode, execute one instruction; interrupts,
-//! exceptions and WFI.
+//! exceptions and WFI. The hot path (cached entries, `Hart::run`) is in
+//! `exec/fast.rs`.
 
 use crate::alu::{alu, alu_w, branch_taken};
 use crate::csr::addr;
@@ -9,7 +10,9 @@ use crate::hart::{Hart, PrivMode};
 use crate::insn::{AmoOp, CsrSrc, Decoded, Insn, Reg, Width};
 use crate::mmu::XlateFault;
 use crate::trap::{Access, Exception, Halt, TrapCause, TrapRecord};
+use crate::uop::{Entry, lower};
 use crate::{MemError, Memory};
+use fast::Flow;
 
 /// What one `step` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,14 +88,32 @@ impl Hart {
         }
 
         let pc = self.pc;
-        // Hot path: physical pc (or a TLB hit) and a decoded instruction.
-        let d = match self.cached_insn(pc) {
-            Some(d) => d,
+        // Hot path: physical pc (or a TLB hit) and a cached entry.
+        let e = match self.cached_entry(pc) {
+            Some(e) => e,
             None => match self.fetch(mem, pc) {
-                Ok(d) => d,
+                Ok(e) => e,
                 Err(f) => return self.fault(f, None),
             },
         };
+        match self.exec_entry(mem, e, pc) {
+            Flow::Next(next) | Flow::NextMem(next) => {
+                self.retired = self.retired.wrapping_add(1);
+                self.trap_origin = None;
+                self.pc = next;
+                Ok(StepEvent::Retired)
+            }
+            Flow::Slow => self.step_general(mem, e),
+            Flow::Fault(f) => self.fault(f, Some(e.raw)),
+        }
+    }
+
+    /// `step` for an instruction without a fast form: the general
+    /// executor on the decoded instruction.
+    #[inline(never)]
+    fn step_general<M: Memory>(&mut self, mem: &mut M, e: Entry) -> Result<StepEvent, Halt> {
+        let pc = self.pc;
+        let d = decode(e.raw);
         match self.execute(&d, mem) {
             Ok(next) => {
                 self.retired = self.retired.wrapping_add(1);
@@ -112,24 +133,6 @@ impl Hart {
             }
             Err(f) => self.fault(f, Some(d.raw)),
         }
-    }
-
-    /// Run until `max_insns` steps (retired instructions and taken traps
-    /// each count one, so a trap storm cannot spin forever), WFI, a yield
-    /// request from memory, or a halt.
-    pub fn run<M: Memory>(&mut self, mem: &mut M, max_insns: u64) -> RunExit {
-        let mut n = 0;
-        while n < max_insns {
-            match self.step(mem) {
-                Ok(StepEvent::Wfi) => return RunExit::Wfi,
-                Ok(StepEvent::Retired | StepEvent::Trap(_)) => n += 1,
-                Err(h) => return RunExit::Halt(h),
-            }
-            if mem.yield_requested() {
-                return RunExit::Yield;
-            }
-        }
-        RunExit::Budget
     }
 
     /// Turn a fault of the instruction at `self.pc` into a trap or a halt.
@@ -343,7 +346,7 @@ fn fault_causes(access: Access) -> (Exception, Exception) {
 
 impl Hart {
     /// Translate `va`; faults carry tval = `va` (§4.3.2, §3.1.16).
-    #[inline]
+    #[inline(always)]
     fn xlate<M: Memory>(&mut self, mem: &mut M, va: u64, access: Access) -> ExecResult<u64> {
         self.translate(mem, va, access).map_err(|f| {
             let (page, acc) = fault_causes(access);
@@ -355,10 +358,10 @@ impl Hart {
         })
     }
 
-    /// The pre-decoded instruction at virtual `pc`, when both its
-    /// translation (TLB hit or no translation) and its decoding are cached.
+    /// The cached entry at virtual `pc`, when both its translation (TLB
+    /// hit or no translation) and its decoding are cached.
     #[inline(always)]
-    fn cached_insn(&self, pc: u64) -> Option<Decoded> {
+    fn cached_entry(&self, pc: u64) -> Option<Entry> {
         let pa = if self.mode == PrivMode::Machine { pc } else { self.cached_fetch_pa(pc)? };
         self.icache.get(pa)
     }
@@ -376,7 +379,7 @@ impl Hart {
     /// instruction whose halves lie in two non-contiguous physical pages is
     /// not cached (its key would not describe its second half).
     #[inline(never)]
-    fn fetch<M: Memory>(&mut self, mem: &mut M, pc: u64) -> ExecResult<Decoded> {
+    fn fetch<M: Memory>(&mut self, mem: &mut M, pc: u64) -> ExecResult<Entry> {
         if pc & 1 != 0 {
             // Only reachable if the machine set an odd pc: IALIGN is 16.
             return Err(Fault::Exc(Exception::InstructionAddressMisaligned, pc));
@@ -396,13 +399,17 @@ impl Hart {
         } else {
             lo
         };
-        let d = decode(raw);
+        let e = lower(&decode(raw));
         if contiguous {
-            self.icache.insert(pa, d);
+            self.icache.insert(pa, e);
         }
-        Ok(d)
+        Ok(e)
     }
 
+    // Inlined into the executor so each load/store form gets its RAM fast
+    // path with the width known; the slow parts (page walk, device
+    // access) are out of line.
+    #[inline(always)]
     fn load<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width) -> ExecResult<u64> {
         check_aligned(addr, width, Exception::LoadAddressMisaligned)?;
         let pa = self.xlate(mem, addr, Access::Load)?;
@@ -410,6 +417,7 @@ impl Hart {
             .map_err(|e| mem_fault(e, Exception::LoadAccessFault, Access::Load, addr, pa))
     }
 
+    #[inline(always)]
     fn store<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width, v: u64) -> ExecResult<()> {
         check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
         let pa = self.xlate(mem, addr, Access::Store)?;
@@ -455,6 +463,7 @@ fn fetch16<M: Memory>(mem: &mut M, va: u64, pa: u64) -> ExecResult<u32> {
 /// Misaligned data accesses trap (the spec allows either emulating or
 /// trapping; trapping keeps device accesses single and atomic). Checked
 /// before translation.
+#[inline(always)]
 fn check_aligned(addr: u64, width: Width, misaligned: Exception) -> ExecResult<()> {
     if addr & (u64::from(width.bytes()) - 1) != 0 {
         return Err(Fault::Exc(misaligned, addr));
@@ -497,10 +506,13 @@ fn amo_result(op: AmoOp, width: Width, raw: u64, src: u64) -> u64 {
     }
 }
 
+mod fast;
 mod fp;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fast;
 #[cfg(test)]
 mod tests_fp;
 #[cfg(test)]

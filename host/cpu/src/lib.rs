@@ -24,6 +24,7 @@ pub mod insn;
 pub mod mmu;
 mod tlb;
 pub mod trap;
+mod uop;
 
 #[cfg(test)]
 mod testutil;

@@ -1,0 +1,304 @@
+//! The interpreter's hot path: executing cached entries (`uop::Entry`),
+//! and `Hart::run`'s loop over whole pages of them.
+//!
+//! `run` executes straight from a cached page ("frame") for as long as the
+//! pc stays in that page and the instructions have a fast form, instead of
+//! going through `step` for each one. What `step` does before every
+//! instruction is done once per stretch, which is exact because nothing a
+//! fast instruction does can change it:
+//!
+//! - pending interrupts: they depend on mip, mie, mstatus and the mode,
+//!   which only CSR instructions, traps, xRET (all `Op::Slow` or faults,
+//!   which end the stretch) and the machine between `run` calls change;
+//! - the translation of the pc: the TLB and satp change only at SFENCE.VMA,
+//!   satp writes (slow) or data accesses' page walks, which can only add
+//!   entries, and a stretch never leaves its 4 KiB page;
+//! - the decoded instructions: only FENCE.I (slow) flushes them;
+//! - `Memory::yield_requested`: the memory can only change its mind while
+//!   the hart calls it, so it is polled after each load and store.
+//!
+//! Instructions retired and the budget are counted per instruction, so
+//! `max_insns`, instret, and the pc and mepc of a trap are exact.
+
+use super::{Fault, sext};
+use crate::Memory;
+use crate::alu::{alu, alu_w, branch_taken};
+use crate::hart::{Hart, PrivMode};
+use crate::icache::{Frame, PAGE_SHIFT, slot_of};
+use crate::insn::{AluOp, AluWOp, BranchCond, Width};
+use crate::uop::{Entry, Op};
+use crate::{RunExit, StepEvent};
+
+/// What executing an entry did.
+pub(super) enum Flow {
+    /// It retired; continue at this pc.
+    Next(u64),
+    /// It retired after calling the memory, which may want the machine to
+    /// act now (`Memory::yield_requested`); continue at this pc.
+    NextMem(u64),
+    /// Nothing done: the entry needs `Hart::execute` (or is empty).
+    Slow,
+    /// It did not complete.
+    Fault(Fault),
+}
+
+/// Why `run_frame` returned.
+enum Stretch {
+    /// The budget is used up or the pc left the page: `run` goes on.
+    Stop,
+    /// The memory asked to yield after the last instruction.
+    Yield,
+    /// The instruction at the pc needs `step` (slow or not yet decoded).
+    Slow,
+    /// The instruction at the pc faulted (its bits for mtval).
+    Fault(Fault, u32),
+}
+
+const PAGE_MASK: u64 = (1 << PAGE_SHIFT) - 1;
+
+impl Hart {
+    /// Execute one entry at `pc`. Fast forms only: `Op::Slow` and
+    /// `Op::Fill` return `Flow::Slow` and change nothing.
+    #[inline(always)]
+    pub(super) fn exec_entry<M: Memory>(&mut self, mem: &mut M, e: Entry, pc: u64) -> Flow {
+        // Operands are read inside each arm, so an arm reads only what it
+        // uses (read up front, every instruction paid for all of them).
+        macro_rules! rs1 {
+            () => {
+                self.x[usize::from(e.rs1 & 31)]
+            };
+        }
+        macro_rules! rs2 {
+            () => {
+                self.x[usize::from(e.rs2 & 31)]
+            };
+        }
+        macro_rules! imm {
+            () => {
+                sext(e.imm)
+            };
+        }
+        macro_rules! seq {
+            () => {
+                pc.wrapping_add(u64::from(e.len))
+            };
+        }
+        // `lower` never gives a writing op rd = x0, so no check here.
+        macro_rules! set {
+            ($v:expr) => {{
+                let v = $v;
+                debug_assert!(e.rd & 31 != 0, "{e:?} writes x0");
+                self.x[usize::from(e.rd & 31)] = v;
+            }};
+        }
+        macro_rules! alu {
+            ($op:ident, $b:expr) => {
+                set!(alu(AluOp::$op, rs1!(), $b))
+            };
+        }
+        macro_rules! alu_w {
+            ($op:ident, $b:expr) => {
+                set!(alu_w(AluWOp::$op, rs1!(), $b))
+            };
+        }
+        macro_rules! branch {
+            ($c:ident) => {{
+                if branch_taken(BranchCond::$c, rs1!(), rs2!()) {
+                    return Flow::Next(pc.wrapping_add(imm!()));
+                }
+            }};
+        }
+        macro_rules! load {
+            ($w:ident, $t:ty) => {{
+                match self.load(mem, rs1!().wrapping_add(imm!()), Width::$w) {
+                    // Truncate to the width, then sign- or zero-extend.
+                    Ok(v) => set!(v as $t as i64 as u64),
+                    Err(f) => return Flow::Fault(f),
+                }
+                return Flow::NextMem(seq!());
+            }};
+        }
+        macro_rules! store {
+            ($w:ident) => {{
+                if let Err(f) = self.store(mem, rs1!().wrapping_add(imm!()), Width::$w, rs2!()) {
+                    return Flow::Fault(f);
+                }
+                return Flow::NextMem(seq!());
+            }};
+        }
+        match e.op {
+            Op::Fill | Op::Slow => return Flow::Slow,
+            Op::Nop => {}
+            Op::Add => alu!(Add, rs2!()),
+            Op::Sub => alu!(Sub, rs2!()),
+            Op::Sll => alu!(Sll, rs2!()),
+            Op::Slt => alu!(Slt, rs2!()),
+            Op::Sltu => alu!(Sltu, rs2!()),
+            Op::Xor => alu!(Xor, rs2!()),
+            Op::Srl => alu!(Srl, rs2!()),
+            Op::Sra => alu!(Sra, rs2!()),
+            Op::Or => alu!(Or, rs2!()),
+            Op::And => alu!(And, rs2!()),
+            Op::Mul => alu!(Mul, rs2!()),
+            Op::Mulh => alu!(Mulh, rs2!()),
+            Op::Mulhsu => alu!(Mulhsu, rs2!()),
+            Op::Mulhu => alu!(Mulhu, rs2!()),
+            Op::Div => alu!(Div, rs2!()),
+            Op::Divu => alu!(Divu, rs2!()),
+            Op::Rem => alu!(Rem, rs2!()),
+            Op::Remu => alu!(Remu, rs2!()),
+            Op::Addi => alu!(Add, imm!()),
+            Op::Slti => alu!(Slt, imm!()),
+            Op::Sltiu => alu!(Sltu, imm!()),
+            Op::Xori => alu!(Xor, imm!()),
+            Op::Ori => alu!(Or, imm!()),
+            Op::Andi => alu!(And, imm!()),
+            Op::Slli => alu!(Sll, imm!()),
+            Op::Srli => alu!(Srl, imm!()),
+            Op::Srai => alu!(Sra, imm!()),
+            Op::Addw => alu_w!(Add, rs2!()),
+            Op::Subw => alu_w!(Sub, rs2!()),
+            Op::Sllw => alu_w!(Sll, rs2!()),
+            Op::Srlw => alu_w!(Srl, rs2!()),
+            Op::Sraw => alu_w!(Sra, rs2!()),
+            Op::Mulw => alu_w!(Mul, rs2!()),
+            Op::Divw => alu_w!(Div, rs2!()),
+            Op::Divuw => alu_w!(Divu, rs2!()),
+            Op::Remw => alu_w!(Rem, rs2!()),
+            Op::Remuw => alu_w!(Remu, rs2!()),
+            Op::Addiw => alu_w!(Add, imm!()),
+            Op::Slliw => alu_w!(Sll, imm!()),
+            Op::Srliw => alu_w!(Srl, imm!()),
+            Op::Sraiw => alu_w!(Sra, imm!()),
+            Op::Lui => set!(imm!()),
+            Op::Auipc => set!(pc.wrapping_add(imm!())),
+            // With C, every target is 2-aligned: no misaligned-fetch check.
+            Op::Jal => {
+                set!(seq!());
+                return Flow::Next(pc.wrapping_add(imm!()));
+            }
+            Op::J => return Flow::Next(pc.wrapping_add(imm!())),
+            Op::Jalr => {
+                // Target first: rd may equal rs1.
+                let target = rs1!().wrapping_add(imm!()) & !1;
+                set!(seq!());
+                return Flow::Next(target);
+            }
+            Op::Jr => return Flow::Next(rs1!().wrapping_add(imm!()) & !1),
+            Op::Beq => branch!(Eq),
+            Op::Bne => branch!(Ne),
+            Op::Blt => branch!(Lt),
+            Op::Bge => branch!(Ge),
+            Op::Bltu => branch!(Ltu),
+            Op::Bgeu => branch!(Geu),
+            Op::Lb => load!(B, i8),
+            Op::Lh => load!(H, i16),
+            Op::Lw => load!(W, i32),
+            Op::Ld => load!(D, u64),
+            Op::Lbu => load!(B, u8),
+            Op::Lhu => load!(H, u16),
+            Op::Lwu => load!(W, u32),
+            Op::Sb => store!(B),
+            Op::Sh => store!(H),
+            Op::Sw => store!(W),
+            Op::Sd => store!(D),
+        }
+        Flow::Next(seq!())
+    }
+
+    /// Run until `max_insns` steps (retired instructions and taken traps
+    /// each count one, so a trap storm cannot spin forever), WFI, a yield
+    /// request from memory, or a halt. The same as calling `step` that
+    /// many times and polling `Memory::yield_requested` after each, only
+    /// faster.
+    pub fn run<M: Memory>(&mut self, mem: &mut M, max_insns: u64) -> RunExit {
+        // `x` is public; keep x0 hard-wired even if someone outside wrote it.
+        self.x[0] = 0;
+        let mut n = 0;
+        while n < max_insns {
+            if let Some((frame, slots)) = self.runnable_frame() {
+                let (done, exit) = self.run_frame(mem, &slots, max_insns - n);
+                self.icache.put(frame, slots);
+                n += done;
+                match exit {
+                    Stretch::Stop => continue,
+                    Stretch::Yield => return RunExit::Yield,
+                    Stretch::Fault(f, raw) => {
+                        match self.fault(f, Some(raw)) {
+                            Ok(_) => n += 1,
+                            Err(h) => return RunExit::Halt(h),
+                        }
+                        if mem.yield_requested() {
+                            return RunExit::Yield;
+                        }
+                        continue;
+                    }
+                    // The instruction at the pc goes through `step`.
+                    Stretch::Slow => {}
+                }
+            }
+            match self.step(mem) {
+                Ok(StepEvent::Wfi) => return RunExit::Wfi,
+                Ok(StepEvent::Retired | StepEvent::Trap(_)) => n += 1,
+                Err(h) => return RunExit::Halt(h),
+            }
+            if mem.yield_requested() {
+                return RunExit::Yield;
+            }
+        }
+        RunExit::Budget
+    }
+
+    /// The cached page to run the pc from, when `step` would do nothing
+    /// but execute it: not waiting in WFI, no interrupt to take, the pc's
+    /// translation cached and its page in the instruction cache. The frame
+    /// is lent out of the cache (`ICache::take`); give it back with `put`.
+    #[inline]
+    fn runnable_frame(&mut self) -> Option<(usize, Frame)> {
+        if self.waiting || (self.wfi_wake_pending() && self.pending_interrupt().is_some()) {
+            return None;
+        }
+        let pc = self.pc;
+        if pc & 1 != 0 {
+            return None;
+        }
+        let pa = if self.mode == PrivMode::Machine { pc } else { self.cached_fetch_pa(pc)? };
+        self.icache.take(pa)
+    }
+
+    /// Execute entries of `slots` (the frame of the pc's page) from the pc
+    /// while they have fast forms and the pc stays in the page, at most
+    /// `budget` of them. Returns how many retired and why it stopped; the
+    /// pc, instret and trap bookkeeping are up to date.
+    #[inline(never)]
+    fn run_frame<M: Memory>(&mut self, mem: &mut M, slots: &Frame, budget: u64) -> (u64, Stretch) {
+        let mut pc = self.pc;
+        let page = pc & !PAGE_MASK;
+        let mut left = budget;
+        let exit = loop {
+            match self.exec_entry(mem, slots[slot_of(pc)], pc) {
+                Flow::Next(next) => pc = next,
+                Flow::NextMem(next) => {
+                    pc = next;
+                    if mem.yield_requested() {
+                        left -= 1;
+                        break Stretch::Yield;
+                    }
+                }
+                Flow::Slow => break Stretch::Slow,
+                Flow::Fault(f) => break Stretch::Fault(f, slots[slot_of(pc)].raw),
+            }
+            left -= 1;
+            if left == 0 || (pc ^ page) > PAGE_MASK {
+                break Stretch::Stop;
+            }
+        };
+        let n = budget - left;
+        self.pc = pc;
+        self.retired = self.retired.wrapping_add(n);
+        if n > 0 {
+            self.trap_origin = None;
+        }
+        (n, exit)
+    }
+}
