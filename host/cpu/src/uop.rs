@@ -9,9 +9,10 @@
 //! is a single `match` on `Op` (see `exec/fast.rs`).
 //!
 //! Only the frequent integer instructions get their own `Op`. Everything
-//! else (CSR, system, AMO, floating point, and any `Insn` added later) is
-//! `Op::Slow` and runs through the general executor `Hart::execute` on
-//! `decode(raw)`: lowering is an optimisation, `Insn` stays the single
+//! else runs through the general executor `Hart::execute` on
+//! `decode(raw)`: `Op::General` (AMO, floating point) in place,
+//! `Op::Slow` (CSR, system, and any `Insn` added later) through
+//! `Hart::step`. Lowering is an optimisation: `Insn` stays the single
 //! definition of what an instruction does.
 
 use crate::insn::{AluOp, AluWOp, BranchCond, Decoded, Insn, Reg, Width};
@@ -23,8 +24,13 @@ use crate::insn::{AluOp, AluWOp, BranchCond, Decoded, Insn, Reg, Width};
 pub(crate) enum Op {
     /// Empty slot: nothing decoded here yet.
     Fill = 0,
-    /// No fast form: run `Hart::execute(decode(raw))`.
+    /// No fast form, and may change what `Hart::run` checks only between
+    /// stretches (CSR and system instructions, anything unknown): run
+    /// through `Hart::step`.
     Slow,
+    /// No fast form, but changes nothing `run` relies on (the A and F/D
+    /// instructions): `Hart::execute(decode(raw))` in place.
+    General,
     /// Retires with no effect: an ALU result written to x0, FENCE.
     Nop,
     // OP (rd = rs1 op rs2), rd != 0.
@@ -171,6 +177,9 @@ pub(crate) fn lower(d: &Decoded) -> Entry {
         }
         // One in-order hart: every fence is a no-op (see `Hart::execute`).
         Insn::Fence { .. } => (Op::Nop, Reg(0), Reg(0), Reg(0), 0),
+        _ if runs_in_place(&d.insn) => {
+            return Entry { op: Op::General, raw: d.raw, len: d.len, ..Entry::EMPTY };
+        }
         _ => return slow(d),
     };
     let rd = rd.idx() as u8;
@@ -197,6 +206,7 @@ impl Op {
             self,
             Op::Fill
                 | Op::Slow
+                | Op::General
                 | Op::Nop
                 | Op::J
                 | Op::Jr
@@ -212,6 +222,33 @@ impl Op {
                 | Op::Sd
         )
     }
+}
+
+/// Instructions without a fast form that `Hart::run` may execute in the
+/// middle of a stretch: they touch registers, fcsr, mstatus.FS (and SD)
+/// and memory, nothing that decides interrupts, translation or the
+/// instruction cache (see `exec/fast.rs`).
+pub(crate) fn runs_in_place(insn: &Insn) -> bool {
+    matches!(
+        insn,
+        Insn::Amo { .. }
+            | Insn::Lr { .. }
+            | Insn::Sc { .. }
+            | Insn::FLoad { .. }
+            | Insn::FStore { .. }
+            | Insn::FOp { .. }
+            | Insn::FSqrt { .. }
+            | Insn::FFma { .. }
+            | Insn::FSgnj { .. }
+            | Insn::FMinMax { .. }
+            | Insn::FCmp { .. }
+            | Insn::FClass { .. }
+            | Insn::FCvtToInt { .. }
+            | Insn::FCvtFromInt { .. }
+            | Insn::FCvtFp { .. }
+            | Insn::FMvToInt { .. }
+            | Insn::FMvFromInt { .. }
+    )
 }
 
 fn slow(d: &Decoded) -> Entry {

@@ -20,13 +20,14 @@
 //! Instructions retired and the budget are counted per instruction, so
 //! `max_insns`, instret, and the pc and mepc of a trap are exact.
 
-use super::{Fault, sext};
+use super::{Fault, Next, sext};
 use crate::Memory;
 use crate::alu::{alu, alu_w, branch_taken};
+use crate::decode::decode;
 use crate::hart::{Hart, PrivMode};
 use crate::icache::{Frame, PAGE_SHIFT, slot_of};
 use crate::insn::{AluOp, AluWOp, BranchCond, Width};
-use crate::uop::{Entry, Op};
+use crate::uop::{Entry, Op, runs_in_place};
 use crate::{RunExit, StepEvent};
 
 /// What executing an entry did.
@@ -57,8 +58,8 @@ enum Stretch {
 const PAGE_MASK: u64 = (1 << PAGE_SHIFT) - 1;
 
 impl Hart {
-    /// Execute one entry at `pc`. Fast forms only: `Op::Slow` and
-    /// `Op::Fill` return `Flow::Slow` and change nothing.
+    /// Execute one entry at `pc`. `Op::Slow` and `Op::Fill` return
+    /// `Flow::Slow` and change nothing.
     #[inline(always)]
     pub(super) fn exec_entry<M: Memory>(&mut self, mem: &mut M, e: Entry, pc: u64) -> Flow {
         // Operands are read inside each arm, so an arm reads only what it
@@ -128,6 +129,7 @@ impl Hart {
         }
         match e.op {
             Op::Fill | Op::Slow => return Flow::Slow,
+            Op::General => return self.exec_general(mem, e, pc),
             Op::Nop => {}
             Op::Add => alu!(Add, rs2!()),
             Op::Sub => alu!(Sub, rs2!()),
@@ -204,6 +206,26 @@ impl Hart {
             Op::Sd => store!(D),
         }
         Flow::Next(seq!())
+    }
+
+    /// `Op::General`: the general executor, on an instruction that
+    /// `runs_in_place` (it cannot jump, trap-return or wait).
+    #[inline(never)]
+    fn exec_general<M: Memory>(&mut self, mem: &mut M, e: Entry, pc: u64) -> Flow {
+        let d = decode(e.raw);
+        if !runs_in_place(&d.insn) {
+            return Flow::Slow;
+        }
+        // `execute` works at `self.pc`, which `run_frame` only updates at
+        // the end of a stretch.
+        self.pc = pc;
+        match self.execute(&d, mem) {
+            Ok(Next::Seq) => Flow::NextMem(pc.wrapping_add(u64::from(d.len))),
+            Ok(Next::Jump(target)) => Flow::NextMem(target),
+            // Not an instruction that runs in place; nothing was done.
+            Ok(Next::Wfi) => Flow::Slow,
+            Err(f) => Flow::Fault(f),
+        }
     }
 
     /// Run until `max_insns` steps (retired instructions and taken traps

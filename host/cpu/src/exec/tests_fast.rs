@@ -84,6 +84,29 @@ fn fast_word(rng: &mut Rng) -> u32 {
     }
 }
 
+/// A random A or F/D instruction (they run in place, `Op::General`).
+fn general_word(rng: &mut Rng) -> u32 {
+    let (rd, rs1, rs2) = (rng.reg(), rng.reg(), rng.reg());
+    let imm = (rng.next() as i32) >> 20;
+    match rng.below(5) {
+        // AMO*/LR/SC .W/.D (funct5 values of the A extension).
+        0 => amo(rng.pick(&[0, 1, 2, 3, 4, 8, 12, 16, 20, 24, 28]), rng.pick(&[2, 3]), rd, rs1, rs2),
+        1 => fload(rng.pick(&[2, 3]), rd, rs1, imm),
+        2 => fstore(rng.pick(&[2, 3]), rs2, rs1, imm),
+        // fadd/fsub/fmul/fdiv/fsgnj/fmin-max/fcmp (funct5 0..3, 4, 5, 20)
+        // with rm = RNE, RTZ or DYN.
+        3 => opfp(
+            rng.pick(&[0, 1, 2, 3, 4, 5, 20]),
+            rng.below(2) as u32,
+            rs2,
+            rs1,
+            rng.pick(&[0, 1, 2, 7]),
+            rd,
+        ),
+        _ => r4(rng.pick(&[0x43, 0x47, 0x4b, 0x4f]), rng.reg(), rng.below(2) as u32, rs2, rs1, 0, rd),
+    }
+}
+
 #[test]
 fn lowering_never_gives_a_writing_op_x0() {
     let mut rng = Rng(0x1234_5678_9abc_def1);
@@ -120,7 +143,11 @@ fn fast_forms_do_what_the_general_executor_does() {
     let mut checked = 0;
     for case in 0..30_000 {
         // Half of the cases compressed (random parcels), half 32-bit.
-        let raw = if case % 2 == 0 { fast_word(&mut rng) } else { (rng.next() as u32) & 0xffff };
+        let raw = match case % 3 {
+            0 => fast_word(&mut rng),
+            1 => general_word(&mut rng),
+            _ => (rng.next() as u32) & 0xffff,
+        };
         let e = lower(&decode(raw));
         if e.op == Op::Slow {
             continue;
@@ -128,6 +155,11 @@ fn fast_forms_do_what_the_general_executor_does() {
         checked += 1;
         let mut fast = Hart::new(0, pc);
         random_regs(&mut rng, &mut fast);
+        if rng.below(2) == 0 {
+            // FPU on (mstatus.FS = Initial), f registers random.
+            set_csr(&mut fast, addr::MSTATUS, 1 << 13);
+            fast.f = std::array::from_fn(|_| rng.next());
+        }
         let mut mem = TestMem { bytes: image.clone(), ..TestMem::new(RAM_BASE, RAM_SIZE) };
         mem.put32(pc, raw);
         let mut general = fast.clone();
@@ -195,6 +227,11 @@ fn run_matches_steps(seed: u64, mode: PrivMode) {
         let mpp = (mode as u64) << 11;
         set_csr(&mut hart, addr::MSTATUS, mpp);
     }
+    if seed.is_multiple_of(2) {
+        // FPU on (FS = Initial): F/D instructions execute.
+        let st = hart.csrs.mstatus();
+        set_csr(&mut hart, addr::MSTATUS, st | (1 << 13));
+    }
     let mut fast = (hart.clone(), TestMem { bytes: mem.bytes.clone(), ..TestMem::new(RAM_BASE, RAM_SIZE) });
     fast.1.yield_on_store = mem.yield_on_store;
     let mut slow = (hart, mem);
@@ -247,7 +284,7 @@ fn program_word(rng: &mut Rng) -> u32 {
     let rd = rng.pick(&[0, 1, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
     let rs = |rng: &mut Rng| rng.below(16) as u32;
     let off = ((rng.below(64) as i32) - 32) & !3;
-    match rng.below(40) {
+    match rng.below(42) {
         0..=9 => {
             let ops = [add, sub, sll, slt, sltu, xor, srl, sra, or, and, mul, divu, remw, addw, sraw];
             rng.pick(&ops)(rd, rs(rng), rs(rng))
@@ -288,6 +325,13 @@ fn program_word(rng: &mut Rng) -> u32 {
         35 => rng.pick(&[ECALL, EBREAK, MRET, WFI, 0x0000_100f, SFENCE_VMA, 0]),
         // Compressed pairs: c.addi a0,1 ; c.nop, c.mv a1,a0 ; c.li a2,-1.
         36 => rng.pick(&[0x0001_0505, 0x567d_85aa]),
+        // AMOs and FP loads/stores on the data pointers, FP arithmetic.
+        38 => amo(rng.pick(&[0, 1, 2, 3, 4, 8, 28]), rng.pick(&[2, 3]), rd, rng.pick(&[2, 3]), rs(rng)),
+        39 => match rng.below(3) {
+            0 => fload(3, rs(rng), rng.pick(&[2, 3]), ((rng.below(256) as i32) - 128) & !7),
+            1 => fstore(3, rs(rng), rng.pick(&[2, 3]), ((rng.below(256) as i32) - 128) & !7),
+            _ => opfp(rng.pick(&[0, 1, 2, 3]), 1, rs(rng), rs(rng), rng.pick(&[0, 7]), rs(rng)),
+        },
         37 => FENCE,
         _ => NOP,
     }
