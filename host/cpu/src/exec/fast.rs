@@ -129,7 +129,7 @@ impl Hart {
         }
         match e.op {
             Op::Fill | Op::Slow => return Flow::Slow,
-            Op::General => return self.exec_general(mem, e, pc),
+            Op::General => return self.exec_general(mem, e.raw, pc),
             Op::Nop => {}
             Op::Add => alu!(Add, rs2!()),
             Op::Sub => alu!(Sub, rs2!()),
@@ -211,8 +211,8 @@ impl Hart {
     /// `Op::General`: the general executor, on an instruction that
     /// `runs_in_place` (it cannot jump, trap-return or wait).
     #[inline(never)]
-    fn exec_general<M: Memory>(&mut self, mem: &mut M, e: Entry, pc: u64) -> Flow {
-        let d = decode(e.raw);
+    fn exec_general<M: Memory>(&mut self, mem: &mut M, raw: u32, pc: u64) -> Flow {
+        let d = decode(raw);
         if !runs_in_place(&d.insn) {
             return Flow::Slow;
         }
