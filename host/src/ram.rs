@@ -5,6 +5,7 @@
 //! what makes the interior mutability below sound.
 
 use std::cell::UnsafeCell;
+use std::rc::Rc;
 
 /// A block of guest memory at a fixed physical base.
 pub struct Ram {
@@ -151,6 +152,95 @@ impl Ram {
     }
 }
 
+/// The CPU's view of the RAM block its last access hit: bounds and data
+/// pointer side by side, so a hit is a subtraction, a compare and the
+/// access, with no walk through the block list (`Rc<Ram>` → `Ram` → bytes)
+/// first. Holds the block alive.
+pub struct RamWindow {
+    base: u64,
+    size: u64,
+    writable: bool,
+    /// The block's bytes; null (and `size` 0) for the empty window.
+    ptr: *mut u8,
+    /// Keeps `ptr` valid.
+    _ram: Option<Rc<Ram>>,
+}
+
+impl std::fmt::Debug for RamWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RamWindow({:#x}, {} bytes)", self.base, self.size)
+    }
+}
+
+impl RamWindow {
+    /// A window that never hits.
+    pub fn empty() -> Self {
+        RamWindow { base: 0, size: 0, writable: false, ptr: std::ptr::null_mut(), _ram: None }
+    }
+
+    pub fn new(ram: &Rc<Ram>) -> Self {
+        RamWindow {
+            base: ram.base,
+            size: ram.size(),
+            writable: !ram.read_only,
+            ptr: UnsafeCell::raw_get(ram.bytes.as_ptr()),
+            _ram: Some(Rc::clone(ram)),
+        }
+    }
+
+    /// Offset of `[addr, addr+size)` in the block, if wholly inside.
+    #[inline(always)]
+    fn offset(&self, addr: u64, size: u8) -> Option<usize> {
+        let off = addr.wrapping_sub(self.base);
+        (off < self.size && u64::from(size) <= self.size - off).then_some(off as usize)
+    }
+
+    /// `Ram::load` at a guest address; `None` outside the block.
+    #[inline(always)]
+    pub fn load(&self, addr: u64, size: u8) -> Option<u64> {
+        let off = self.offset(addr, size)?;
+        // SAFETY: `[off, off+size)` lies in the block (checked above; the
+        // empty window has size 0, so it never gets here), `ptr` has the
+        // provenance of the whole block and `_ram` keeps it allocated.
+        // As in `Ram::load`: the block is !Sync and no reference into it
+        // outlives a call, so nothing writes these bytes during the read.
+        let p = unsafe { self.ptr.add(off) };
+        // SAFETY: as above, for each size; unaligned reads.
+        Some(unsafe {
+            match size {
+                1 => u64::from(p.read()),
+                2 => u64::from(u16::from_le(p.cast::<u16>().read_unaligned())),
+                4 => u64::from(u32::from_le(p.cast::<u32>().read_unaligned())),
+                8 => u64::from_le(p.cast::<u64>().read_unaligned()),
+                _ => return None,
+            }
+        })
+    }
+
+    /// `Ram::store` at a guest address: `Some(true)` done, `Some(false)`
+    /// refused (ROM or an unsupported size), `None` outside the block.
+    #[inline(always)]
+    pub fn store(&self, addr: u64, size: u8, value: u64) -> Option<bool> {
+        let off = self.offset(addr, size)?;
+        if !self.writable {
+            return Some(false);
+        }
+        // SAFETY: as in `load`.
+        let p = unsafe { self.ptr.add(off) };
+        // SAFETY: as in `load`, for each size; unaligned writes.
+        unsafe {
+            match size {
+                1 => p.write(value as u8),
+                2 => p.cast::<u16>().write_unaligned((value as u16).to_le()),
+                4 => p.cast::<u32>().write_unaligned((value as u32).to_le()),
+                8 => p.cast::<u64>().write_unaligned(value.to_le()),
+                _ => return Some(false),
+            }
+        }
+        Some(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +257,26 @@ mod tests {
         assert_eq!(ram.offset_of(0x8000_000f, 2), None);
         assert_eq!(ram.offset_of(0x7fff_ffff, 1), None);
         assert_eq!(ram.offset_of(u64::MAX, 2), None, "no overflow");
+    }
+
+    #[test]
+    fn window_matches_the_block() {
+        let ram = Rc::new(Ram::new("ram", 0x8000_0000, 16, false));
+        let w = RamWindow::new(&ram);
+        assert_eq!(w.store(0x8000_0008, 8, 0x1122_3344_5566_7788), Some(true));
+        assert_eq!(ram.load(8, 8), Some(0x1122_3344_5566_7788));
+        assert_eq!(w.load(0x8000_000c, 4), Some(0x1122_3344));
+        assert_eq!(w.load(0x8000_000f, 1), Some(0x11));
+        assert_eq!(w.load(0x8000_000f, 2), None, "runs past the end");
+        assert_eq!(w.load(0x8000_0009, 8), None);
+        assert_eq!(w.load(0x7fff_ffff, 1), None, "below the base");
+        assert_eq!(w.load(u64::MAX, 8), None, "no overflow");
+        assert_eq!(w.store(0x8000_0010, 1, 0), None);
+        let rom = Rc::new(Ram::new("rom", 0x1000, 16, true));
+        assert_eq!(RamWindow::new(&rom).store(0x1000, 4, 1), Some(false), "read-only");
+        assert_eq!(RamWindow::new(&rom).load(0x1000, 4), Some(0));
+        assert_eq!(RamWindow::empty().load(0, 1), None);
+        assert_eq!(RamWindow::empty().store(0, 1, 0), None);
     }
 
     #[test]
