@@ -12,7 +12,7 @@ use crate::mmu::XlateFault;
 use crate::trap::{Access, Exception, Halt, TrapCause, TrapRecord};
 use crate::uop::{Entry, lower};
 use crate::{MemError, Memory};
-use fast::Flow;
+use fast::Stop;
 
 /// What one `step` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,15 +96,16 @@ impl Hart {
                 Err(f) => return self.fault(f, None),
             },
         };
-        match self.exec_entry(mem, e, pc) {
-            Flow::Next(next) | Flow::NextMem(next) => {
+        // Not polling the memory: `run` does that after each step.
+        match self.exec_entry::<M, false>(mem, e, pc) {
+            Ok(next) | Err(Stop::Yield(next)) => {
                 self.retired = self.retired.wrapping_add(1);
                 self.trap_origin = None;
                 self.pc = next;
                 Ok(StepEvent::Retired)
             }
-            Flow::Slow => self.step_general(mem, e),
-            Flow::Fault(f) => self.fault(f, Some(e.raw)),
+            Err(Stop::Slow) => self.step_general(mem, e),
+            Err(Stop::Fault(f)) => self.fault(f, Some(e.raw)),
         }
     }
 

@@ -30,14 +30,16 @@ use crate::insn::{AluOp, AluWOp, BranchCond, Width};
 use crate::uop::{Entry, Op, runs_in_place};
 use crate::{RunExit, StepEvent};
 
-/// What executing an entry did.
-pub(super) enum Flow {
-    /// It retired; continue at this pc.
-    Next(u64),
-    /// It retired after calling the memory, which may want the machine to
-    /// act now (`Memory::yield_requested`); continue at this pc.
-    NextMem(u64),
-    /// Nothing done: the entry needs `Hart::execute` (or is empty).
+/// What executing an entry did: `Ok(pc)` when it retired and execution
+/// goes on at `pc`.
+pub(super) type Flow = Result<u64, Stop>;
+
+/// Why an entry's execution did not simply go on.
+pub(super) enum Stop {
+    /// It retired, continue at this pc, but the memory asked the machine
+    /// to act (`Memory::yield_requested`; only polled when asked to).
+    Yield(u64),
+    /// Nothing done: the entry needs `step` (or is empty).
     Slow,
     /// It did not complete.
     Fault(Fault),
@@ -59,9 +61,31 @@ const PAGE_MASK: u64 = (1 << PAGE_SHIFT) - 1;
 
 impl Hart {
     /// Execute one entry at `pc`. `Op::Slow` and `Op::Fill` return
-    /// `Flow::Slow` and change nothing.
+    /// `Stop::Slow` and change nothing. With `POLL`, loads and stores ask
+    /// the memory whether it wants to yield (`Stop::Yield`).
     #[inline(always)]
-    pub(super) fn exec_entry<M: Memory>(&mut self, mem: &mut M, e: Entry, pc: u64) -> Flow {
+    pub(super) fn exec_entry<M: Memory, const POLL: bool>(&mut self, mem: &mut M, e: Entry, pc: u64) -> Flow {
+        // One copy of the executor per instruction length, chosen by a
+        // (well predicted) branch: the next sequential pc is then `pc` plus
+        // a constant, not plus a value loaded from the entry, which would
+        // put a load on the pc's dependency chain, instruction after
+        // instruction.
+        if e.len == 2 {
+            self.exec_len::<M, POLL, 2>(mem, e, pc)
+        } else {
+            self.exec_len::<M, POLL, 4>(mem, e, pc)
+        }
+    }
+
+    /// `exec_entry` for an entry of `LEN` bytes (4 also serves the empty
+    /// slot, which changes nothing).
+    #[inline(always)]
+    fn exec_len<M: Memory, const POLL: bool, const LEN: u64>(
+        &mut self,
+        mem: &mut M,
+        e: Entry,
+        pc: u64,
+    ) -> Flow {
         // Operands are read inside each arm, so an arm reads only what it
         // uses (read up front, every instruction paid for all of them).
         macro_rules! rs1 {
@@ -81,8 +105,17 @@ impl Hart {
         }
         macro_rules! seq {
             () => {
-                pc.wrapping_add(u64::from(e.len))
+                pc.wrapping_add(LEN)
             };
+        }
+        // After a memory access.
+        macro_rules! mem_next {
+            () => {{
+                if POLL && mem.yield_requested() {
+                    return Err(Stop::Yield(seq!()));
+                }
+                return Ok(seq!());
+            }};
         }
         // `lower` never gives a writing op rd = x0, so no check here.
         macro_rules! set {
@@ -105,7 +138,7 @@ impl Hart {
         macro_rules! branch {
             ($c:ident) => {{
                 if branch_taken(BranchCond::$c, rs1!(), rs2!()) {
-                    return Flow::Next(pc.wrapping_add(imm!()));
+                    return Ok(pc.wrapping_add(imm!()));
                 }
             }};
         }
@@ -114,22 +147,25 @@ impl Hart {
                 match self.load(mem, rs1!().wrapping_add(imm!()), Width::$w) {
                     // Truncate to the width, then sign- or zero-extend.
                     Ok(v) => set!(v as $t as i64 as u64),
-                    Err(f) => return Flow::Fault(f),
+                    Err(f) => return Err(Stop::Fault(f)),
                 }
-                return Flow::NextMem(seq!());
+                mem_next!()
             }};
         }
         macro_rules! store {
             ($w:ident) => {{
                 if let Err(f) = self.store(mem, rs1!().wrapping_add(imm!()), Width::$w, rs2!()) {
-                    return Flow::Fault(f);
+                    return Err(Stop::Fault(f));
                 }
-                return Flow::NextMem(seq!());
+                mem_next!()
             }};
         }
         match e.op {
-            Op::Fill | Op::Slow => return Flow::Slow,
-            Op::General => return self.exec_general(mem, e.raw, pc),
+            Op::Fill | Op::Slow => return Err(Stop::Slow),
+            Op::General => {
+                self.exec_general(mem, e.raw, pc)?;
+                mem_next!()
+            }
             Op::Nop => {}
             Op::Add => alu!(Add, rs2!()),
             Op::Sub => alu!(Sub, rs2!()),
@@ -177,16 +213,16 @@ impl Hart {
             // With C, every target is 2-aligned: no misaligned-fetch check.
             Op::Jal => {
                 set!(seq!());
-                return Flow::Next(pc.wrapping_add(imm!()));
+                return Ok(pc.wrapping_add(imm!()));
             }
-            Op::J => return Flow::Next(pc.wrapping_add(imm!())),
+            Op::J => return Ok(pc.wrapping_add(imm!())),
             Op::Jalr => {
                 // Target first: rd may equal rs1.
                 let target = rs1!().wrapping_add(imm!()) & !1;
                 set!(seq!());
-                return Flow::Next(target);
+                return Ok(target);
             }
-            Op::Jr => return Flow::Next(rs1!().wrapping_add(imm!()) & !1),
+            Op::Jr => return Ok(rs1!().wrapping_add(imm!()) & !1),
             Op::Beq => branch!(Eq),
             Op::Bne => branch!(Ne),
             Op::Blt => branch!(Lt),
@@ -205,26 +241,26 @@ impl Hart {
             Op::Sw => store!(W),
             Op::Sd => store!(D),
         }
-        Flow::Next(seq!())
+        Ok(seq!())
     }
 
     /// `Op::General`: the general executor, on an instruction that
-    /// `runs_in_place` (it cannot jump, trap-return or wait).
+    /// `runs_in_place` (it cannot jump, trap-return or wait). `Ok` when
+    /// it retired; the pc goes on sequentially.
     #[inline(never)]
-    fn exec_general<M: Memory>(&mut self, mem: &mut M, raw: u32, pc: u64) -> Flow {
+    fn exec_general<M: Memory>(&mut self, mem: &mut M, raw: u32, pc: u64) -> Result<(), Stop> {
         let d = decode(raw);
         if !runs_in_place(&d.insn) {
-            return Flow::Slow;
+            return Err(Stop::Slow);
         }
         // `execute` works at `self.pc`, which `run_frame` only updates at
         // the end of a stretch.
         self.pc = pc;
         match self.execute(&d, mem) {
-            Ok(Next::Seq) => Flow::NextMem(pc.wrapping_add(u64::from(d.len))),
-            Ok(Next::Jump(target)) => Flow::NextMem(target),
+            Ok(Next::Seq) => Ok(()),
             // Not an instruction that runs in place; nothing was done.
-            Ok(Next::Wfi) => Flow::Slow,
-            Err(f) => Flow::Fault(f),
+            Ok(Next::Jump(_) | Next::Wfi) => Err(Stop::Slow),
+            Err(f) => Err(Stop::Fault(f)),
         }
     }
 
@@ -298,17 +334,15 @@ impl Hart {
         let page = pc & !PAGE_MASK;
         let mut left = budget;
         let exit = loop {
-            match self.exec_entry(mem, slots[slot_of(pc)], pc) {
-                Flow::Next(next) => pc = next,
-                Flow::NextMem(next) => {
+            match self.exec_entry::<M, true>(mem, slots[slot_of(pc)], pc) {
+                Ok(next) => pc = next,
+                Err(Stop::Yield(next)) => {
                     pc = next;
-                    if mem.yield_requested() {
-                        left -= 1;
-                        break Stretch::Yield;
-                    }
+                    left -= 1;
+                    break Stretch::Yield;
                 }
-                Flow::Slow => break Stretch::Slow,
-                Flow::Fault(f) => break Stretch::Fault(f, slots[slot_of(pc)].raw),
+                Err(Stop::Slow) => break Stretch::Slow,
+                Err(Stop::Fault(f)) => break Stretch::Fault(f, slots[slot_of(pc)].raw),
             }
             left -= 1;
             if left == 0 || (pc ^ page) > PAGE_MASK {
