@@ -11,7 +11,6 @@ use crate::bus::Target;
 use crate::device::{DeviceFault, FaultKind, PowerRequest, TimerOp};
 use crate::image::Image;
 use crate::irq::Delivery;
-use crate::ram::RamWindow;
 
 /// Instructions a hart runs between looks at input, timers and pins.
 const BATCH: u64 = 10_000;
@@ -223,7 +222,7 @@ impl Platform {
         };
         match m.target {
             Target::Memory(i) => {
-                self.last_ram = RamWindow::new(&self.rams[i]);
+                self.last_ram.show(&self.rams[i]);
                 self.rams[i].load(off as usize, size).ok_or(MemError::AccessFault)
             }
             Target::Mmio { device, region } => self.mmio_read(device, region, off, size),
@@ -238,7 +237,7 @@ impl Platform {
         };
         match m.target {
             Target::Memory(i) => {
-                self.last_ram = RamWindow::new(&self.rams[i]);
+                self.last_ram.show(&self.rams[i]);
                 let ram = &self.rams[i];
                 if ram.read_only() || !ram.store(off as usize, size, value) {
                     return Err(MemError::AccessFault);
