@@ -116,7 +116,7 @@ pub(crate) struct Entry {
     pub(crate) rs1: u8,
     pub(crate) rs2: u8,
     /// Sign-extended by the user (`i64::from`); already shifted into place
-    /// as in `Insn`.
+    /// as in `Insn`. For `Op::General`, the instruction bits (= `raw`).
     pub(crate) imm: i32,
     /// The instruction bits (`Decoded::raw`): what `Op::Slow` decodes and
     /// what mtval reports.
@@ -178,7 +178,9 @@ pub(crate) fn lower(d: &Decoded) -> Entry {
         // One in-order hart: every fence is a no-op (see `Hart::execute`).
         Insn::Fence { .. } => (Op::Nop, Reg(0), Reg(0), Reg(0), 0),
         _ if runs_in_place(&d.insn) => {
-            return Entry { op: Op::General, raw: d.raw, len: d.len, ..Entry::EMPTY };
+            // The bits go in `imm` too: the executor reads them from there,
+            // so no arm of its hot loop reads `raw`.
+            return Entry { op: Op::General, imm: d.raw as i32, raw: d.raw, len: d.len, ..Entry::EMPTY };
         }
         _ => return slow(d),
     };

@@ -1,24 +1,34 @@
 //! The interpreter's hot path: executing cached entries (`uop::Entry`),
-//! and `Hart::run`'s loop over whole pages of them.
+//! and `Hart::run`'s loop over them.
 //!
-//! `run` executes straight from a cached page ("frame") for as long as the
-//! pc stays in that page and the instructions have a fast form, instead of
-//! going through `step` for each one. What `step` does before every
-//! instruction is done once per stretch, which is exact because nothing a
-//! fast instruction does can change it:
+//! `run` executes straight from the instruction cache, a cached page
+//! ("frame") at a time and on from page to page, for as long as the
+//! instructions have a fast form (`Op::Slow` and uncached code go through
+//! `step`). What `step` does before every instruction is done once per
+//! stretch, which is exact because nothing executed inside a stretch can
+//! change it:
 //!
-//! - pending interrupts: they depend on mip, mie, mstatus and the mode,
-//!   which only CSR instructions, traps, xRET (all `Op::Slow` or faults,
-//!   which end the stretch) and the machine between `run` calls change;
-//! - the translation of the pc: the TLB and satp change only at SFENCE.VMA,
-//!   satp writes (slow) or data accesses' page walks, which can only add
-//!   entries, and a stretch never leaves its 4 KiB page;
+//! - pending interrupts: they depend on mip, mie, mstatus.MIE/SIE and the
+//!   mode, which only CSR instructions, traps and xRET (all `Op::Slow` or
+//!   faults, which end the stretch) and the machine between `run` calls
+//!   change;
+//! - the pc's translation: the TLB and satp change only at SFENCE.VMA and
+//!   satp writes (slow); data accesses' page walks can only add entries.
+//!   A frame covers one 4 KiB page, so the pc is translated again (a TLB
+//!   lookup) when it moves to another page;
 //! - the decoded instructions: only FENCE.I (slow) flushes them;
 //! - `Memory::yield_requested`: the memory can only change its mind while
-//!   the hart calls it, so it is polled after each load and store.
+//!   the hart calls it, so it is polled after each load, store, AMO and
+//!   F/D access.
 //!
 //! Instructions retired and the budget are counted per instruction, so
 //! `max_insns`, instret, and the pc and mepc of a trap are exact.
+//!
+//! The loop's machine code matters more than its source suggests (see
+//! docs/performance.md): the loop-carried values (hart, memory, frame, pc,
+//! budget) must stay in registers, and the next sequential pc must not
+//! depend on a load. Check `valgrind --tool=callgrind` counts and the
+//! disassembly of `run_frame` after changing it.
 
 use super::{Fault, Next, sext};
 use crate::Memory;
@@ -39,6 +49,8 @@ pub(super) enum Stop {
     /// It retired, continue at this pc, but the memory asked the machine
     /// to act (`Memory::yield_requested`; only polled when asked to).
     Yield(u64),
+    /// It retired, continue at this pc, which is in another page.
+    Leave(u64),
     /// Nothing done: the entry needs `step` (or is empty).
     Slow,
     /// It did not complete.
@@ -47,7 +59,8 @@ pub(super) enum Stop {
 
 /// Why `run_frame` returned.
 enum Stretch {
-    /// The budget is used up or the pc left the page: `run` goes on.
+    /// The budget is used up, or the pc moved to a page that is not
+    /// cached (or whose translation is not): `run` goes on.
     Stop,
     /// The memory asked to yield after the last instruction.
     Yield,
@@ -64,7 +77,12 @@ impl Hart {
     /// `Stop::Slow` and change nothing. With `POLL`, loads and stores ask
     /// the memory whether it wants to yield (`Stop::Yield`).
     #[inline(always)]
-    pub(super) fn exec_entry<M: Memory, const POLL: bool>(&mut self, mem: &mut M, e: Entry, pc: u64) -> Flow {
+    pub(super) fn exec_entry<M: Memory, const POLL: bool>(
+        &mut self,
+        mem: &mut M,
+        e: &Entry,
+        pc: u64,
+    ) -> Flow {
         // One copy of the executor per instruction length, chosen by a
         // (well predicted) branch: the next sequential pc is then `pc` plus
         // a constant, not plus a value loaded from the entry, which would
@@ -83,7 +101,7 @@ impl Hart {
     fn exec_len<M: Memory, const POLL: bool, const LEN: u64>(
         &mut self,
         mem: &mut M,
-        e: Entry,
+        e: &Entry,
         pc: u64,
     ) -> Flow {
         // Operands are read inside each arm, so an arm reads only what it
@@ -108,13 +126,35 @@ impl Hart {
                 pc.wrapping_add(LEN)
             };
         }
+        // Go on sequentially. The pc left the page iff its offset wrapped
+        // below the length (checked here rather than against the page in
+        // the caller's loop: one value less to keep in a register there).
+        macro_rules! go_seq {
+            () => {{
+                let next = seq!();
+                if next & PAGE_MASK < LEN {
+                    return Err(Stop::Leave(next));
+                }
+                return Ok(next);
+            }};
+        }
+        // Jump to `$t`.
+        macro_rules! go {
+            ($t:expr) => {{
+                let next = $t;
+                if (next ^ pc) > PAGE_MASK {
+                    return Err(Stop::Leave(next));
+                }
+                return Ok(next);
+            }};
+        }
         // After a memory access.
         macro_rules! mem_next {
             () => {{
                 if POLL && mem.yield_requested() {
                     return Err(Stop::Yield(seq!()));
                 }
-                return Ok(seq!());
+                go_seq!()
             }};
         }
         // `lower` never gives a writing op rd = x0, so no check here.
@@ -138,7 +178,7 @@ impl Hart {
         macro_rules! branch {
             ($c:ident) => {{
                 if branch_taken(BranchCond::$c, rs1!(), rs2!()) {
-                    return Ok(pc.wrapping_add(imm!()));
+                    go!(pc.wrapping_add(imm!()));
                 }
             }};
         }
@@ -163,7 +203,7 @@ impl Hart {
         match e.op {
             Op::Fill | Op::Slow => return Err(Stop::Slow),
             Op::General => {
-                self.exec_general(mem, e.raw, pc)?;
+                self.exec_general(mem, e.imm as u32, pc)?;
                 mem_next!()
             }
             Op::Nop => {}
@@ -213,16 +253,16 @@ impl Hart {
             // With C, every target is 2-aligned: no misaligned-fetch check.
             Op::Jal => {
                 set!(seq!());
-                return Ok(pc.wrapping_add(imm!()));
+                go!(pc.wrapping_add(imm!()))
             }
-            Op::J => return Ok(pc.wrapping_add(imm!())),
+            Op::J => go!(pc.wrapping_add(imm!())),
             Op::Jalr => {
                 // Target first: rd may equal rs1.
                 let target = rs1!().wrapping_add(imm!()) & !1;
                 set!(seq!());
-                return Ok(target);
+                go!(target)
             }
-            Op::Jr => return Ok(rs1!().wrapping_add(imm!()) & !1),
+            Op::Jr => go!(rs1!().wrapping_add(imm!()) & !1),
             Op::Beq => branch!(Eq),
             Op::Bne => branch!(Ne),
             Op::Blt => branch!(Lt),
@@ -241,7 +281,7 @@ impl Hart {
             Op::Sw => store!(W),
             Op::Sd => store!(D),
         }
-        Ok(seq!())
+        go_seq!()
     }
 
     /// `Op::General`: the general executor, on an instruction that
@@ -275,8 +315,7 @@ impl Hart {
         let mut n = 0;
         while n < max_insns {
             if let Some((frame, slots)) = self.runnable_frame() {
-                let (done, exit) = self.run_frame(mem, &slots, max_insns - n);
-                self.icache.put(frame, slots);
+                let (done, exit) = self.run_frame(mem, frame, slots, max_insns - n);
                 n += done;
                 match exit {
                     Stretch::Stop => continue,
@@ -316,7 +355,13 @@ impl Hart {
         if self.waiting || (self.wfi_wake_pending() && self.pending_interrupt().is_some()) {
             return None;
         }
-        let pc = self.pc;
+        self.frame_at(self.pc)
+    }
+
+    /// The frame of virtual `pc`'s page, if the pc's translation needs no
+    /// walk and the page is cached; lent out as by `runnable_frame`.
+    #[inline(always)]
+    fn frame_at(&mut self, pc: u64) -> Option<(usize, Frame)> {
         if pc & 1 != 0 {
             return None;
         }
@@ -324,18 +369,46 @@ impl Hart {
         self.icache.take(pa)
     }
 
-    /// Execute entries of `slots` (the frame of the pc's page) from the pc
-    /// while they have fast forms and the pc stays in the page, at most
-    /// `budget` of them. Returns how many retired and why it stopped; the
-    /// pc, instret and trap bookkeeping are up to date.
+    /// `frame_at` for the page the pc moved to within a stretch (out of
+    /// the hot loop). Nothing `runnable_frame` checks changes within a
+    /// stretch, so only the pc's translation and the cache are looked at.
     #[inline(never)]
-    fn run_frame<M: Memory>(&mut self, mem: &mut M, slots: &Frame, budget: u64) -> (u64, Stretch) {
+    fn next_frame(&mut self, pc: u64) -> Option<(usize, Frame)> {
+        self.frame_at(pc)
+    }
+
+    /// Execute cached entries from the pc, starting in `slots` (the frame
+    /// of the pc's page, lent out as `frame`) and going on page after
+    /// page, while they have fast forms, at most `budget` of them. Returns
+    /// how many retired and why it stopped; the pc, instret and trap
+    /// bookkeeping are up to date and the frame is back in the cache.
+    #[inline(never)]
+    fn run_frame<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        mut frame: usize,
+        mut slots: Frame,
+        budget: u64,
+    ) -> (u64, Stretch) {
         let mut pc = self.pc;
-        let page = pc & !PAGE_MASK;
         let mut left = budget;
         let exit = loop {
-            match self.exec_entry::<M, true>(mem, slots[slot_of(pc)], pc) {
+            match self.exec_entry::<M, true>(mem, &slots[slot_of(pc)], pc) {
                 Ok(next) => pc = next,
+                Err(Stop::Leave(next)) => {
+                    pc = next;
+                    left -= 1;
+                    if left == 0 {
+                        break Stretch::Stop;
+                    }
+                    // Go on in the next page's frame, if cached.
+                    let Some((next, next_slots)) = self.next_frame(pc) else {
+                        break Stretch::Stop;
+                    };
+                    self.icache.put(frame, std::mem::replace(&mut slots, next_slots));
+                    frame = next;
+                    continue;
+                }
                 Err(Stop::Yield(next)) => {
                     pc = next;
                     left -= 1;
@@ -345,10 +418,11 @@ impl Hart {
                 Err(Stop::Fault(f)) => break Stretch::Fault(f, slots[slot_of(pc)].raw),
             }
             left -= 1;
-            if left == 0 || (pc ^ page) > PAGE_MASK {
+            if left == 0 {
                 break Stretch::Stop;
             }
         };
+        self.icache.put(frame, slots);
         let n = budget - left;
         self.pc = pc;
         self.retired = self.retired.wrapping_add(n);

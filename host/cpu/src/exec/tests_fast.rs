@@ -351,3 +351,46 @@ fn run_matches_step_by_step_with_paging() {
         run_matches_steps(seed, PrivMode::User);
     }
 }
+
+#[test]
+fn run_follows_the_mapping_from_page_to_page() {
+    // Sv39 in S-mode: virtual pages CODE_VA and CODE_VA+0x1000 map to
+    // physical pages in reverse order, so a stretch that goes on into the
+    // next page must translate it (the physically next page holds zeros,
+    // an illegal instruction).
+    const CODE_VA: u64 = 0x4000_0000;
+    let (root, l1, l0) = (RAM_BASE + 0x8000, RAM_BASE + 0x9000, RAM_BASE + 0xa000);
+    let (first, second) = (RAM_BASE + 0x5000, RAM_BASE + 0x3000);
+    let mut mem = TestMem::new(RAM_BASE, RAM_SIZE);
+    let table = |ppn_of: u64| ((ppn_of >> 12) << 10) | pte::V;
+    let leaf = |pa: u64| ((pa >> 12) << 10) | pte::V | pte::R | pte::X | pte::A;
+    mem.put64(root + 8 * ((CODE_VA >> 30) & 0x1ff), table(l1));
+    mem.put64(l1 + 8 * ((CODE_VA >> 21) & 0x1ff), table(l0));
+    mem.put64(l0 + 8 * ((CODE_VA >> 12) & 0x1ff), leaf(first));
+    mem.put64(l0 + 8 * (((CODE_VA + 0x1000) >> 12) & 0x1ff), leaf(second));
+    // Four addi a2 at the start of the first page, a jump to its end, four
+    // addi a0 there, four addi a1 at the start of the second page, then a
+    // loop on itself. (Running the first page's start instead of the
+    // second page's would count in a2.)
+    mem.code(first, &[addi(12, 12, 1), addi(12, 12, 1), addi(12, 12, 1), addi(12, 12, 1), jal(0, 0xfe0)]);
+    mem.code(first + 0xff0, &[addi(10, 10, 1); 4]);
+    mem.code(second, &[addi(11, 11, 1), addi(11, 11, 1), addi(11, 11, 1), addi(11, 11, 1), jal(0, 0)]);
+    let mut hart = Hart::new(0, CODE_VA);
+    set_csr(&mut hart, addr::SATP, (8 << 60) | (root >> 12));
+    hart.mode = PrivMode::Supervisor;
+    let mut stepped =
+        (hart.clone(), TestMem { bytes: mem.bytes.clone(), ..TestMem::new(RAM_BASE, RAM_SIZE) });
+
+    // Twice: the second time both pages are cached, so the stretch goes
+    // from one frame to the next without leaving `run_frame`.
+    for round in 0..2 {
+        hart.pc = CODE_VA;
+        stepped.0.pc = CODE_VA;
+        assert_eq!(hart.run(&mut mem, 20), RunExit::Budget);
+        assert_eq!(run_by_steps(&mut stepped.0, &mut stepped.1, 20), RunExit::Budget);
+        assert_same(&hart, &stepped.0, &format!("round {round}"));
+        let n = 4 * (round + 1);
+        assert_eq!((hart.x[10], hart.x[11], hart.x[12]), (n, n, n));
+        assert_eq!(hart.pc, CODE_VA + 0x1010, "parked on the jal");
+    }
+}
