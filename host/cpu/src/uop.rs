@@ -125,6 +125,9 @@ pub(crate) struct Entry {
     pub(crate) len: u8,
 }
 
+// The cache's memory bound and the executor's indexing assume this.
+const _: () = assert!(std::mem::size_of::<Entry>() == 16);
+
 impl Entry {
     /// An empty cache slot.
     pub(crate) const EMPTY: Entry = Entry { op: Op::Fill, rd: 0, rs1: 0, rs2: 0, imm: 0, raw: 0, len: 0 };
