@@ -11,7 +11,7 @@ use crate::insn::{AmoOp, CsrSrc, Decoded, Insn, Reg, Width};
 use crate::mmu::{XlateFault, satp};
 use crate::pmp::cfg;
 use crate::trap::{Access, Exception, Halt, TrapCause, TrapRecord};
-use crate::uop::{Entry, lower};
+use crate::uop::{Entry, lower, slow};
 use crate::{MemError, Memory};
 use fast::Stop;
 
@@ -452,9 +452,15 @@ impl Hart {
         } else {
             lo
         };
-        let e = lower(&decode(raw));
+        let d = decode(raw);
+        let e = lower(&d);
         if contiguous {
-            self.icache.insert(pa, e);
+            // One reaching into the next page is cached as `Op::Slow`:
+            // `run` checks fetch permission once per page it enters, so
+            // it must not run this one from its frame; `step` serves it
+            // from here (`fetch` hit: both parcels checked, no re-read).
+            let cached = if pa & 0xfff == 0xffe && d.len == 4 { slow(&d) } else { e };
+            self.icache.insert(pa, cached);
         }
         Ok(e)
     }

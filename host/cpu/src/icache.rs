@@ -8,8 +8,9 @@
 //! `exec.rs`, so paging needs no flush here), one
 //! slot per halfword (`(pc & 0xfff) >> 1`), filled lazily on first
 //! execution. A 32-bit instruction at offset 0xffe, whose second half lies
-//! in the next page, is cached in the slot of its first halfword like any
-//! other.
+//! in the next page, is cached in the slot of its first halfword as
+//! `Op::Slow`, so only `Hart::step` runs it, after checking the fetch of
+//! both halves (`Hart::run` checks fetch permission once per page).
 //!
 //! Pages are direct-mapped onto `WAYS` frames by page number, so memory
 //! stays bounded (`WAYS` × 2048 entries of 16 bytes, 8 MiB) and lookup

@@ -256,7 +256,8 @@ pub(crate) fn runs_in_place(insn: &Insn) -> bool {
     )
 }
 
-fn slow(d: &Decoded) -> Entry {
+/// The entry that sends `d` through `Hart::step`'s general executor.
+pub(crate) fn slow(d: &Decoded) -> Entry {
     Entry { op: Op::Slow, raw: d.raw, len: d.len, ..Entry::EMPTY }
 }
 

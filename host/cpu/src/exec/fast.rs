@@ -20,7 +20,8 @@
 //!   instructions. A page is run from its frame only if PMP does not
 //!   apply (M-mode, no locked entry) or the page's cached verdict grants
 //!   the mode X for all of it (`Hart::cached_fetch_page`); a page PMP
-//!   splits goes through `step`, which checks each parcel;
+//!   splits, and a 32-bit instruction reaching into the next page
+//!   (cached as `Op::Slow`), go through `step`, which checks each parcel;
 //! - the decoded instructions: only FENCE.I (slow) flushes them;
 //! - `Memory::yield_requested`: the memory can only change its mind while
 //!   the hart calls it, so it is polled after each load, store, AMO and

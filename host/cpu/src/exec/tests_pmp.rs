@@ -450,3 +450,25 @@ fn run_does_not_execute_a_cached_page_pmp_splits() {
         assert_eq!(r.hart.x[10], 4, "{mode:?}: the four granted instructions ran");
     }
 }
+
+#[test]
+fn run_checks_both_pages_of_a_cached_32_bit_instruction_across_them() {
+    for mode in [S, U] {
+        let mut r = Rig::new(mode);
+        // c.addi a0,1 ; addi a0,a0,3 across the page end ; c.addi a0,1.
+        r.mem.put16(PAGE + 0xffc, 0x0505);
+        r.mem.put32(PAGE + 0xffe, addi(10, 10, 3));
+        r.mem.put16(PAGE + 0x1002, 0x0505);
+        r.entry(0, NAPOT | R | X, napot(PAGE, 0x2000));
+        for round in 0..2 {
+            r.hart.x[10] = 0;
+            assert_eq!(r.run_fast(PAGE + 0xffc, 3), None, "{mode:?} round {round}");
+            assert_eq!((r.hart.x[10], r.hart.pc), (5, PAGE + 0x1004), "{mode:?} round {round}");
+        }
+        // The second page loses X; the first keeps it.
+        r.entry(0, NAPOT | R | X, napot(PAGE, 0x1000));
+        r.hart.x[10] = 0;
+        assert_eq!(r.run_fast(PAGE + 0xffc, 2), Some((FETCH_FAULT, PAGE + 0x1000)), "{mode:?}");
+        assert_eq!(r.hart.x[10], 1, "{mode:?}: only the c.addi before it");
+    }
+}
