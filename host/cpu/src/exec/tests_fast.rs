@@ -8,6 +8,7 @@ use crate::csr::{CsrCtx, addr};
 use crate::decode::decode;
 use crate::insn::CsrOp;
 use crate::mmu::pte;
+use crate::pmp::cfg;
 use crate::testutil::asm::*;
 use crate::testutil::{RAM_BASE, RAM_SIZE, TestMem, open_pmp};
 use crate::uop::{Op, lower};
@@ -229,6 +230,14 @@ fn run_matches_steps(seed: u64, mode: PrivMode) {
     }
     // Firmware's PMP: S and U may access everything (entry 15).
     open_pmp(&mut hart);
+    if seed % 3 == 1 {
+        // Entry 0 takes every permission from 32 bytes of the code, in
+        // M-mode too (locked): the page around them is split by PMP, so
+        // `run` must leave it to `step`, which checks each parcel.
+        let block = CODE + 32 * rng.below(CODE_WORDS / 8);
+        set_csr(&mut hart, addr::PMPADDR0, (block >> 2) | 3);
+        set_csr(&mut hart, addr::PMPCFG0, u64::from(cfg::L | cfg::NAPOT));
+    }
     if seed.is_multiple_of(2) {
         // FPU on (FS = Initial): F/D instructions execute.
         let st = hart.csrs.mstatus();
