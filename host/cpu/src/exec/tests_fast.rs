@@ -238,6 +238,15 @@ fn run_matches_steps(seed: u64, mode: PrivMode) {
         set_csr(&mut hart, addr::PMPADDR0, (block >> 2) | 3);
         set_csr(&mut hart, addr::PMPCFG0, u64::from(cfg::L | cfg::NAPOT));
     }
+    // S/U with seed % 3 == 2: entry 0 (unlocked) over 256 bytes of the code
+    // gains and loses every permission between chunks, after that code is
+    // cached, as an M-mode PMP write would (it drops the cached verdicts).
+    let toggled =
+        (seed % 3 == 2 && mode != PrivMode::Machine).then(|| CODE + 256 * rng.below(CODE_WORDS / 64));
+    if let Some(block) = toggled {
+        set_csr(&mut hart, addr::PMPADDR0, (block >> 2) | 31);
+        set_csr(&mut hart, addr::PMPCFG0, u64::from(cfg::NAPOT | cfg::RWX));
+    }
     if seed.is_multiple_of(2) {
         // FPU on (FS = Initial): F/D instructions execute.
         let st = hart.csrs.mstatus();
@@ -248,6 +257,13 @@ fn run_matches_steps(seed: u64, mode: PrivMode) {
     let mut slow = (hart, mem);
 
     for chunk in 0..40 {
+        if toggled.is_some() && rng.below(3) == 0 {
+            let perms = if rng.below(2) == 0 { 0 } else { cfg::RWX };
+            for h in [&mut fast.0, &mut slow.0] {
+                set_csr(h, addr::PMPCFG0, u64::from(cfg::NAPOT | perms));
+                h.flush_tlb();
+            }
+        }
         if rng.below(4) == 0 {
             let level = rng.below(2) == 0;
             fast.0.set_irq_pin(IrqPin::MachineTimer, level);
