@@ -21,7 +21,7 @@ use crate::device::{self, CreateError, DeviceFault, DeviceState, WasmDevice};
 use crate::image::Image;
 use crate::irq::{HartPin, IrqRouter, Sink};
 use crate::loader::{self, LoadError, Loader};
-use crate::ram::Ram;
+use crate::ram::{Ram, RamWindow};
 pub use config::{ConfigError, Loc, MachineSpec};
 pub use fault::{FaultPolicy, Incident};
 pub use run::{Exit, RunError};
@@ -115,10 +115,9 @@ pub(crate) struct InputBinding {
 pub struct Platform {
     pub(crate) bus: Bus,
     pub(crate) rams: Vec<Rc<Ram>>,
-    /// Index into `rams` of the block the last CPU memory access hit: the
-    /// hart's loads and stores try it before the address map (see
-    /// `Platform::ram_hit`).
-    pub(crate) last_ram: usize,
+    /// The block the last CPU memory access hit: the hart's loads and
+    /// stores try it before the address map (see `Memory for Platform`).
+    pub(crate) last_ram: RamWindow,
     pub(crate) slots: Vec<Slot>,
     pub(crate) irq: IrqRouter,
     pub(crate) clock: Clock,
@@ -301,7 +300,7 @@ impl Machine {
         let mut platform = Platform {
             bus,
             rams,
-            last_ram: 0,
+            last_ram: RamWindow::empty(),
             slots,
             irq,
             clock: if opts.realtime { Clock::realtime() } else { Clock::default() },

@@ -13,7 +13,6 @@ use crate::bus::Target;
 use crate::device::{DeviceFault, Effects, FaultKind, PowerRequest, TimerOp};
 use crate::image::Image;
 use crate::irq::{Delivery, Sink};
-use crate::ram::Ram;
 
 /// Instructions a hart runs between looks at input, timers and pins.
 const BATCH: u64 = 10_000;
@@ -348,17 +347,6 @@ impl Platform {
 }
 
 impl Platform {
-    /// Fast path for the hart's RAM accesses: the block the previous access
-    /// hit, if `[addr, addr+size)` lies wholly inside it. Each block covers
-    /// exactly its bus mapping, so the answer is the one the address map
-    /// would give, without the map lookup. `None` means "ask the map".
-    #[inline]
-    fn ram_hit(&self, addr: u64, size: u8) -> Option<(&Ram, usize)> {
-        let ram = self.rams.get(self.last_ram)?;
-        let off = ram.offset_of(addr, u64::from(size))?;
-        Some((ram, off))
-    }
-
     /// A load the fast path missed: through the address map.
     #[inline(never)]
     fn load_slow(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
@@ -367,7 +355,7 @@ impl Platform {
         };
         match m.target {
             Target::Memory(i) => {
-                self.last_ram = i;
+                self.last_ram.show(&self.rams[i]);
                 self.rams[i].load(off as usize, size).ok_or(MemError::AccessFault)
             }
             Target::Mmio { device, region } => self.mmio_read(device, region, off, size),
@@ -382,7 +370,7 @@ impl Platform {
         };
         match m.target {
             Target::Memory(i) => {
-                self.last_ram = i;
+                self.last_ram.show(&self.rams[i]);
                 let ram = &self.rams[i];
                 if ram.read_only() || !ram.store(off as usize, size, value) {
                     return Err(MemError::AccessFault);
@@ -396,20 +384,22 @@ impl Platform {
 
 impl Memory for Platform {
     // Loads and stores: the RAM fast path inline, the rest out of line so
-    // `Hart::run`'s loop stays small.
+    // `Hart::run`'s loop stays small. The fast path is the block the
+    // previous access hit; each block covers exactly its bus mapping, so
+    // the answer is the one the address map would give.
     #[inline]
     fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
-        match self.ram_hit(addr, size) {
-            Some((ram, off)) => ram.load(off, size).ok_or(MemError::AccessFault),
+        match self.last_ram.load(addr, size) {
+            Some(v) => Ok(v),
             None => self.load_slow(addr, size),
         }
     }
 
     #[inline]
     fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
-        match self.ram_hit(addr, size) {
-            Some((ram, off)) if !ram.read_only() && ram.store(off, size, value) => Ok(()),
-            Some(_) => Err(MemError::AccessFault),
+        match self.last_ram.store(addr, size, value) {
+            Some(true) => Ok(()),
+            Some(false) => Err(MemError::AccessFault),
             None => self.store_slow(addr, size, value),
         }
     }
