@@ -236,7 +236,8 @@ impl Op {
 pub(crate) fn runs_in_place(insn: &Insn) -> bool {
     matches!(
         insn,
-        Insn::Amo { .. }
+        Insn::Bitmanip { .. }
+            | Insn::Amo { .. }
             | Insn::Lr { .. }
             | Insn::Sc { .. }
             | Insn::FLoad { .. }
