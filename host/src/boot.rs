@@ -188,28 +188,29 @@ pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
     // a RAM too small for that, 8-byte aligned at the top).
     let top = if ram.base < 3072 * MIB { ram_end.min(3072 * MIB) } else { ram_end };
     let dtb_len = dtb.len() as u64;
-    let dtb_addr = top
+    let fits = top
         .checked_sub(dtb_len)
-        .and_then(|a| [a & !(2 * MIB - 1), a & !7].into_iter().find(|&a| a >= ram.base))
-        .with_context(|| format!("the device tree ({dtb_len} bytes) does not fit in RAM"))?;
-    let dtb_image = (
-        "<device tree>".to_owned(),
-        Image {
-            entry: dtb_addr,
-            segments: vec![Segment { addr: dtb_addr, mem_size: dtb_len, data: dtb }],
-            htif: None,
-        },
-    );
+        .and_then(|a| [a & !(2 * MIB - 1), a & !7].into_iter().find(|&a| a >= ram.base));
+    let dtb_image = fits.map(|addr| {
+        let seg = Segment { addr, mem_size: dtb_len, data: dtb };
+        ("<device tree>".to_owned(), Image { entry: addr, segments: vec![seg], htif: None })
+    });
     // A bare-metal program may use all of RAM and not want a device tree:
     // then it gets none (a1 = 0). Firmware always needs one.
-    let dtb_addr = if firmware.is_none()
-        && check_overlaps(&[images.as_slice(), std::slice::from_ref(&dtb_image)].concat()).is_err()
-    {
-        tracing::info!("boot: no room for the device tree beside the program; a1 = 0");
-        0
-    } else {
-        images.push(dtb_image);
-        dtb_addr
+    let room = dtb_image
+        .as_ref()
+        .is_some_and(|d| check_overlaps(&[images.as_slice(), std::slice::from_ref(d)].concat()).is_ok());
+    let dtb_addr = match dtb_image {
+        Some(d) if room || firmware.is_some() => {
+            let addr = d.1.entry;
+            images.push(d);
+            addr
+        }
+        None if firmware.is_some() => bail!("the device tree ({dtb_len} bytes) does not fit in RAM"),
+        _ => {
+            tracing::info!("boot: no room for the device tree beside the program; a1 = 0");
+            0
+        }
     };
 
     let (entry, a2) = match (&firmware, kernel_entry) {

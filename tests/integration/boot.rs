@@ -223,9 +223,35 @@ fn hart_count_is_validated() {
 }
 
 #[test]
+fn pmp_guest_passes_every_check() {
+    // The same output as on qemu-system-riscv64 (tests/integration/parity.rs).
+    let out = wemu(&["run", "--kernel", path(&guest("pmp"))]);
+    assert!(!out.stdout.contains("<-- expected"), "{}", out.stdout);
+    assert!(out.stdout.ends_with("pmp: all checks passed\n"), "{}", out.stdout);
+    assert!(out.stdout.lines().count() > 80, "{}", out.stdout);
+    assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+#[test]
 fn traps_move_between_m_s_and_u_modes_with_delegation() {
     // The same output as on qemu-system-riscv64 -M virt -bios none.
     let out = wemu(&["run", "--kernel", path(&guest("priv"))]);
     assert_eq!(out.stdout, "priv ok: M2(S) M9(S) S8 M2(U) S8 M9(S)\n");
     assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+#[test]
+fn trace_irq_logs_each_line_change_with_its_sink() {
+    let machine = root().join("tests/machines/virt-direct-irq.toml");
+    let out = wemu_interactive(
+        &["run", "-d", "irq", "-M", path(&machine), "--kernel", path(&guest("irq-echo"))],
+        Some(("irq-echo ready", b"x\x04")),
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("uart0 line 0 -> hart0.meip: 1"), "{}", out.stderr);
+    assert!(out.stderr.contains("uart0 line 0 -> hart0.meip: 0"), "{}", out.stderr);
+    // On plain virt the CLINT raises MTIP at reset (mtimecmp = 0 <= mtime).
+    let out = wemu(&["run", "-d", "irq,mmio", "--kernel", path(&guest("hello"))]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("clint line 1 -> hart0.mtip: 1"), "{}", out.stderr);
 }

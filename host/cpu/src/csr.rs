@@ -10,6 +10,7 @@
 
 use crate::hart::PrivMode;
 use crate::insn::CsrOp;
+use crate::pmp::Pmp;
 
 mod supervisor;
 
@@ -186,7 +187,19 @@ pub struct Csrs {
     /// an invalid one only traps when an instruction uses it).
     fflags: u8,
     frm: u8,
+    pmp: Pmp,
+    /// The privilege mode (as `u8`) whose instruction fetches skip
+    /// translation and PMP: M while no PMP check can refuse an M fetch
+    /// (`Pmp::m_fetch_unrestricted`), else `NO_MODE`. Recomputed on every PMP and mstatus write, so the hot
+    /// path costs one compare against the current mode.
+    pmp_fetch_free: u8,
+    /// The same for loads and stores (`Pmp::m_data_unrestricted`), which
+    /// also need MPRV off (or MPP = M).
+    pmp_data_free: u8,
 }
+
+/// No privilege mode has this value.
+const NO_MODE: u8 = 0xff;
 
 impl Default for Csrs {
     fn default() -> Self {
@@ -220,7 +233,34 @@ impl Csrs {
             time: 0,
             fflags: 0,
             frm: 0,
+            pmp: Pmp::default(),
+            pmp_fetch_free: PrivMode::Machine as u8,
+            pmp_data_free: PrivMode::Machine as u8,
         }
+    }
+
+    /// The PMP registers.
+    pub fn pmp(&self) -> &Pmp {
+        &self.pmp
+    }
+    /// See the field: the mode whose fetches are neither translated nor checked.
+    #[inline(always)]
+    pub(crate) fn pmp_fetch_free(&self) -> u8 {
+        self.pmp_fetch_free
+    }
+    /// See the field: the mode whose loads and stores are neither
+    /// translated nor checked.
+    #[inline(always)]
+    pub(crate) fn pmp_data_free(&self) -> u8 {
+        self.pmp_data_free
+    }
+    /// Recompute the two fields above (after a PMP or mstatus change).
+    fn update_pmp_free(&mut self) {
+        let st = self.mstatus;
+        let data_in_m = st & mstatus::MPRV == 0 || st & mstatus::MPP == mstatus::MPP;
+        let m = PrivMode::Machine as u8;
+        self.pmp_fetch_free = if self.pmp.m_fetch_unrestricted() { m } else { NO_MODE };
+        self.pmp_data_free = if self.pmp.m_data_unrestricted() && data_in_m { m } else { NO_MODE };
     }
 
     #[inline]
@@ -240,6 +280,7 @@ impl Csrs {
         let dirty = st & mstatus::FS == mstatus::FS_DIRTY || st & mstatus::VS == mstatus::VS_DIRTY;
         let sd = if dirty { mstatus::SD } else { 0 };
         self.mstatus = st | sd;
+        self.update_pmp_free();
     }
     /// mstatus.FS == Off: every F/D instruction and fcsr access is illegal.
     pub fn fs_off(&self) -> bool {
@@ -407,16 +448,18 @@ impl Csrs {
             CYCLE => ctx.retired.wrapping_add(self.cycle_offset),
             TIME => self.time,
             INSTRET => ctx.retired.wrapping_add(self.instret_offset),
-            // Read-only-zero is a legal implementation of these (§3.1.10,
-            // §3.7 PMP with zero entries); having them keeps firmware that
-            // probes or clears them from trapping.
+            // Read-only-zero is a legal implementation of these (§3.1.10);
+            // having them keeps firmware that probes or clears them from
+            // trapping.
             HPMCOUNTER3..=HPMCOUNTER31
             | MHPMCOUNTER3..=MHPMCOUNTER31
             | MHPMEVENT3..=MHPMEVENT31
-            | MCOUNTINHIBIT
-            | PMPADDR0..=PMPADDR63 => 0,
+            | MCOUNTINHIBIT => 0,
+            // §3.7: 16 entries; pmpaddr16..63 and the pmpcfg registers
+            // beyond pmpcfg2 read as zero (see `pmp`).
+            PMPADDR0..=PMPADDR63 => self.pmp.addr(usize::from(csr - PMPADDR0)),
             // On RV64 only the even pmpcfg registers exist.
-            PMPCFG0..=PMPCFG15 if csr.is_multiple_of(2) => 0,
+            PMPCFG0..=PMPCFG15 if csr.is_multiple_of(2) => self.pmp.read_cfg(usize::from(csr - PMPCFG0)),
             MVENDORID | MARCHID | MIMPID | MCONFIGPTR => 0,
             MHARTID => ctx.hart_id,
             _ => return self.read_supervisor(csr, ctx),
@@ -475,11 +518,16 @@ impl Csrs {
             // increment, so offset by retired+1.
             MCYCLE => self.cycle_offset = v.wrapping_sub(ctx.retired.wrapping_add(1)),
             MINSTRET => self.instret_offset = v.wrapping_sub(ctx.retired.wrapping_add(1)),
-            MHPMCOUNTER3..=MHPMCOUNTER31
-            | MHPMEVENT3..=MHPMEVENT31
-            | MCOUNTINHIBIT
-            | PMPCFG0..=PMPCFG15
-            | PMPADDR0..=PMPADDR63 => {}
+            MHPMCOUNTER3..=MHPMCOUNTER31 | MHPMEVENT3..=MHPMEVENT31 | MCOUNTINHIBIT => {}
+            // `read` already refused the odd pmpcfg registers.
+            PMPCFG0..=PMPCFG15 => {
+                self.pmp.write_cfg(usize::from(csr - PMPCFG0), v);
+                self.update_pmp_free();
+            }
+            PMPADDR0..=PMPADDR63 => {
+                self.pmp.write_addr(usize::from(csr - PMPADDR0), v);
+                self.update_pmp_free();
+            }
             _ => return self.write_supervisor(csr, v),
         }
         Ok(())

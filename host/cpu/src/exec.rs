@@ -1,5 +1,6 @@
 //! The interpreter: fetch, decode, execute one instruction; interrupts,
-//! exceptions and WFI.
+//! exceptions and WFI. The hot path (cached entries, `Hart::run`) is in
+//! `exec/fast.rs`.
 
 use crate::alu::{alu, alu_w, branch_taken};
 use crate::csr::addr;
@@ -7,9 +8,12 @@ use crate::csr::mstatus;
 use crate::decode::decode;
 use crate::hart::{Hart, PrivMode};
 use crate::insn::{AmoOp, CsrSrc, Decoded, Insn, Reg, Width};
-use crate::mmu::XlateFault;
+use crate::mmu::{XlateFault, satp};
+use crate::pmp::cfg;
 use crate::trap::{Access, Exception, Halt, TrapCause, TrapRecord};
+use crate::uop::{Entry, lower, slow};
 use crate::{MemError, Memory};
+use fast::Stop;
 
 /// What one `step` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,14 +89,33 @@ impl Hart {
         }
 
         let pc = self.pc;
-        // Hot path: physical pc (or a TLB hit) and a decoded instruction.
-        let d = match self.cached_insn(pc) {
-            Some(d) => d,
+        // Hot path: physical pc (or a TLB hit) and a cached entry.
+        let e = match self.cached_entry(pc) {
+            Some(e) => e,
             None => match self.fetch(mem, pc) {
-                Ok(d) => d,
+                Ok(e) => e,
                 Err(f) => return self.fault(f, None),
             },
         };
+        // Not polling the memory: `run` does that after each step.
+        match self.exec_entry::<M, false>(mem, &e, pc) {
+            Ok(next) | Err(Stop::Yield(next) | Stop::Leave(next)) => {
+                self.retired = self.retired.wrapping_add(1);
+                self.trap_origin = None;
+                self.pc = next;
+                Ok(StepEvent::Retired)
+            }
+            Err(Stop::Slow) => self.step_general(mem, e),
+            Err(Stop::Fault(f)) => self.fault(f, Some(e.raw)),
+        }
+    }
+
+    /// `step` for an instruction without a fast form: the general
+    /// executor on the decoded instruction.
+    #[inline(never)]
+    fn step_general<M: Memory>(&mut self, mem: &mut M, e: Entry) -> Result<StepEvent, Halt> {
+        let pc = self.pc;
+        let d = decode(e.raw);
         match self.execute(&d, mem) {
             Ok(next) => {
                 self.retired = self.retired.wrapping_add(1);
@@ -112,24 +135,6 @@ impl Hart {
             }
             Err(f) => self.fault(f, Some(d.raw)),
         }
-    }
-
-    /// Run until `max_insns` steps (retired instructions and taken traps
-    /// each count one, so a trap storm cannot spin forever), WFI, a yield
-    /// request from memory, or a halt.
-    pub fn run<M: Memory>(&mut self, mem: &mut M, max_insns: u64) -> RunExit {
-        let mut n = 0;
-        while n < max_insns {
-            match self.step(mem) {
-                Ok(StepEvent::Wfi) => return RunExit::Wfi,
-                Ok(StepEvent::Retired | StepEvent::Trap(_)) => n += 1,
-                Err(h) => return RunExit::Halt(h),
-            }
-            if mem.yield_requested() {
-                return RunExit::Yield;
-            }
-        }
-        RunExit::Budget
     }
 
     /// Turn a fault of the instruction at `self.pc` into a trap or a halt.
@@ -170,6 +175,14 @@ impl Hart {
             }
             Insn::OpImm32 { op, rd, rs1, imm } => {
                 self.set_reg(rd, alu_w(op, self.reg(rs1), sext(imm)));
+            }
+            Insn::Bitmanip { op, rd, rs1, src } => {
+                let b = match src {
+                    crate::bitmanip::Src::Reg(r) => self.reg(r),
+                    crate::bitmanip::Src::Imm(n) => u64::from(n),
+                    crate::bitmanip::Src::None => 0,
+                };
+                self.set_reg(rd, crate::bitmanip::bitmanip(op, self.reg(rs1), b));
             }
             Insn::Lui { rd, imm } => self.set_reg(rd, sext(imm)),
             Insn::Auipc { rd, imm } => self.set_reg(rd, pc.wrapping_add(sext(imm))),
@@ -232,9 +245,16 @@ impl Hart {
                     .map_err(|_| illegal(d))?;
                 // Flushing the TLB on every satp access is allowed (the
                 // spec never requires it without an SFENCE.VMA) and keeps
-                // Sv39/Sv48 entries and page-table roots from mixing.
+                // Sv39/Sv48 entries and page-table roots from mixing. TLB
+                // entries and `pmp_pages` hold PMP verdicts: any PMP write
+                // drops them (§3.7.2 asks software for an SFENCE.VMA after
+                // changing PMP; flushing here as well is allowed and what
+                // QEMU does).
                 if csr == addr::SATP {
                     self.tlb.flush_all();
+                } else if (addr::PMPCFG0..=addr::PMPADDR63).contains(&csr) {
+                    self.tlb.flush_all();
+                    self.pmp_pages.flush();
                 }
                 self.set_reg(rd, old);
             }
@@ -344,10 +364,20 @@ fn fault_causes(access: Access) -> (Exception, Exception) {
 }
 
 impl Hart {
-    /// Translate `va`; faults carry tval = `va` (§4.3.2, §3.1.16).
-    #[inline]
-    fn xlate<M: Memory>(&mut self, mem: &mut M, va: u64, access: Access) -> ExecResult<u64> {
-        self.translate(mem, va, access).map_err(|f| {
+    /// Translate `va` and check PMP for an access of `size` bytes needing
+    /// the `pmp::cfg` bits `need`; faults carry tval = `va` (§4.3.2, §3.1.16).
+    /// Inlined: `translate` tests the common case (M-mode, no locked PMP
+    /// entry) inline, so the executor's loads and stores stay fast.
+    #[inline(always)]
+    fn xlate<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        va: u64,
+        access: Access,
+        size: u8,
+        need: u8,
+    ) -> ExecResult<u64> {
+        self.translate(mem, va, access, size, need).map_err(|f| {
             let (page, acc) = fault_causes(access);
             match f {
                 XlateFault::Page => Fault::Exc(page, va),
@@ -357,18 +387,47 @@ impl Hart {
         })
     }
 
-    /// The pre-decoded instruction at virtual `pc`, when both its
-    /// translation (TLB hit or no translation) and its decoding are cached.
+    /// The physical address of virtual `pc`'s page when fetching from any
+    /// of it needs neither a walk nor a PMP check: M-mode with no locked
+    /// PMP entry, or the page's translation (TLB hit) and PMP verdict
+    /// cached with X for the whole page. A page PMP splits has no X in its
+    /// verdict (`Pmp::page_perms`) and is left to `fetch`, which checks
+    /// each parcel. The same for the whole page: `run` checks it once when
+    /// it enters the page (`frame_at`).
     #[inline(always)]
-    fn cached_insn(&self, pc: u64) -> Option<Decoded> {
-        let pa = if self.mode == PrivMode::Machine { pc } else { self.cached_fetch_pa(pc)? };
-        self.icache.get(pa)
+    fn cached_fetch_page(&self, pc: u64) -> Option<u64> {
+        // M-mode with no locked PMP entry: physical and unchecked.
+        if self.mode as u8 == self.csrs.pmp_fetch_free() {
+            return Some(pc);
+        }
+        let satp_val = self.csrs.satp();
+        if self.mode == PrivMode::Machine || satp_val >> satp::MODE_SHIFT == satp::MODE_BARE {
+            let v = self.pmp_pages.get(pc)?;
+            let perms = if self.mode == PrivMode::Machine { v.m } else { v.su };
+            return (perms & cfg::X != 0).then_some(pc);
+        }
+        self.cached_fetch_pa(pc, satp_val)
+    }
+
+    /// The cached entry at virtual `pc`, when its translation and PMP
+    /// verdict (or no need for either, see `cached_fetch_page`) and its
+    /// decoding are cached.
+    #[inline(always)]
+    fn cached_entry(&self, pc: u64) -> Option<Entry> {
+        let e = self.icache.get(self.cached_fetch_page(pc)?)?;
+        // A 32-bit instruction in a page's last halfword also needs the
+        // next page: leave it to `fetch`.
+        (pc & 0xfff != 0xffe || e.len == 2).then_some(e)
     }
 
     /// Fetch and decode at `pc`: 2 bytes first, the next 2 only for a
     /// 32-bit instruction, so a compressed instruction in the last halfword
     /// of RAM works and a 32-bit one there faults at pc+2 (mtval = "the
-    /// portion of the instruction that caused the fault", §3.1.16).
+    /// portion of the instruction that caused the fault", §3.1.16). Each
+    /// 16-bit parcel is a fetch of its own for translation and PMP (the
+    /// spec lets an implementation decompose a misaligned fetch), so a
+    /// 32-bit instruction may straddle two PMP entries or pages that both
+    /// grant execution.
     ///
     /// The icache is keyed by the PHYSICAL pc: the pc is translated first
     /// (a TLB hit in the common case), so remapping code, switching satp or
@@ -378,51 +437,82 @@ impl Hart {
     /// instruction whose halves lie in two non-contiguous physical pages is
     /// not cached (its key would not describe its second half).
     #[inline(never)]
-    fn fetch<M: Memory>(&mut self, mem: &mut M, pc: u64) -> ExecResult<Decoded> {
+    fn fetch<M: Memory>(&mut self, mem: &mut M, pc: u64) -> ExecResult<Entry> {
         if pc & 1 != 0 {
             // Only reachable if the machine set an odd pc: IALIGN is 16.
             return Err(Fault::Exc(Exception::InstructionAddressMisaligned, pc));
         }
-        let pa = self.xlate(mem, pc, Access::Fetch)?;
+        let pa = self.xlate(mem, pc, Access::Fetch, 2, cfg::X)?;
         if let Some(d) = self.icache.get(pa) {
-            return Ok(d);
+            // The second parcel is translated and checked as on a miss; a
+            // different physical page than the cached copy used means a
+            // fresh fetch.
+            if d.len == 2 || self.second_parcel(mem, pc, pa)? == pa.wrapping_add(2) {
+                return Ok(d);
+            }
         }
         let lo = fetch16(mem, pc, pa)?;
         let mut contiguous = true;
         let raw = if lo & 3 == 3 {
-            let va2 = pc.wrapping_add(2);
-            let pa2 =
-                if va2 & 0xfff == 0 { self.xlate(mem, va2, Access::Fetch)? } else { pa.wrapping_add(2) };
+            let pa2 = self.second_parcel(mem, pc, pa)?;
             contiguous = pa2 == pa.wrapping_add(2);
-            lo | (fetch16(mem, va2, pa2)? << 16)
+            lo | (fetch16(mem, pc.wrapping_add(2), pa2)? << 16)
         } else {
             lo
         };
         let d = decode(raw);
+        let e = lower(&d);
         if contiguous {
-            self.icache.insert(pa, d);
+            // One reaching into the next page is cached as `Op::Slow`:
+            // `run` checks fetch permission once per page it enters, so
+            // it must not run this one from its frame; `step` serves it
+            // from here (`fetch` hit: both parcels checked, no re-read).
+            let cached = if pa & 0xfff == 0xffe && d.len == 4 { slow(&d) } else { e };
+            self.icache.insert(pa, cached);
         }
-        Ok(d)
+        Ok(e)
     }
 
+    /// The physical address of the second parcel of a 32-bit instruction
+    /// at `pc` (first parcel at `pa`), translated if it starts a new page
+    /// and checked by PMP.
+    fn second_parcel<M: Memory>(&mut self, mem: &mut M, pc: u64, pa: u64) -> ExecResult<u64> {
+        let va2 = pc.wrapping_add(2);
+        if va2 & 0xfff == 0 {
+            return self.xlate(mem, va2, Access::Fetch, 2, cfg::X);
+        }
+        let pa2 = pa.wrapping_add(2);
+        if self.mode as u8 == self.csrs.pmp_fetch_free() || self.pmp_phys(pa2, 2, self.mode, cfg::X) {
+            Ok(pa2)
+        } else {
+            Err(Fault::Exc(Exception::InstructionAccessFault, va2))
+        }
+    }
+
+    // Inlined into the executor so each load/store form gets its RAM fast
+    // path with the width known; the slow parts (page walk, PMP, device
+    // access) are out of line.
+    #[inline(always)]
     fn load<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width) -> ExecResult<u64> {
         check_aligned(addr, width, Exception::LoadAddressMisaligned)?;
-        let pa = self.xlate(mem, addr, Access::Load)?;
+        let pa = self.xlate(mem, addr, Access::Load, width.bytes(), cfg::R)?;
         mem.load(pa, width.bytes())
             .map_err(|e| mem_fault(e, Exception::LoadAccessFault, Access::Load, addr, pa))
     }
 
+    #[inline(always)]
     fn store<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width, v: u64) -> ExecResult<()> {
         check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
-        let pa = self.xlate(mem, addr, Access::Store)?;
+        let pa = self.xlate(mem, addr, Access::Store, width.bytes(), cfg::W)?;
         mem.store(pa, width.bytes(), v)
             .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Store, addr, pa))
     }
 
     /// AMO read-modify-write; returns the old value (sign-extended for .W).
     /// Every fault is a store/AMO fault (privileged spec: AMOs raise
-    /// store/AMO exceptions, and translate with store permissions), and
-    /// nothing is written to rd unless both accesses succeed.
+    /// store/AMO exceptions, and translate with store permissions; PMP
+    /// must grant both R and W), and nothing is written to rd unless both
+    /// accesses succeed.
     fn amo<M: Memory>(
         &mut self,
         mem: &mut M,
@@ -432,8 +522,8 @@ impl Hart {
         src: u64,
     ) -> ExecResult<u64> {
         check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
-        let pa = self.xlate(mem, addr, Access::Store)?;
         let size = width.bytes();
+        let pa = self.xlate(mem, addr, Access::Store, size, cfg::R | cfg::W)?;
         let raw = mem
             .load(pa, size)
             .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Load, addr, pa))?;
@@ -457,6 +547,7 @@ fn fetch16<M: Memory>(mem: &mut M, va: u64, pa: u64) -> ExecResult<u32> {
 /// Misaligned data accesses trap (the spec allows either emulating or
 /// trapping; trapping keeps device accesses single and atomic). Checked
 /// before translation.
+#[inline(always)]
 fn check_aligned(addr: u64, width: Width, misaligned: Exception) -> ExecResult<()> {
     if addr & (u64::from(width.bytes()) - 1) != 0 {
         return Err(Fault::Exc(misaligned, addr));
@@ -499,16 +590,21 @@ fn amo_result(op: AmoOp, width: Width, raw: u64, src: u64) -> u64 {
     }
 }
 
+mod fast;
 mod fp;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fast;
 #[cfg(test)]
 mod tests_fp;
 #[cfg(test)]
 mod tests_icache;
 #[cfg(test)]
 mod tests_mmu;
+#[cfg(test)]
+mod tests_pmp;
 #[cfg(test)]
 mod tests_priv;
 #[cfg(test)]

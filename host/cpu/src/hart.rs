@@ -6,6 +6,7 @@
 use crate::csr::{self, CsrCtx, Csrs};
 use crate::icache::ICache;
 use crate::insn::Reg;
+use crate::pmp::PageVerdicts;
 use crate::tlb::Tlb;
 use crate::trap::{Interrupt, TrapCause, TrapRecord};
 
@@ -74,6 +75,8 @@ pub struct Hart {
     pub f: [u64; 32],
     /// Cached Sv39/Sv48 leaf PTEs (see `tlb`).
     pub(crate) tlb: Tlb,
+    /// PMP verdicts of physical pages accessed without translation.
+    pub(crate) pmp_pages: PageVerdicts,
     /// Pre-decoded instructions; last because the JIT does not address it.
     pub(crate) icache: ICache,
 }
@@ -94,6 +97,7 @@ impl Hart {
             trap_origin: None,
             f: [0; 32],
             tlb: Tlb::default(),
+            pmp_pages: PageVerdicts::default(),
             icache: ICache::default(),
         }
     }
@@ -107,11 +111,13 @@ impl Hart {
         self.icache.flush();
     }
 
-    /// Forget every cached translation, as `sfence.vma x0, x0` does. The
-    /// machine should call it when it rewrites page tables behind the
-    /// hart's back (or on reset); the hart flushes on satp writes itself.
+    /// Forget every cached translation, as `sfence.vma x0, x0` does, and
+    /// every cached PMP verdict. The machine should call it when it
+    /// rewrites page tables behind the hart's back (or on reset); the hart
+    /// flushes on satp and PMP CSR writes itself.
     pub fn flush_tlb(&mut self) {
         self.tlb.flush_all();
+        self.pmp_pages.flush();
     }
 
     #[inline]

@@ -1,18 +1,20 @@
 //! wemu's RISC-V hart.
 //!
 //! One decoder (`decode`) feeds the interpreter (`Hart::step`/`Hart::run`,
-//! through a pre-decoded instruction cache, `icache`), the disassembler
-//! (`disasm`) and, later, the JIT.
+//! through a pre-decoded instruction cache, `icache`, holding instructions
+//! lowered to flat operations, `uop`), the disassembler (`disasm`) and,
+//! later, the JIT.
 //! The hart is RV64IMAFDC + Zicsr + Zifencei with M, S and U privilege
 //! modes (privileged spec 1.12, trap delegation, Sstc) and Sv39/Sv48
 //! virtual memory with a TLB (`mmu`, `tlb`; A/D bits per Svade: a clear A,
-//! or D on a store, page-faults). No PMP.
+//! or D on a store, page-faults) and 16 PMP entries (`pmp`).
 //!
 //! The machine owns memory and devices: it implements [`Memory`], drives the
 //! interrupt pins with [`Hart::set_irq_pin`], feeds the `time` CSR with
 //! [`Hart::set_time`] and derives virtual time from [`Hart::instret`].
 
 pub mod alu;
+pub mod bitmanip;
 pub mod csr;
 pub mod decode;
 pub mod disasm;
@@ -22,8 +24,10 @@ pub mod hart;
 mod icache;
 pub mod insn;
 pub mod mmu;
+pub mod pmp;
 mod tlb;
 pub mod trap;
+mod uop;
 
 #[cfg(test)]
 mod testutil;
@@ -41,16 +45,19 @@ pub trait Memory {
     fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError>;
     /// Store the low `size` (1, 2, 4 or 8) bytes of `value` little-endian at physical `addr`.
     fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError>;
-    /// Fetch for execution (`size` 2 or 4); separate so PMP/exec permissions can hook in later.
+    /// Fetch for execution (`size` 2 or 4); separate so the machine can refuse
+    /// execution from device regions (PMP is checked by the hart).
     /// The hart caches what it decoded (see [`Hart::flush_icache`]), so this
     /// is called once per instruction location, not once per execution.
     fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError>;
-    /// Polled by [`Hart::run`] after every step. Return `true` when the
-    /// machine must act before the next instruction, typically because a
-    /// device access just changed an interrupt line: `run` then returns
-    /// [`RunExit::Yield`] so the machine can call [`Hart::set_irq_pin`] at
-    /// once instead of at the end of the budget (a guest handler that
-    /// acknowledges its interrupt must not see it re-taken). Default: never.
+    /// Polled by [`Hart::run`] after every instruction that called this
+    /// memory (the answer can only change during such a call). Return
+    /// `true` when the machine must act before the next instruction,
+    /// typically because a device access just changed an interrupt line:
+    /// `run` then returns [`RunExit::Yield`] so the machine can call
+    /// [`Hart::set_irq_pin`] at once instead of at the end of the budget (a
+    /// guest handler that acknowledges its interrupt must not see it
+    /// re-taken). Default: never.
     fn yield_requested(&mut self) -> bool {
         false
     }

@@ -11,11 +11,15 @@
 //! and Svpbmt are not implemented, so a leaf or non-leaf PTE with any of
 //! them set raises a page fault (§4.4.1: "bits 63–54 are reserved for
 //! future standard use and ... if any of these bits are set, a
-//! page-fault exception is raised"). No PMP: every physical address that
-//! `Memory` accepts is allowed.
+//! page-fault exception is raised").
+//!
+//! `translate` also applies PMP (`pmp`) to the physical address, and to
+//! every PTE the walk reads (as an S-mode load); a refusal is an access
+//! fault of the original access type.
 
 use crate::csr::mstatus;
 use crate::hart::{Hart, PrivMode};
+use crate::pmp::{MIXED, Pmp, Verdict, cfg};
 use crate::tlb::{TlbEntry, vpn_of};
 use crate::trap::Access;
 use crate::{MemError, Memory};
@@ -101,7 +105,7 @@ fn permits(p: u64, access: Access, mode: PrivMode, sum: bool, mxr: bool) -> bool
 /// The page-table walk of §4.3.2 for `levels` = 3 (Sv39) or 4 (Sv48).
 /// The caller has checked that `va` is canonical.
 #[inline(never)]
-fn walk<M: Memory>(mem: &mut M, satp_val: u64, levels: u8, va: u64) -> Result<Walk, XlateFault> {
+fn walk<M: Memory>(mem: &mut M, pmp: &Pmp, satp_val: u64, levels: u8, va: u64) -> Result<Walk, XlateFault> {
     // Step 1: a = satp.ppn × PAGESIZE, i = LEVELS − 1.
     let mut a = (satp_val & satp::PPN_MASK) << 12;
     let mut global = false;
@@ -109,6 +113,13 @@ fn walk<M: Memory>(mem: &mut M, satp_val: u64, levels: u8, va: u64) -> Result<Wa
         let shift = 12 + 9 * u32::from(i);
         // Step 2: pte = the PTE at a + va.vpn[i] × PTESIZE.
         let pte_addr = a + ((va >> shift) & 0x1ff) * 8;
+        // "If accessing pte violates a PMA or PMP check, raise an
+        // access-fault exception"; §3.7.1: PMP checks "page-table accesses
+        // for virtual-address translation, for which the effective
+        // privilege mode is S".
+        if pmp.check(pte_addr, 8, false) & cfg::R == 0 {
+            return Err(XlateFault::Access);
+        }
         let p = mem.load(pte_addr, 8).map_err(|e| match e {
             MemError::AccessFault => XlateFault::Access,
             MemError::Stop => XlateFault::Stop(pte_addr),
@@ -163,15 +174,39 @@ impl Hart {
         }
     }
 
-    /// The physical address of an instruction fetch at `pc` below M-mode if
-    /// it needs no walk: satp Bare, or a TLB hit that permits the fetch.
+    /// Whether PMP lets `mode` access `size` bytes at physical `pa` with
+    /// the `pmp::cfg` permission bits `need`.
+    #[inline]
+    pub(crate) fn pmp_ok(&self, pa: u64, size: u8, mode: PrivMode, need: u8) -> bool {
+        self.csrs.pmp().check(pa, u64::from(size), mode == PrivMode::Machine) & need == need
+    }
+
+    /// `pmp_ok` through the cache of physical page verdicts (a page PMP
+    /// splits is checked access by access). Used for untranslated
+    /// accesses; translated ones have the verdict in their TLB entry.
+    #[inline]
+    pub(crate) fn pmp_phys(&mut self, pa: u64, size: u8, mode: PrivMode, need: u8) -> bool {
+        let v = match self.pmp_pages.get(pa) {
+            Some(v) => v,
+            None => self.fill_pmp_page(pa),
+        };
+        let perms = if mode == PrivMode::Machine { v.m } else { v.su };
+        perms & need == need || (perms & MIXED != 0 && self.pmp_ok(pa, size, mode, need))
+    }
+
+    #[inline(never)]
+    fn fill_pmp_page(&mut self, pa: u64) -> Verdict {
+        let v = self.csrs.pmp().page_verdict(pa & !0xfff);
+        self.pmp_pages.insert(pa, v);
+        v
+    }
+
+    /// The physical address of an instruction fetch at `pc` in S/U mode
+    /// with paging on (`satp_val` not Bare), if a TLB hit permits it: the
+    /// PTE grants execution and PMP grants it for the whole page.
     /// `None` sends the caller to the full `translate`.
     #[inline(always)]
-    pub(crate) fn cached_fetch_pa(&self, pc: u64) -> Option<u64> {
-        let satp_val = self.csrs.satp();
-        if satp_val >> satp::MODE_SHIFT == satp::MODE_BARE {
-            return Some(pc);
-        }
+    pub(crate) fn cached_fetch_pa(&self, pc: u64, satp_val: u64) -> Option<u64> {
         // A non-canonical pc misses (the tag masks the upper bits) unless
         // it is canonical: check it, as `translate` does.
         let va_bits = if satp_val >> satp::MODE_SHIFT == satp::MODE_SV48 { 48 } else { 39 };
@@ -180,48 +215,55 @@ impl Hart {
         }
         let asid = ((satp_val >> satp::ASID_SHIFT) & satp::ASID_MASK) as u16;
         let e = self.tlb.lookup(vpn_of(pc), asid)?;
-        permits(e.pte, Access::Fetch, self.mode, false, false).then_some((e.ppn << 12) | (pc & 0xfff))
+        (permits(e.pte, Access::Fetch, self.mode, false, false) && e.pmp & cfg::X != 0)
+            .then_some((e.ppn << 12) | (pc & 0xfff))
     }
 
-    /// Translate virtual address `va` for `access` (AMO and SC are
-    /// `Store`). Physical when satp is Bare or the effective mode is M
-    /// ("M-mode ... ignores satp", §4.1.11 via §3.1.6.3).
+    /// Translate virtual address `va` for an `access` of `size` bytes
+    /// (AMO and SC are `Store`) and check PMP for the `pmp::cfg` bits
+    /// `need` (R|W for an AMO). Physical when satp is Bare or the
+    /// effective mode is M ("M-mode ... ignores satp", §4.1.11 via
+    /// §3.1.6.3). A PMP refusal is `XlateFault::Access`.
     #[inline(always)]
     pub(crate) fn translate<M: Memory>(
         &mut self,
         mem: &mut M,
         va: u64,
         access: Access,
+        size: u8,
+        need: u8,
     ) -> Result<u64, XlateFault> {
-        if self.csrs.satp() >> satp::MODE_SHIFT == satp::MODE_BARE {
+        // The common case, M-mode with no locked PMP entry (and no MPRV for
+        // data): nothing to translate or check.
+        let free =
+            if access == Access::Fetch { self.csrs.pmp_fetch_free() } else { self.csrs.pmp_data_free() };
+        if self.mode as u8 == free {
             return Ok(va);
         }
-        self.translate_paged(mem, va, access)
+        self.translate_checked(mem, va, access, size, need)
     }
 
-    /// `translate` with satp not Bare; out of line to keep Bare accesses small.
+    /// `translate` when translation or PMP may apply; out of line to keep
+    /// the common case small.
     #[inline(never)]
-    fn translate_paged<M: Memory>(
+    fn translate_checked<M: Memory>(
         &mut self,
         mem: &mut M,
         va: u64,
         access: Access,
+        size: u8,
+        need: u8,
     ) -> Result<u64, XlateFault> {
-        let satp_val = self.csrs.satp();
-        let levels = match satp_val >> satp::MODE_SHIFT {
-            satp::MODE_SV39 => 3,
-            satp::MODE_SV48 => 4,
-            _ => return Ok(va),
-        };
-        if self.mode == PrivMode::Machine
-            && (access == Access::Fetch || self.csrs.mstatus() & mstatus::MPRV == 0)
-        {
-            return Ok(va);
-        }
         let st = self.csrs.mstatus();
         let mode = self.effective_mode(access, st);
-        if mode == PrivMode::Machine {
-            return Ok(va);
+        let satp_val = self.csrs.satp();
+        let levels: u8 = match satp_val >> satp::MODE_SHIFT {
+            satp::MODE_SV39 => 3,
+            satp::MODE_SV48 => 4,
+            _ => 0,
+        };
+        if mode == PrivMode::Machine || levels == 0 {
+            return if self.pmp_phys(va, size, mode, need) { Ok(va) } else { Err(XlateFault::Access) };
         }
         // §4.4.1: "instruction fetch addresses and load and store effective
         // addresses, which are 64 bits, must have bits 63–39 all equal to
@@ -236,19 +278,62 @@ impl Hart {
         let vpn = vpn_of(va);
         if let Some(e) = self.tlb.lookup(vpn, asid) {
             if permits(e.pte, access, mode, sum, mxr) {
-                return Ok((e.ppn << 12) | (va & 0xfff));
+                return self.pmp_page_ok(e.pmp, (e.ppn << 12) | (va & 0xfff), size, need);
             }
             // The cached PTE may be stale (e.g. software just set D after
             // a fault): let a fresh walk decide.
             self.tlb.invalidate(vpn);
         }
-        let w = walk(mem, satp_val, levels, va)?;
+        self.tlb_fill(mem, va, access, size, need, mode)
+    }
+
+    /// `translate_checked` after a TLB miss (paging on, `mode` S or U):
+    /// walk, check, cache. Out of line to keep the hit path small.
+    #[inline(never)]
+    fn tlb_fill<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        va: u64,
+        access: Access,
+        size: u8,
+        need: u8,
+        mode: PrivMode,
+    ) -> Result<u64, XlateFault> {
+        let st = self.csrs.mstatus();
+        let (sum, mxr) = (st & mstatus::SUM != 0, st & mstatus::MXR != 0);
+        let satp_val = self.csrs.satp();
+        let levels: u8 = if satp_val >> satp::MODE_SHIFT == satp::MODE_SV48 { 4 } else { 3 };
+        let asid = ((satp_val >> satp::ASID_SHIFT) & satp::ASID_MASK) as u16;
+        let vpn = vpn_of(va);
+        let w = walk(mem, self.csrs.pmp(), satp_val, levels, va)?;
         // Step 5 (permissions) and step 7 (A/D, Svade): fault, and cache
         // nothing, so the retry after software fixes the PTE walks again.
         if !permits(w.pte, access, mode, sum, mxr) {
             return Err(XlateFault::Page);
         }
-        self.tlb.insert(TlbEntry { vpn, asid, global: w.global, level: w.level, pte: w.pte, ppn: w.ppn });
-        Ok((w.ppn << 12) | (va & 0xfff))
+        // PMP is checked on the physical address once translation
+        // succeeded; its verdict for the page is cached with the PTE.
+        let pmp = self.csrs.pmp().page_perms(w.ppn << 12);
+        self.tlb.insert(TlbEntry {
+            vpn,
+            asid,
+            global: w.global,
+            level: w.level,
+            pte: w.pte,
+            ppn: w.ppn,
+            pmp,
+        });
+        self.pmp_page_ok(pmp, (w.ppn << 12) | (va & 0xfff), size, need)
+    }
+
+    /// PMP for an S/U access at `pa` given its page's cached verdict
+    /// (`Pmp::page_perms`): a mixed page is checked access by access.
+    #[inline(always)]
+    fn pmp_page_ok(&self, page: u8, pa: u64, size: u8, need: u8) -> Result<u64, XlateFault> {
+        if page & need == need || (page & MIXED != 0 && self.pmp_ok(pa, size, PrivMode::Supervisor, need)) {
+            Ok(pa)
+        } else {
+            Err(XlateFault::Access)
+        }
     }
 }

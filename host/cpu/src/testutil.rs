@@ -1,6 +1,6 @@
 //! Test-only helpers: a `Vec<u8>` memory and a tiny instruction encoder.
 
-use crate::{Hart, MemError, Memory};
+use crate::{Hart, MemError, Memory, PrivMode};
 
 pub const RAM_BASE: u64 = 0x8000_0000;
 pub const RAM_SIZE: usize = 0x1_0000;
@@ -97,11 +97,30 @@ impl Memory for TestMem {
     }
 }
 
-/// A hart at `RAM_BASE` with `words` loaded there.
+/// A hart at `RAM_BASE` with `words` loaded there, memory open to S and
+/// U through PMP (`open_pmp`).
 pub fn setup(words: &[u32]) -> (Hart, TestMem) {
     let mut mem = TestMem::new(RAM_BASE, RAM_SIZE);
     mem.code(RAM_BASE, words);
-    (Hart::new(0, RAM_BASE), mem)
+    let mut hart = Hart::new(0, RAM_BASE);
+    open_pmp(&mut hart);
+    (hart, mem)
+}
+
+/// What firmware does before it first leaves M-mode: PMP entry 15 (the
+/// lowest priority) grants S and U everything (NAPOT over the whole
+/// address space, RWX). Without any entry S/U accesses fail. Tests that
+/// change mode directly rely on this; PMP tests add entries above it or
+/// clear it.
+pub fn open_pmp(hart: &mut Hart) {
+    use crate::csr::{CsrCtx, addr};
+    use crate::insn::CsrOp;
+    use crate::pmp::cfg;
+    let ctx = CsrCtx { mode: PrivMode::Machine, retired: 0, hart_id: 0 };
+    let napot_rwx = u64::from(cfg::NAPOT | cfg::RWX) << 56;
+    for (csr, v) in [(addr::PMPADDR0 + 15, u64::MAX), (addr::PMPCFG0 + 2, napot_rwx)] {
+        hart.csrs.rmw(csr, CsrOp::Rw, v, true, true, &ctx).expect("PMP CSRs exist");
+    }
 }
 
 /// Hand assembler for the base formats (Vol I §2.2). Registers are plain

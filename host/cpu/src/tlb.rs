@@ -10,6 +10,10 @@
 //!
 //! Entries are tagged with the ASID and the global bit (§4.1.11, §4.3.1:
 //! G "designates a global mapping ... that exist in all address spaces").
+//! Each entry also caches the PMP verdict for its physical page (only S
+//! and U translate, and PMP treats them alike), so a hit needs no PMP
+//! walk; the hart flushes the TLB on every PMP CSR write.
+//!
 //! The hart also flushes the whole TLB on every satp write, which the spec
 //! allows (it only requires SFENCE.VMA for ordering), so entries never mix
 //! Sv39 and Sv48 walks or page-table roots.
@@ -40,9 +44,13 @@ pub(crate) struct TlbEntry {
     pub(crate) pte: u64,
     /// The physical 4 KiB page number this virtual page maps to.
     pub(crate) ppn: u64,
+    /// PMP permissions of that physical page for S/U (`pmp::cfg` R/W/X
+    /// bits), or `pmp::MIXED` when they differ within the page. Valid
+    /// because every PMP CSR write flushes the TLB.
+    pub(crate) pmp: u8,
 }
 
-const EMPTY: TlbEntry = TlbEntry { vpn: INVALID, asid: 0, global: false, level: 0, pte: 0, ppn: 0 };
+const EMPTY: TlbEntry = TlbEntry { vpn: INVALID, asid: 0, global: false, level: 0, pte: 0, ppn: 0, pmp: 0 };
 
 #[derive(Clone)]
 pub(crate) struct Tlb {

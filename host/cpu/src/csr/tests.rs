@@ -131,7 +131,8 @@ fn counters_follow_retired_and_writes_take_precedence() {
 #[test]
 fn raz_wi_csrs_accept_writes_and_read_zero() {
     let mut c = Csrs::new();
-    for csr in [addr::PMPCFG0, addr::PMPADDR0, 0xb03, 0x323] {
+    // pmpcfg4..14 and pmpaddr16..63: PMP entries beyond the 16 implemented.
+    for csr in [addr::PMPCFG0 + 4, addr::PMPCFG0 + 14, addr::PMPADDR0 + 16, addr::PMPADDR63, 0xb03, 0x323] {
         rmw(&mut c, csr, CsrOp::Rw, u64::MAX, true).expect("writable");
         assert_eq!(c.read(csr, &M), Ok(0), "{csr:#x}");
     }

@@ -6,29 +6,29 @@ use crate::csr::{CsrCtx, addr, mstatus};
 use crate::insn::CsrOp;
 use crate::mmu::pte::{A, D, G, R, U, V, W, X};
 use crate::testutil::asm::*;
-use crate::testutil::{RAM_BASE, TestMem};
+use crate::testutil::{RAM_BASE, TestMem, open_pmp};
 use crate::{Exception, Hart, PrivMode, StepEvent, TrapCause, TrapRecord};
 
-const PC: u64 = RAM_BASE;
-const M_HANDLER: u64 = RAM_BASE + 0x800;
+pub(super) const PC: u64 = RAM_BASE;
+pub(super) const M_HANDLER: u64 = RAM_BASE + 0x800;
 const RAM_LEN: usize = 0x40_0000;
 /// Page-table pages are allocated from here.
-const TABLES: u64 = RAM_BASE + 0x8_0000;
+pub(super) const TABLES: u64 = RAM_BASE + 0x8_0000;
 /// Data pages.
-const DATA: u64 = RAM_BASE + 0x1_0000;
+pub(super) const DATA: u64 = RAM_BASE + 0x1_0000;
 const DATA2: u64 = RAM_BASE + 0x1_1000;
 const DATA3: u64 = RAM_BASE + 0x1_2000;
 /// A 4 KiB-page virtual address far from the identity-mapped code (and
 /// not sharing its TLB slot: the TLB is direct-mapped on the low VPN bits).
-const VA: u64 = 0x4000_4000;
+pub(super) const VA: u64 = 0x4000_4000;
 /// 1 GiB-aligned virtual base for the superpage tests.
 const BIG: u64 = 0x4000_0000;
-const SV39: u64 = 8;
+pub(super) const SV39: u64 = 8;
 const SV48: u64 = 9;
 /// Readable, writable, accessed and dirty: a plain data page.
-const DATA_RW: u64 = R | W | A | D;
+pub(super) const DATA_RW: u64 = R | W | A | D;
 
-fn set_csr(hart: &mut Hart, csr: u16, v: u64) {
+pub(super) fn set_csr(hart: &mut Hart, csr: u16, v: u64) {
     let ctx = CsrCtx { mode: PrivMode::Machine, ..hart.csr_ctx() };
     hart.csrs.rmw(csr, CsrOp::Rw, v, true, true, &ctx).expect("writable CSR");
 }
@@ -40,19 +40,20 @@ fn mtval(hart: &Hart) -> u64 {
 /// A hart with paging on (satp MODE `sv`, root at TABLES, ASID 1), code at
 /// PC identity-mapped as a 4 KiB page (executable, and user when `mode` is
 /// U), traps to M-mode at M_HANDLER.
-struct Vm {
-    hart: Hart,
-    mem: TestMem,
+pub(super) struct Vm {
+    pub(super) hart: Hart,
+    pub(super) mem: TestMem,
     levels: u8,
     next_table: u64,
 }
 
 impl Vm {
-    fn new(sv: u64, mode: PrivMode, code: &[u32]) -> Vm {
+    pub(super) fn new(sv: u64, mode: PrivMode, code: &[u32]) -> Vm {
         let mut mem = TestMem::new(RAM_BASE, RAM_LEN);
         mem.code(PC, code);
         mem.put32(M_HANDLER, NOP);
         let mut hart = Hart::new(0, PC);
+        open_pmp(&mut hart);
         set_csr(&mut hart, addr::MTVEC, M_HANDLER);
         set_csr(&mut hart, addr::SATP, (sv << 60) | (1 << 44) | (TABLES >> 12));
         hart.mode = mode;
@@ -64,7 +65,7 @@ impl Vm {
     }
 
     /// The address of the PTE for `va` at `level`, creating the tables above.
-    fn slot(&mut self, va: u64, level: u8) -> u64 {
+    pub(super) fn slot(&mut self, va: u64, level: u8) -> u64 {
         let mut table = TABLES;
         for i in (level + 1..self.levels).rev() {
             let at = table + ((va >> (12 + 9 * u32::from(i))) & 0x1ff) * 8;
@@ -82,22 +83,22 @@ impl Vm {
     }
 
     /// Write the raw PTE for `va` at `level`.
-    fn put_pte(&mut self, va: u64, level: u8, pte: u64) {
+    pub(super) fn put_pte(&mut self, va: u64, level: u8, pte: u64) {
         let at = self.slot(va, level);
         self.mem.put64(at, pte);
     }
 
     /// Map `va` to `pa` with a leaf at `level` (0: 4 KiB, 1: 2 MiB, ...).
-    fn map(&mut self, va: u64, pa: u64, level: u8, flags: u64) {
+    pub(super) fn map(&mut self, va: u64, pa: u64, level: u8, flags: u64) {
         self.put_pte(va, level, ((pa >> 12) << 10) | flags | V);
     }
 
-    fn step(&mut self) -> StepEvent {
+    pub(super) fn step(&mut self) -> StepEvent {
         self.hart.step(&mut self.mem).expect("no halt")
     }
 
     /// Run the instruction at PC (again) with x10 = `va`, x11 = 0x5a.
-    fn access(&mut self, va: u64) -> Result<u64, TrapRecord> {
+    pub(super) fn access(&mut self, va: u64) -> Result<u64, TrapRecord> {
         self.hart.pc = PC;
         self.hart.x[10] = va;
         self.hart.x[11] = 0x5a;
@@ -108,15 +109,15 @@ impl Vm {
     }
 }
 
-const LD: u32 = 0x0005_3603; // ld x12, 0(x10)
-const SD: u32 = 0x00b5_3023; // sd x11, 0(x10)
+pub(super) const LD: u32 = 0x0005_3603; // ld x12, 0(x10)
+pub(super) const SD: u32 = 0x00b5_3023; // sd x11, 0(x10)
 
-fn amoadd_d() -> u32 {
+pub(super) fn amoadd_d() -> u32 {
     amo(0, 3, 12, 10, 11)
 }
 
 /// Assert an exception with cause `exc` and tval `tval`, taken to M-mode.
-fn assert_fault(r: Result<u64, TrapRecord>, exc: Exception, tval: u64, what: &str) {
+pub(super) fn assert_fault(r: Result<u64, TrapRecord>, exc: Exception, tval: u64, what: &str) {
     let rec = r.expect_err(what);
     assert_eq!(rec.cause, TrapCause::Exception(exc), "{what}");
     assert_eq!(rec.tval, tval, "{what}: tval");
