@@ -144,6 +144,11 @@ bench:
     cargo bench -p wemu --bench mmio
     cargo bench -p wemu --bench languages
 
+# Fuzzing throughput: `wemu fuzz ns16550a` execs/s with coverage on and off,
+# one worker and one per core (WEMU_BENCH_FUZZ_SECS per run, default 10).
+bench-fuzz:
+    cargo bench -p wemu --bench fuzz
+
 # CPU benchmark: the `bench` guest on QEMU and on wemu, wall-time ratio and
 # wemu's MIPS (installs QEMU with apt-get if missing; see docs/performance.md).
 bench-cpu runs="3": setup

@@ -137,6 +137,33 @@ fn fuzzing_finds_a_reset_that_forgets_a_register() {
 }
 
 #[test]
+fn fuzzing_finds_an_irq_line_out_of_range() {
+    let (_dir, file) = finds("irq", "contract", 20_000, 1, &[]);
+    let replayed = again("irq", "--replay", &file, &[]);
+    assert!(replayed.stdout.contains("line 5"), "{}", replayed.stdout);
+    assert_eq!(minimizes("irq", "contract", &file, &[]), 2);
+}
+
+#[test]
+fn fuzzing_finds_memory_growth_past_the_limit() {
+    let (_dir, file) = finds("memory", "memory", 20_000, 1, &["--memory-limit", "16M"]);
+    assert_eq!(minimizes("memory", "memory", &file, &["--memory-limit", "16M"]), 2);
+}
+
+#[test]
+fn fuzzing_finds_a_device_that_trusts_its_disk() {
+    // Only a failing block request (a `block-fail` operation) trips it.
+    let (_dir, file) = finds("block", "trap", 20_000, 1, &[]);
+    let replayed = again("block", "--replay", &file, &[]);
+    assert!(replayed.stdout.contains("sector 0 is always readable"), "{}", replayed.stdout);
+    assert_eq!(minimizes("block", "trap", &file, &[]), 3);
+    let mut min = file.as_os_str().to_owned();
+    min.push(".min");
+    let trace = again("block", "--replay", Path::new(&min), &[]);
+    assert!(trace.stdout.contains("fail with an I/O error"), "{}", trace.stdout);
+}
+
+#[test]
 fn a_device_without_bugs_has_no_findings_and_grows_a_corpus() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = fuzz_buggy("none", 3000, 1, dir.path(), &[]);

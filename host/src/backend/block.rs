@@ -22,6 +22,9 @@ pub struct BlockImage {
     backing: Backing,
     size: u64,
     read_only: bool,
+    /// Requests left to fail with `Io` (fault injection: the fuzzer decides
+    /// how the backend answers; a machine never sets it).
+    failures: Cell<u32>,
 }
 
 enum Backing {
@@ -38,7 +41,13 @@ impl BlockImage {
             .open(path)
             .with_context(|| format!("opening block image {}", path.display()))?;
         let size = file.metadata()?.len();
-        Ok(BlockImage { path: path.to_owned(), backing: Backing::File(file), size, read_only })
+        Ok(BlockImage {
+            path: path.to_owned(),
+            backing: Backing::File(file),
+            size,
+            read_only,
+            failures: Cell::new(0),
+        })
     }
 
     /// An image of `bytes` kept in memory (writes never reach a file).
@@ -49,6 +58,29 @@ impl BlockImage {
             backing: Backing::Memory(RefCell::new(bytes), Cell::new(false)),
             size,
             read_only,
+            failures: Cell::new(0),
+        }
+    }
+
+    /// Make the next `n` requests (read, write or flush) fail with `Io`,
+    /// as a failing disk would.
+    pub fn fail_next(&self, n: u32) {
+        self.failures.set(n);
+    }
+
+    /// Requests still to fail (see `fail_next`).
+    pub fn failures_pending(&self) -> u32 {
+        self.failures.get()
+    }
+
+    /// Consume one injected failure, if any is pending.
+    fn injected_failure(&self) -> Result<(), BlockError> {
+        match self.failures.get() {
+            0 => Ok(()),
+            n => {
+                self.failures.set(n - 1);
+                Err(BlockError::Io)
+            }
         }
     }
 
@@ -101,6 +133,7 @@ impl BlockImage {
     }
 
     pub fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, BlockError> {
+        self.injected_failure()?;
         self.check(offset, u64::from(len))?;
         let mut buf = vec![0; len as usize];
         match &self.backing {
@@ -117,6 +150,7 @@ impl BlockImage {
     }
 
     pub fn write(&self, offset: u64, data: &[u8]) -> Result<(), BlockError> {
+        self.injected_failure()?;
         if self.read_only {
             return Err(BlockError::ReadOnly);
         }
@@ -135,6 +169,7 @@ impl BlockImage {
     }
 
     pub fn flush(&self) -> Result<(), BlockError> {
+        self.injected_failure()?;
         match &self.backing {
             Backing::File(file) if !self.read_only => file.sync_data().map_err(|_| BlockError::Io),
             _ => Ok(()),
@@ -172,6 +207,12 @@ mod tests {
         assert!(img.take_dirty());
         assert!(!img.take_dirty(), "the mark is cleared by taking it");
         assert!(!img.is_dirty());
+        img.fail_next(2);
+        assert_eq!(img.read(0, 4), Err(BlockError::Io));
+        assert_eq!(img.write(0, b"x"), Err(BlockError::Io));
+        assert_eq!(img.failures_pending(), 0);
+        assert_eq!(img.flush(), Ok(()));
+        assert!(!img.take_dirty(), "a failed write writes nothing");
         img.set_contents(&[7; 4]);
         assert_eq!(img.contents().unwrap()[..5], [7, 7, 7, 7, 0]);
         assert!(img.take_dirty());

@@ -212,11 +212,12 @@ impl Sandbox {
             }
         }
         let st = self.dev.state_mut();
-        if let Some(img) = st.blocks.first()
-            && img.take_dirty()
-        {
-            img.set_contents(&[]);
-            img.take_dirty();
+        if let Some(img) = st.blocks.first() {
+            img.fail_next(0);
+            if img.take_dirty() {
+                img.set_contents(&[]);
+                img.take_dirty();
+            }
         }
         if let Some(log) = &mut st.dma_log {
             log.clear();
@@ -333,6 +334,12 @@ impl Sandbox {
                 }
                 Answer::None
             }
+            Op::BlockFail { count } => {
+                if let Some(img) = self.dev.state().blocks.first() {
+                    img.fail_next(*count);
+                }
+                Answer::None
+            }
         };
         let mut obs = Observation::new(answer);
         self.apply_effects(&mut obs);
@@ -360,11 +367,13 @@ impl Sandbox {
             }
         }
         // Both start zeroed; only a written image needs copying.
-        if let (Some(src), Some(dst)) = (from.dev.state().blocks.first(), self.dev.state().blocks.first())
-            && src.is_dirty()
-            && let Some(bytes) = src.contents()
-        {
-            dst.set_contents(&bytes);
+        if let (Some(src), Some(dst)) = (from.dev.state().blocks.first(), self.dev.state().blocks.first()) {
+            dst.fail_next(src.failures_pending());
+            if src.is_dirty()
+                && let Some(bytes) = src.contents()
+            {
+                dst.set_contents(&bytes);
+            }
         }
         match self.dev.restore(self.now, state).map_err(Stop::Fault)? {
             Ok(()) => {

@@ -127,6 +127,17 @@ impl Harness {
     }
 
     pub fn run_ops(&mut self, ops: &[Op], trace: Option<Trace<'_>>) -> Option<Finding> {
+        let reused = self.main.is_some() && !self.fresh_each_input;
+        let finding = self.run_once(ops, trace);
+        // A finding on an instance that ran earlier inputs may depend on
+        // them (linear memory never shrinks, so a heap grown by earlier
+        // inputs meets the limit sooner). Report it only if the input alone
+        // gives it on a fresh instance, as its reproducer will be replayed.
+        // (Instances are dropped after a finding, so this run is fresh.)
+        if reused && finding.is_some() { self.run_once(ops, None) } else { finding }
+    }
+
+    fn run_once(&mut self, ops: &[Op], trace: Option<Trace<'_>>) -> Option<Finding> {
         self.hits.clear();
         self.compared.clear();
         self.last_ops = ops.len();

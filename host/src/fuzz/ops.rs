@@ -70,6 +70,11 @@ pub enum Op {
         offset: u32,
         data: Vec<u8>,
     },
+    /// The next `count` block requests fail with an I/O error (how the
+    /// backend completes them is the fuzzer's choice).
+    BlockFail {
+        count: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +87,7 @@ enum Kind {
     Reset,
     SaveRestore,
     Poke,
+    BlockFail,
 }
 
 /// What decoding needs to know about the device.
@@ -96,6 +102,8 @@ pub struct Profile {
     pub timers: bool,
     /// The device imports `dma`.
     pub dma: bool,
+    /// The device imports `block`.
+    pub block: bool,
     /// Integer constants from the device's code (register values).
     pub dictionary: Vec<u64>,
 }
@@ -151,6 +159,9 @@ impl Codec {
         table.push(Kind::SaveRestore);
         if profile.dma {
             table.push(Kind::Poke);
+        }
+        if profile.block {
+            table.push(Kind::BlockFail);
         }
         Codec { table, profile }
     }
@@ -292,6 +303,7 @@ impl Codec {
                 let len = usize::from(Self::byte(u) & 63) + 1;
                 Op::Poke { offset, data: Self::bytes(u, len) }
             }
+            Kind::BlockFail => Op::BlockFail { count: u32::from(Self::byte(u) & 3) + 1 },
         }
     }
 
@@ -309,6 +321,7 @@ impl Codec {
             Op::Reset => Kind::Reset,
             Op::SaveRestore => Kind::SaveRestore,
             Op::Poke { .. } => Kind::Poke,
+            Op::BlockFail { .. } => Kind::BlockFail,
         };
         let Some(tag) = self.tag(kind) else { return };
         out.push(tag);
@@ -339,6 +352,7 @@ impl Codec {
                 out.extend_from_slice(&data[..len.min(data.len())]);
                 out.extend(std::iter::repeat_n(0, len - len.min(data.len())));
             }
+            Op::BlockFail { count } => out.push((count.clamp(&1, &4) - 1) as u8),
         }
     }
 
@@ -353,6 +367,7 @@ impl Codec {
             Op::Reset => "reset",
             Op::SaveRestore => "save-restore",
             Op::Poke { .. } => "poke",
+            Op::BlockFail { .. } => "block-fail",
         }
     }
 
@@ -372,6 +387,7 @@ impl Codec {
             Op::Poke { offset, data } => {
                 format!("poke ram {:#x} {}", RAM_BASE + u64::from(*offset), Bytes(data))
             }
+            Op::BlockFail { count } => format!("block: the next {count} request(s) fail with an I/O error"),
         }
     }
 }
@@ -412,6 +428,7 @@ mod tests {
             ports: 2,
             timers: true,
             dma: true,
+            block: true,
             dictionary: vec![0x12, 0x34, 0xdead],
         }
     }

@@ -169,6 +169,11 @@ fn simpler(codec: &Codec, op: &Op) -> Vec<Op> {
                 out.push(Op::Poke { offset: 0, data: data.clone() });
             }
         }
+        Op::BlockFail { count } => {
+            for c in smaller(u64::from(*count)).into_iter().filter(|c| *c > 0) {
+                out.push(Op::BlockFail { count: c as u32 });
+            }
+        }
         Op::Reset | Op::SaveRestore => {}
     }
     out.into_iter()

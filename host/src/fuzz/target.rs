@@ -99,6 +99,7 @@ impl Target {
             ports: if caps.contains(&"chardev") { PORTS } else { 0 },
             timers: caps.contains(&"clock"),
             dma: caps.contains(&"dma"),
+            block: caps.contains(&"block"),
             dictionary,
         });
         Ok(target)

@@ -13,10 +13,13 @@
 //! | `dma` | write 0x5a to KEY, then anything to DMA_GO (0x14): a 4-byte DMA write to the address in DMA_ADDR (0x10), wherever it points |
 //! | `save` | SCRATCH (0x20) is left out of `save`: after a restore it reads 0 |
 //! | `reset` | `reset` forgets to clear SCRATCH |
+//! | `irq` | write 0x66 to KEY, then anything to IRQ_GO (0x18): raises line 5 (it declared one) |
+//! | `memory` | write 0x77 to KEY, then N to GROW (0x1c): allocates N MiB and keeps it |
+//! | `block` | write 0x88 to KEY, then anything to BLK_GO (0x24): reads sector 0 and trusts the read to succeed |
 //! | `none` (default) | none of them |
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::{AccessError, Description, Device, Props, dma};
+use wemu_guest::{AccessError, Description, Device, Props, block, dma, irq};
 
 const KEY: u64 = 0x00;
 const KEY2: u64 = 0x04;
@@ -24,7 +27,10 @@ const RESULT: u64 = 0x08;
 const SPIN: u64 = 0x0c;
 const DMA_ADDR: u64 = 0x10;
 const DMA_GO: u64 = 0x14;
+const IRQ_GO: u64 = 0x18;
+const GROW: u64 = 0x1c;
 const SCRATCH: u64 = 0x20;
+const BLK_GO: u64 = 0x24;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Bug {
@@ -35,6 +41,9 @@ enum Bug {
     Dma,
     Save,
     Reset,
+    Irq,
+    Memory,
+    Block,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -46,6 +55,11 @@ pub struct Buggy {
     dma_addr: u64,
     /// With `bug = save`, `save` leaves it out (saves it as 0).
     scratch: u64,
+    /// With `bug = memory`: what GROW allocated (never freed).
+    #[serde(skip)]
+    hoard: Vec<Vec<u8>>,
+    /// With `bug = block`: the first byte of sector 0, as last read.
+    sector0: u8,
 }
 
 impl Device for Buggy {
@@ -57,14 +71,21 @@ impl Device for Buggy {
             "dma" => Bug::Dma,
             "save" => Bug::Save,
             "reset" => Bug::Reset,
-            other => return Err(format!("bug: unknown '{other}' (none, trap, hang, dma, save, reset)")),
+            "irq" => Bug::Irq,
+            "memory" => Bug::Memory,
+            "block" => Bug::Block,
+            other => {
+                return Err(format!(
+                    "bug: unknown '{other}' (none, trap, hang, dma, save, reset, irq, memory, block)"
+                ));
+            }
         };
         props.finish()?;
         Ok(Buggy { bug, ..Buggy::default() })
     }
 
     fn describe(&self) -> Description {
-        Description::new("buggy", env!("CARGO_PKG_VERSION")).region("regs", 0x40)
+        Description::new("buggy", env!("CARGO_PKG_VERSION")).region("regs", 0x40).irq_outputs(1)
     }
 
     fn reset(&mut self) {
@@ -85,6 +106,7 @@ impl Device for Buggy {
                 Ok(u64::from(self.stage))
             }
             DMA_ADDR => Ok(self.dma_addr),
+            BLK_GO => Ok(u64::from(self.sector0)),
             SCRATCH => Ok(self.scratch),
             _ => Ok(0),
         }
@@ -107,6 +129,16 @@ impl Device for Buggy {
             DMA_GO if self.bug == Bug::Dma && self.key == 0x5a => {
                 // The refusal is what the fuzzer reports; the device shrugs.
                 let _ = dma::write(self.dma_addr, &[0xaa; 4]);
+            }
+            IRQ_GO if self.bug == Bug::Irq && self.key == 0x66 => irq::set(5, true),
+            GROW if self.bug == Bug::Memory && self.key == 0x77 => {
+                let mib = usize::try_from(value & 0xff).unwrap_or(0);
+                self.hoard.push(vec![0xee; mib << 20]);
+            }
+            BLK_GO if self.bug == Bug::Block && self.key == 0x88 => {
+                // The bug: a failing disk was never considered.
+                let data = block::read(0, 0, 512).expect("buggy: sector 0 is always readable");
+                self.sector0 = data.first().copied().unwrap_or(0);
             }
             SCRATCH => self.scratch = value,
             _ => {}
@@ -159,6 +191,16 @@ mod tests {
         assert_eq!(e.read(0, SCRATCH, 8), Ok(7));
         d.reset();
         assert_eq!(d.read(0, SCRATCH, 8), Ok(0));
+    }
+
+    #[test]
+    fn the_block_bug_trusts_the_disk() {
+        wemu_guest::testing::TestHost::reset();
+        let mut d = with(Bug::Block);
+        d.write(0, KEY, 4, 0x88).unwrap();
+        // No disk in the test host: the read fails and the device panics.
+        let go = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| d.write(0, BLK_GO, 4, 1)));
+        assert!(go.is_err());
     }
 
     #[test]
