@@ -144,10 +144,20 @@ bench:
     cargo bench -p wemu --bench mmio
     cargo bench -p wemu --bench languages
 
-# Fuzzing throughput: `wemu fuzz ns16550a` execs/s with coverage on and off,
-# one worker and one per core (WEMU_BENCH_FUZZ_SECS per run, default 10).
+# One worker and one per core, WEMU_BENCH_FUZZ_SECS per run (default 10).
+# Fuzzing throughput: `wemu fuzz ns16550a` execs/s, device coverage on and off.
 bench-fuzz:
     cargo bench -p wemu --bench fuzz
+
+# Drives the device as `wemu fuzz` does (docs/fuzzing.md); installs the
+# nightly toolchain and cargo-fuzz if missing.
+# libFuzzer + ASan on one device: just fuzz-device virtio-blk -max_total_time=60
+fuzz-device device="ns16550a" *args="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+    cd host && WEMU_FUZZ_DEVICE={{device}} cargo +nightly fuzz run device -- {{args}}
 
 # CPU benchmark: the `bench` guest on QEMU and on wemu, wall-time ratio and
 # wemu's MIPS (installs QEMU with apt-get if missing; see docs/performance.md).
