@@ -13,9 +13,10 @@ default: run
 targets:
     rustup target add wasm32-unknown-unknown riscv64gc-unknown-none-elf
 
-# Everything the tests need: the targets, QEMU (user mode and system), and
-# the Linux boot tests' packages (dtc, OpenSBI, cross gcc, kernel source).
-setup: targets setup-qemu-user setup-qemu-system setup-linux
+# Everything the tests need: the targets, QEMU (user mode and system), the
+# Linux boot tests' packages (dtc, OpenSBI, cross gcc, kernel source), and
+# the JavaScript device's npm packages.
+setup: targets setup-qemu-user setup-qemu-system setup-linux setup-js
 
 # qemu-riscv64, the reference the cpu crate's differential tests
 # (host/cpu/tests/differential.rs) compare the hart against. Debian/Ubuntu
@@ -81,6 +82,36 @@ setup-linux:
     fi
     $sudo apt-get update
     if [ -n "$missing" ]; then DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y $missing; fi
+
+# Node.js (20 or newer) and the npm packages that build devices/doorbell-js
+# (componentize-js, pinned by its package-lock.json) into its node_modules.
+# Installs Debian's nodejs/npm with apt-get if node is missing.
+setup-js:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        if ! command -v apt-get >/dev/null 2>&1; then
+            echo "node/npm missing and no apt-get: install Node.js 20 or newer yourself" >&2
+            exit 1
+        fi
+        sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+        $sudo apt-get update
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y nodejs npm
+    fi
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    if [ "$major" -lt 20 ]; then
+        echo "node $(node --version) is too old for componentize-js: install Node.js 20 or newer" >&2
+        exit 1
+    fi
+    lock=devices/doorbell-js/package-lock.json
+    stamp=devices/doorbell-js/node_modules/.package-lock.json
+    if [ -f "$stamp" ] && [ "$stamp" -nt "$lock" ]; then exit 0; fi
+    npm ci --prefix devices/doorbell-js --no-audit --no-fund
+
+# Build the JavaScript device into target/js-devices/doorbell-js.wasm
+# (load it with --device-path target/js-devices).
+build-js: setup-js
+    node devices/doorbell-js/build.mjs
 
 # The kernel, initramfs and disk of the Linux boot tests (cached outside
 # git; prints the directory).
