@@ -83,9 +83,9 @@ setup-linux:
     $sudo apt-get update
     if [ -n "$missing" ]; then DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y $missing; fi
 
-# Node.js (20 or newer) and the npm packages that build devices/doorbell-js
-# (componentize-js, pinned by its package-lock.json) into its node_modules.
-# Installs Debian's nodejs/npm with apt-get if node is missing.
+# componentize-js is pinned by devices/doorbell-js/package-lock.json; Debian's
+# nodejs/npm are installed with apt-get if node is missing.
+# Node.js (20 or newer) and the npm packages that build the JavaScript device.
 setup-js:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -108,8 +108,8 @@ setup-js:
     if [ -f "$stamp" ] && [ "$stamp" -nt "$lock" ]; then exit 0; fi
     npm ci --prefix devices/doorbell-js --no-audit --no-fund
 
-# Build the JavaScript device into target/js-devices/doorbell-js.wasm
-# (load it with --device-path target/js-devices).
+# Load it with --device-path target/js-devices.
+# Build the JavaScript device into target/js-devices/doorbell-js.wasm.
 build-js: setup-js
     node devices/doorbell-js/build.mjs
 
@@ -152,6 +152,11 @@ lint:
 # MMIO and instantiation benchmark (see docs/performance.md).
 bench:
     cargo bench -p wemu --bench mmio
+
+# See docs/performance.md.
+# Cost of the JavaScript device next to the Rust ns16550a.
+bench-js: build-js
+    cargo bench -p wemu --bench js_device
 
 # CPU benchmark: the `bench` guest on QEMU and on wemu, wall-time ratio and
 # wemu's MIPS (installs QEMU with apt-get if missing; see docs/performance.md).

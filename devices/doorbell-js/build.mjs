@@ -5,7 +5,7 @@
 // The WIT package is assembled in a temporary directory: our world.wit,
 // with the contract (the repository's wit/device.wit) as its dependency.
 
-import { mkdtemp, mkdir, copyFile, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, copyFile, writeFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,10 @@ try {
     disableFeatures: ['stdio', 'random', 'clocks', 'http', 'fetch-event'],
   });
   await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, component);
+  // Write then rename, so a concurrent reader never sees half a file.
+  const tmp = `${out}.${process.pid}.tmp`;
+  await writeFile(tmp, component);
+  await rename(tmp, out);
   console.log(`${out}: ${component.length} bytes`);
 } finally {
   await rm(wit, { recursive: true, force: true });

@@ -8,6 +8,7 @@ mod common;
 mod dtb;
 mod faults;
 mod interrupts;
+mod js_device;
 mod linux;
 mod parity;
 mod virtio;
