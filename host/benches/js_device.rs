@@ -83,7 +83,11 @@ fn fmt_ns(ns: f64) -> String {
 }
 
 fn fmt_bytes(n: usize) -> String {
-    if n >= 1 << 20 { format!("{:.1} MiB", n as f64 / f64::from(1 << 20)) } else { format!("{} KiB", n >> 10) }
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / f64::from(1 << 20))
+    } else {
+        format!("{} KiB", n >> 10)
+    }
 }
 
 /// One row of figures for one device.
@@ -125,7 +129,11 @@ fn measure(s: &Subject, quick: bool) -> Figures {
     let mut dev = instantiate(&loader, &loaded);
     let (off, size) = s.scratch;
     dev.write(0, 0, off, size, 0x5a).expect("no fault").expect("scratch write");
-    assert_eq!(dev.read(0, 0, off, size).expect("no fault").expect("scratch read"), 0x5a, "scratch reads back");
+    assert_eq!(
+        dev.read(0, 0, off, size).expect("no fault").expect("scratch read"),
+        0x5a,
+        "scratch reads back"
+    );
     let mut v = 0u64;
     let mut write = || {
         v = v.wrapping_add(1);
@@ -156,7 +164,8 @@ fn main() {
     println!("| measurement | {} | {} | ratio |", subjects[0].name, subjects[1].name);
     println!("|---|---|---|---|");
     let (r, j) = (&figures[0], &figures[1]);
-    let row = |name: &str, a: f64, b: f64| println!("| {name} | {} | {} | {:.0}× |", fmt_ns(a), fmt_ns(b), b / a);
+    let row =
+        |name: &str, a: f64, b: f64| println!("| {name} | {} | {} | {:.0}× |", fmt_ns(a), fmt_ns(b), b / a);
     println!(
         "| component size | {} | {} | {:.0}× |",
         fmt_bytes(r.size),
