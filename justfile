@@ -13,10 +13,29 @@ default: run
 targets:
     rustup target add wasm32-unknown-unknown riscv64gc-unknown-none-elf
 
-# Everything the tests need: the targets, QEMU (user mode and system), the
-# Linux boot tests' packages (dtc, OpenSBI, cross gcc, kernel source), and
-# the JavaScript device's npm packages.
-setup: targets setup-qemu-user setup-qemu-system setup-linux setup-js
+# Everything the tests need: the targets, clang/lld for the C devices, QEMU
+# (user mode and system), and the Linux boot tests' packages (dtc, OpenSBI,
+# cross gcc, kernel source), and the JavaScript device's npm packages.
+setup: targets setup-c setup-qemu-user setup-qemu-system setup-linux setup-js
+
+# clang and lld with the wasm32 target: `cargo build` compiles the devices
+# written in C (devices/crc32-dma) with them. Debian/Ubuntu packages `clang`
+# and `lld`; uses sudo when not root. Another clang: WEMU_CLANG=PATH.
+setup-c:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    have_clang=0
+    for c in "${WEMU_CLANG:-clang}" clang-19 clang-18 clang-17 clang-16 clang-15 clang-14; do
+        if command -v "$c" >/dev/null 2>&1; then have_clang=1; break; fi
+    done
+    if [ "$have_clang" = 1 ] && command -v wasm-ld >/dev/null 2>&1; then exit 0; fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "clang/wasm-ld missing and no apt-get: install clang and lld (with the wasm32 target) yourself" >&2
+        exit 1
+    fi
+    sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y clang lld
 
 # qemu-riscv64, the reference the cpu crate's differential tests
 # (host/cpu/tests/differential.rs) compare the hart against. Debian/Ubuntu
@@ -130,7 +149,7 @@ boot-linux *args: build linux
         --drive "file=$disk" --append "console=ttyS0" {{args}}
 
 # Build wemu (host, every device component) and the bundled guest programs.
-build: targets
+build: targets setup-c
     cargo build --release -p wemu
     cargo build --release --manifest-path tests/guests/Cargo.toml --target riscv64gc-unknown-none-elf --target-dir target/guests
 
@@ -149,9 +168,11 @@ lint:
     cargo fmt --all --check --manifest-path tests/guests/Cargo.toml
     cargo clippy --workspace --all-targets -- -D warnings
 
-# MMIO and instantiation benchmark (see docs/performance.md).
+# MMIO and instantiation benchmark, and the same for a Rust and a C device
+# side by side (see docs/performance.md).
 bench:
     cargo bench -p wemu --bench mmio
+    cargo bench -p wemu --bench languages
 
 # See docs/performance.md.
 # Cost of the JavaScript device next to the Rust ns16550a.

@@ -1,8 +1,10 @@
 //! Builds the platform's device crates (`devices/*`) for
-//! `wasm32-unknown-unknown`, wraps each core module into a component with
-//! wit-component, and generates the table that embeds them (and the
-//! machine files under `machines/`) in the `wemu` binary. No manual step:
-//! `cargo build` does it all.
+//! `wasm32-unknown-unknown`, and the C devices (`devices/NAME/src/*.c`, no
+//! Cargo.toml) with clang against the C SDK (`guest-sdk/c` plus bindings
+//! that wit-bindgen's C generator makes from `wit/`), wraps each core
+//! module into a component with wit-component, and generates the table
+//! that embeds them (and the machine files under `machines/`) in the
+//! `wemu` binary. No manual step: `cargo build` does it all.
 
 use std::env;
 use std::fmt::Write as _;
@@ -12,8 +14,16 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+// Shared with the crate (new-device); the native-test half is unused here.
+#[allow(dead_code)]
+#[path = "src/csdk/flags.rs"]
+mod c_flags;
+
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const PROFILE: &str = "wasm-device";
+/// Set to skip the C devices when no clang is at hand (they are then
+/// missing from the binary, and their tests fail).
+const SKIP_C: &str = "WEMU_SKIP_C_DEVICES";
 
 fn main() -> Result<()> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
@@ -24,8 +34,23 @@ fn main() -> Result<()> {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
+    println!("cargo:rerun-if-env-changed=WEMU_CLANG");
+    println!("cargo:rerun-if-env-changed={SKIP_C}");
+
     let devices = device_crates(&root.join("devices"))?;
-    let built = build_devices(&root, &devices)?;
+    let mut built = build_devices(&root, &devices)?;
+
+    let c_sdk = out_dir.join("c-sdk");
+    let generated = generate_c_bindings(&root.join("wit"), &c_sdk)?;
+    write_c_sdk_table(&root.join("guest-sdk/c"), &c_sdk, &generated, &out_dir.join("c_sdk.rs"))?;
+    if env::var_os(SKIP_C).is_some() {
+        println!("cargo:warning={SKIP_C} is set: the C devices under devices/ are not built");
+    } else {
+        for dir in c_device_dirs(&root.join("devices"))? {
+            built.push(build_c_device(&dir, &root.join("guest-sdk/c"), &c_sdk, &out_dir.join("c-devices"))?);
+        }
+    }
+    built.sort();
 
     let dev_out = out_dir.join("devices");
     fs::create_dir_all(&dev_out)?;
@@ -133,4 +158,117 @@ fn ensure_target_installed() {
     if !installed {
         let _ = Command::new("rustup").args(["target", "add", WASM_TARGET]).status();
     }
+}
+
+/// Directories under `devices/` holding a C device: `src/*.c`, no Cargo.toml.
+fn c_device_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !p.join("Cargo.toml").exists() && !c_sources(&p.join("src")).is_empty())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The `*.c` files directly in `dir`, sorted (none if it does not exist).
+fn c_sources(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "c"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// Generate the contract's C bindings (`device_model.{h,c}` and the
+/// component-type object) into `out`; returns the file names.
+fn generate_c_bindings(wit: &Path, out: &Path) -> Result<Vec<String>> {
+    let mut resolve = wit_bindgen_core::wit_parser::Resolve::default();
+    let (pkg, _) = resolve.push_path(wit).with_context(|| format!("parsing {}", wit.display()))?;
+    let world = resolve.select_world(&[pkg], Some("device-model"))?;
+    let mut files = wit_bindgen_core::Files::default();
+    wit_bindgen_c::Opts::default().build().generate(&mut resolve, world, &mut files)?;
+    fs::create_dir_all(out)?;
+    let mut names = Vec::new();
+    for (name, contents) in files.iter() {
+        fs::write(out.join(name), contents)?;
+        names.push(name.to_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// `C_SDK`: every file of the C SDK (hand-written and generated), for
+/// `wemu new-device --lang c` to copy into a skeleton.
+fn write_c_sdk_table(sdk: &Path, generated_dir: &Path, generated: &[String], out: &Path) -> Result<()> {
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for sub in ["", "libc"] {
+        for entry in fs::read_dir(sdk.join(sub))? {
+            let path = entry?.path();
+            if path.is_file() {
+                let name = path.file_name().and_then(|n| n.to_str()).context("C SDK file name")?;
+                let rel = if sub.is_empty() { name.to_owned() } else { format!("{sub}/{name}") };
+                files.push((rel, path));
+            }
+        }
+    }
+    files.extend(generated.iter().map(|n| (n.clone(), generated_dir.join(n))));
+    files.sort();
+    let mut table = String::from("pub static FILES: &[(&str, &[u8])] = &[\n");
+    for (name, path) in files {
+        writeln!(table, "    ({name:?}, include_bytes!({:?})),", path.display().to_string())?;
+    }
+    table.push_str("];\n");
+    fs::write(out, table)?;
+    Ok(())
+}
+
+/// The clang to build C devices with: `WEMU_CLANG`, else the first
+/// candidate that runs.
+fn find_clang() -> Option<String> {
+    if let Ok(c) = env::var("WEMU_CLANG") {
+        return Some(c);
+    }
+    c_flags::CLANG_CANDIDATES
+        .iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .map(|c| (*c).to_owned())
+}
+
+/// Compile and link one C device into a core module; returns
+/// `(name, core .wasm path)`.
+fn build_c_device(dir: &Path, sdk: &Path, generated: &Path, out: &Path) -> Result<(String, PathBuf)> {
+    let name = dir.file_name().and_then(|n| n.to_str()).context("device dir name")?.to_owned();
+    let hint = format!(
+        "devices/{name} is a C device: it needs clang and lld with the wasm32 target \
+         (Debian/Ubuntu: `apt-get install clang lld`, or `just setup-c`; another clang: WEMU_CLANG=PATH; \
+         to build without the C devices: {SKIP_C}=1)"
+    );
+    let clang = find_clang().with_context(|| format!("no clang found: {hint}"))?;
+    fs::create_dir_all(out)?;
+    let core = out.join(format!("{name}.core.wasm"));
+    let mut cmd = Command::new(&clang);
+    cmd.args(c_flags::WASM_CFLAGS)
+        .arg("-isystem")
+        .arg(sdk.join("libc"))
+        .arg("-I")
+        .arg(sdk)
+        .arg("-I")
+        .arg(generated)
+        .arg("-o")
+        .arg(&core)
+        .args(c_sources(&dir.join("src")));
+    for f in c_flags::SDK_WASM_SOURCES {
+        let in_sdk = sdk.join(f);
+        cmd.arg(if in_sdk.exists() { in_sdk } else { generated.join(f) });
+    }
+    cmd.args(c_flags::WASM_LDFLAGS);
+    let status = cmd.status().with_context(|| format!("running {clang}: {hint}"))?;
+    if !status.success() {
+        bail!("building devices/{name} with {clang} failed (see the errors above); {hint}");
+    }
+    Ok((name, core))
 }

@@ -78,6 +78,14 @@ impl EventQueue {
         }
     }
 
+    /// Cancel every timer of `device` (it was isolated or replaced).
+    pub fn cancel_device(&mut self, device: usize) {
+        let ids: Vec<u32> = self.by_timer.keys().filter(|(d, _)| *d == device).map(|&(_, id)| id).collect();
+        for id in ids {
+            self.cancel(device, id);
+        }
+    }
+
     /// Earliest deadline.
     pub fn next_deadline(&self) -> Option<u64> {
         self.by_time.keys().next().map(|(t, _)| *t)
@@ -115,6 +123,17 @@ mod tests {
         assert_eq!(q.pop_due(1000), Some((0, 1)));
         assert_eq!(q.pop_due(1000), Some((1, 1)));
         q.cancel(0, 2);
+        assert_eq!(q.pop_due(1000), None);
+    }
+
+    #[test]
+    fn cancelling_a_device_leaves_the_others() {
+        let mut q = EventQueue::default();
+        q.set(0, 1, 300);
+        q.set(1, 1, 100);
+        q.set(0, 2, 200);
+        q.cancel_device(0);
+        assert_eq!(q.pop_due(1000), Some((1, 1)));
         assert_eq!(q.pop_due(1000), None);
     }
 

@@ -140,6 +140,63 @@ pub fn build(machine: &Machine, chosen: &Chosen) -> Result<Vec<u8>, FdtError> {
     fdt.finish().map_err(host)
 }
 
+/// Check a device's node as [`build`] would write it (at an example unit
+/// address), without a machine: `Err` if the FDT writer refuses it, else
+/// the warnings (properties the host ignores, no `compatible` string). `wemu validate` reports these.
+pub fn check_node(node: &DtNode) -> Result<Vec<String>, String> {
+    if node.name.is_empty() {
+        return Err("the node name is empty".into());
+    }
+    if node.name.contains('@') {
+        return Err(format!("node name '{}' has a unit address; the host adds it", node.name));
+    }
+    let mut fdt = FdtWriter::new().map_err(|e| e.to_string())?;
+    let n = fdt
+        .begin_node(&node_name(node, &[0x1000_0000]))
+        .map_err(|e| format!("node name '{}': {e}", node.name))?;
+    for c in &node.compatible {
+        if c.is_empty() || c.contains('\0') {
+            return Err(format!("compatible string {c:?} is empty or contains NUL"));
+        }
+    }
+    // What build writes: host-owned and repeated properties are dropped
+    // (reported below as warnings rather than logged).
+    let mut warnings = Vec::new();
+    let mut seen = BTreeSet::from(["compatible"]);
+    let mut kept = Vec::new();
+    for p in &node.properties {
+        if HOST_OWNED.contains(&p.name.as_str()) {
+            warnings
+                .push(format!("property '{}' is written by the host; the device's value is ignored", p.name));
+        } else if !seen.insert(p.name.as_str()) {
+            warnings.push(format!("property '{}' is declared twice; the second is ignored", p.name));
+        } else {
+            kept.push(p.clone());
+        }
+    }
+    // Each property alone first, so an error names it.
+    for p in &kept {
+        let mut one = FdtWriter::new().map_err(|e| e.to_string())?;
+        let node = one.begin_node("n").map_err(|e| e.to_string())?;
+        let single = DtNode { name: "n".into(), compatible: Vec::new(), properties: vec![p.clone()] };
+        write_device_props(&mut one, &single, "").map_err(|e| format!("property '{}': {e}", p.name))?;
+        one.end_node(node).map_err(|e| e.to_string())?;
+    }
+    let written = DtNode { properties: kept, ..node.clone() };
+    write_device_props(&mut fdt, &written, "").map_err(|e| e.to_string())?;
+    fdt.end_node(n).map_err(|e| e.to_string())?;
+    fdt.finish().map_err(|e| e.to_string())?;
+
+    if node.name.len() > 31 {
+        warnings
+            .push(format!("node name '{}' is longer than the 31 characters the DT spec allows", node.name));
+    }
+    if node.compatible.is_empty() {
+        warnings.push("no compatible strings: an OS cannot bind a driver to it".into());
+    }
+    Ok(warnings)
+}
+
 /// `serial@10000000`: the declared name at the first region's address.
 fn node_name(node: &DtNode, regions: &[u64]) -> String {
     match regions.first() {
@@ -281,4 +338,48 @@ fn write_interrupts(
         }
     }
     fdt.property_array_u32("interrupts-extended", &cells)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::types::DtProperty;
+
+    fn node(name: &str, compatible: &[&str], props: Vec<DtProperty>) -> DtNode {
+        DtNode {
+            name: name.into(),
+            compatible: compatible.iter().map(|c| (*c).to_owned()).collect(),
+            properties: props,
+        }
+    }
+
+    #[test]
+    fn a_plain_node_passes_without_warnings() {
+        let n = node(
+            "serial",
+            &["ns16550a"],
+            vec![DtProperty { name: "clock-frequency".into(), value: DtValue::Cells(vec![3_686_400]) }],
+        );
+        assert_eq!(check_node(&n), Ok(vec![]));
+        let bare = check_node(&node("crc", &[], vec![])).unwrap();
+        assert!(bare[0].contains("no compatible strings"), "{bare:?}");
+    }
+
+    #[test]
+    fn what_the_writer_refuses_is_named() {
+        assert!(check_node(&node("", &["a,b"], vec![])).unwrap_err().contains("empty"));
+        assert!(check_node(&node("uart@10", &["a,b"], vec![])).unwrap_err().contains("unit address"));
+        assert!(check_node(&node("bad name", &["a,b"], vec![])).unwrap_err().contains("'bad name'"));
+        let bad_prop = DtProperty { name: "no spaces".into(), value: DtValue::Empty };
+        assert!(check_node(&node("x", &["a,b"], vec![bad_prop])).unwrap_err().contains("'no spaces'"));
+        assert!(check_node(&node("x", &["a\0b"], vec![])).unwrap_err().contains("NUL"));
+    }
+
+    #[test]
+    fn host_owned_and_repeated_properties_are_warnings() {
+        let p = |n: &str| DtProperty { name: n.into(), value: DtValue::Empty };
+        let w = check_node(&node("x", &["a,b"], vec![p("reg"), p("foo"), p("foo")])).unwrap();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("'reg'") && w[1].contains("twice"), "{w:?}");
+    }
 }

@@ -109,6 +109,14 @@ impl IrqRouter {
         }
     }
 
+    /// Current level of source line `line` of `device` (low if unwired).
+    pub fn source_level(&self, device: usize, line: u32) -> bool {
+        self.routes
+            .get(&(device, line))
+            .and_then(|sink| self.asserted.get(sink))
+            .is_some_and(|set| set.contains(&(device, line)))
+    }
+
     /// Current level of a sink.
     pub fn level(&self, sink: &Sink) -> bool {
         self.asserted.get(sink).is_some_and(|s| !s.is_empty())
@@ -143,8 +151,10 @@ mod tests {
         assert_eq!(r.set(1, 0, true), Some(Delivery::Hart { hart: 0, pin: HartPin::Meip, level: true }));
         assert_eq!(r.set(2, 0, true), None, "already high");
         assert_eq!(r.set(1, 0, false), None, "still held by device 2");
+        assert!(r.source_level(2, 0) && !r.source_level(1, 0));
         assert_eq!(r.set(2, 0, false), Some(Delivery::Hart { hart: 0, pin: HartPin::Meip, level: false }));
         assert!(!r.level(&pin));
+        assert!(!r.source_level(2, 0) && !r.source_level(7, 0), "low, and unwired");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod boot;
 pub mod bus;
 pub mod clock;
 pub mod contract;
+pub mod csdk;
 pub mod device;
 pub mod fdt;
 pub mod htif;
@@ -15,7 +16,9 @@ pub mod image;
 pub mod irq;
 pub mod loader;
 pub mod machine;
+pub mod newdev;
 pub mod ram;
+pub mod validate;
 
 /// The CPU crate, for embedders driving the bus directly.
 pub use wemu_cpu as cpu;

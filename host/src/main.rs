@@ -33,7 +33,8 @@ const EXIT_HELP: &str = "\
 Exit status of `wemu run`: the guest's own status when it powers off
 (sifive_test: 0x5555 -> 0, (code << 16) | 0x3333 -> code, capped at 255);
 1 for a setup error (bad machine file, missing device, bad image);
-125 when a device model faults; 126 when the guest cannot continue.";
+125 when a device model faults (with --on-device-fault stop, the default);
+126 when the guest cannot continue.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -46,6 +47,62 @@ enum Command {
     Devices(PathArgs),
     /// List the machines on the machine path.
     Machines(PathArgs),
+    /// Check a device component against the contract and run it in a
+    /// sandbox; one line per check. Exit status 1 if any check fails.
+    Validate(ValidateArgs),
+    /// Write a new device project (Rust or C) with a unit-tested register,
+    /// an interrupt, a guest program and a machine file; prints how to
+    /// build and run it.
+    NewDevice(NewDeviceArgs),
+    /// Wrap a core wasm module (as cargo or clang build it) into the
+    /// component wemu loads.
+    Componentize(ComponentizeArgs),
+}
+
+#[derive(Args)]
+struct NewDeviceArgs {
+    /// Device name: lowercase letters, digits and dashes (the component
+    /// becomes NAME.wasm and loads by this name).
+    name: String,
+
+    /// Language of the skeleton: rust or c.
+    #[arg(long, value_name = "rust|c")]
+    lang: wemu::newdev::Lang,
+
+    /// Directory to create [default: ./NAME].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// wemu source tree providing the SDKs and the guest runtime
+    /// [default: the tree this wemu was built from].
+    #[arg(long, value_name = "PATH")]
+    sdk: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ComponentizeArgs {
+    /// The core module (e.g. target/wasm32-unknown-unknown/release/NAME.wasm).
+    #[arg(value_name = "CORE.wasm")]
+    input: PathBuf,
+
+    /// Where to write the component (NAME.wasm: the name wemu loads it by).
+    #[arg(short = 'o', long = "output", value_name = "OUT.wasm")]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    /// The component: a .wasm file, or a name on the device search path
+    /// (see `wemu devices`).
+    #[arg(value_name = "FILE|NAME")]
+    component: String,
+
+    /// Properties for `create`, as in --device: k=v,k=v (default: none).
+    #[arg(long, value_name = "K=V,...")]
+    props: Option<String>,
+
+    #[command(flatten)]
+    paths: PathArgs,
 }
 
 #[derive(Args)]
@@ -106,7 +163,7 @@ struct MachineArgs {
 
     /// Add a device, or change one by id: NAME[,id=ID][,addr=ADDR]...[,irq=N|TARGET]...
     /// [,chardev=BACKEND][,dma=BASE+SIZE][,timers=on][,power=on][,block=FILE|block-ro=FILE]
-    /// [,memory-limit=SIZE][,fuel=N][,PROP=VALUE]... Repeatable. Other keys are the
+    /// [,memory-limit=SIZE][,fuel=N][,on-fault=stop|isolate|reset][,PROP=VALUE]... Repeatable. Other keys are the
     /// device's properties.
     #[arg(long = "device", value_name = "SPEC")]
     devices: Vec<String>,
@@ -152,6 +209,15 @@ struct RunArgs {
     #[arg(long, value_name = "N")]
     max_insns: Option<u64>,
 
+    /// What a device model's fault (trap, fuel or memory exhausted, contract
+    /// violation) does: "stop" the machine (exit status 125), "isolate" the
+    /// device (its reads return all-ones, writes are dropped, its IRQ lines
+    /// go low; the guest goes on) or "reset" it (a new instance; more than 3
+    /// resets of one device within a second of virtual time isolate it).
+    /// A device's `on-fault` in the machine file or --device overrides it.
+    #[arg(long, value_name = "POLICY", default_value = "stop", value_parser = parse_policy)]
+    on_device_fault: machine::FaultPolicy,
+
     /// At exit, print instructions retired, wall time and MIPS to stderr
     /// (used by `just bench-cpu`).
     #[arg(long)]
@@ -170,6 +236,10 @@ struct DtbArgs {
 
 fn parse_size(s: &str) -> Result<u64, String> {
     config::parse_size(s)
+}
+
+fn parse_policy(s: &str) -> Result<machine::FaultPolicy, String> {
+    s.parse()
 }
 
 fn parse_addr(s: &str) -> Result<u64, String> {
@@ -196,6 +266,9 @@ fn main() -> ExitCode {
         Command::Dtb(args) => dtb(args).map(|()| ExitCode::SUCCESS),
         Command::Devices(args) => devices(args).map(|()| ExitCode::SUCCESS),
         Command::Machines(args) => machines(args).map(|()| ExitCode::SUCCESS),
+        Command::Validate(args) => validate(args),
+        Command::NewDevice(args) => new_device(args).map(|()| ExitCode::SUCCESS),
+        Command::Componentize(args) => componentize(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -280,6 +353,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         trace_insns,
         trace_irq,
         realtime: args.clock == "realtime",
+        on_device_fault: args.on_device_fault,
     };
     let mut loader = loader(&args.machine.paths)?;
     let mut machine = Machine::build(spec, &mut loader, &opts)?;
@@ -296,7 +370,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         let retired = machine.harts.iter().map(|h| h.instret()).sum::<u64>();
         let mips = if secs > 0.0 { retired as f64 / secs / 1e6 } else { 0.0 };
         eprintln!("wemu: stats: {retired} instructions retired in {secs:.3} s, {mips:.1} MIPS");
+        if let Some((dev, line, n)) = machine.busiest_irq_line() {
+            eprintln!(
+                "wemu: stats: busiest IRQ line: '{dev}' line {line}, {n} level changes within {} ms \
+                 (storm limit {})",
+                machine::storm::STORM_WINDOW_NS / 1_000_000,
+                machine::storm::STORM_LIMIT
+            );
+        }
     }
+    summarize_incidents(machine.incidents());
     match result {
         Ok(Exit::Poweroff(code)) => Ok(ExitCode::from(code.min(255) as u8)),
         Ok(Exit::InstructionLimit) => Ok(ExitCode::SUCCESS),
@@ -308,6 +391,23 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             eprintln!("wemu: {e}");
             Ok(ExitCode::from(EXIT_GUEST_FATAL))
         }
+    }
+}
+
+/// Device faults the machine survived and IRQ storms were warned about
+/// when they happened; repeat them at exit, where they are not lost in the
+/// guest's output (and are seen with a quieter --log).
+fn summarize_incidents(incidents: &[machine::Incident]) {
+    const SHOWN: usize = 20;
+    if incidents.is_empty() {
+        return;
+    }
+    eprintln!("wemu: {} device incident(s) during the run:", incidents.len());
+    for inc in incidents.iter().take(SHOWN) {
+        eprintln!("  - {inc}");
+    }
+    if incidents.len() > SHOWN {
+        eprintln!("  ... and {} more", incidents.len() - SHOWN);
     }
 }
 
@@ -352,6 +452,49 @@ fn devices(args: PathArgs) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn validate(args: ValidateArgs) -> Result<ExitCode> {
+    let loader = loader(&args.paths)?;
+    let origin = wemu::loader::search::find_device(loader.search_path(), &args.component)
+        .with_context(|| format!("no device component named '{}'", args.component))?;
+    let bytes = wemu::loader::search::read_device(&origin).with_context(|| format!("reading {origin}"))?;
+    let name = match &origin {
+        wemu::loader::Origin::File(p) => {
+            p.file_stem().and_then(|s| s.to_str()).unwrap_or("device").to_owned()
+        }
+        wemu::loader::Origin::BuiltIn(n) => (*n).to_owned(),
+    };
+    let props = wemu::validate::parse_props(args.props.as_deref().unwrap_or(""))
+        .map_err(|e| anyhow::anyhow!("--props: {e}"))?;
+    let opts = wemu::validate::Options { props, ..Default::default() };
+    println!("validating {origin} against {}@{}", wemu::contract::PACKAGE, wemu::contract::version_string());
+    let report = wemu::validate::validate(&loader, &name, origin, &bytes, &opts);
+    println!("{report}");
+    Ok(if report.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn new_device(args: NewDeviceArgs) -> Result<()> {
+    let opts = wemu::newdev::Options {
+        dir: args.dir.unwrap_or_else(|| PathBuf::from(&args.name)),
+        name: args.name,
+        lang: args.lang,
+        sdk: args.sdk.unwrap_or_else(wemu::newdev::default_sdk),
+    };
+    wemu::newdev::create(&opts)?;
+    print!("{}", wemu::newdev::next_steps(&opts));
+    Ok(())
+}
+
+fn componentize(args: ComponentizeArgs) -> Result<()> {
+    let module = std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let component =
+        wemu::newdev::componentize(&module).with_context(|| format!("{}", args.input.display()))?;
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&args.output, component).with_context(|| format!("writing {}", args.output.display()))?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! what makes the interior mutability below sound.
 
 use std::cell::UnsafeCell;
+use std::rc::Rc;
 
 /// A block of guest memory at a fixed physical base.
 pub struct Ram {
@@ -151,6 +152,106 @@ impl Ram {
     }
 }
 
+/// The CPU's view of the RAM block its last access hit: bounds and data
+/// pointer side by side, so a hit is a subtraction, a compare and the
+/// access, with no walk through the block list (`Rc<Ram>` → `Ram` → bytes)
+/// first. Holds the block alive.
+pub struct RamWindow {
+    base: u64,
+    /// Offsets below this have 8 bytes in the block (size - 7, or 0 for a
+    /// block under 8 bytes and the empty window): one compare covers every
+    /// access size. Accesses to the last 7 bytes take the slow path.
+    fit8: u64,
+    writable: bool,
+    /// The block's bytes; null (and `size` 0) for the empty window.
+    ptr: *mut u8,
+    /// Keeps `ptr` valid.
+    ram: Option<Rc<Ram>>,
+}
+
+impl std::fmt::Debug for RamWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RamWindow({:#x})", self.base)
+    }
+}
+
+impl RamWindow {
+    /// A window that never hits.
+    pub fn empty() -> Self {
+        RamWindow { base: 0, fit8: 0, writable: false, ptr: std::ptr::null_mut(), ram: None }
+    }
+
+    pub fn new(ram: &Rc<Ram>) -> Self {
+        RamWindow {
+            base: ram.base,
+            fit8: ram.size().saturating_sub(7),
+            writable: !ram.read_only,
+            ptr: UnsafeCell::raw_get(ram.bytes.as_ptr()),
+            ram: Some(Rc::clone(ram)),
+        }
+    }
+
+    /// Make this the window of `ram` (nothing to do if it already is).
+    pub fn show(&mut self, ram: &Rc<Ram>) {
+        if !self.ram.as_ref().is_some_and(|r| Rc::ptr_eq(r, ram)) {
+            *self = RamWindow::new(ram);
+        }
+    }
+
+    /// Offset of `addr` in the block if 8 bytes from there are inside it
+    /// (so any access of `size` <= 8 is).
+    #[inline(always)]
+    fn offset(&self, addr: u64, size: u8) -> Option<usize> {
+        let off = addr.wrapping_sub(self.base);
+        (off < self.fit8 && size <= 8).then_some(off as usize)
+    }
+
+    /// `Ram::load` at a guest address; `None` outside the block.
+    #[inline(always)]
+    pub fn load(&self, addr: u64, size: u8) -> Option<u64> {
+        let off = self.offset(addr, size)?;
+        // SAFETY: `[off, off+size)` lies in the block (checked above; the
+        // empty window has `fit8` 0, so it never gets here), `ptr` has the
+        // provenance of the whole block and `ram` keeps it allocated.
+        // As in `Ram::load`: the block is !Sync and no reference into it
+        // outlives a call, so nothing writes these bytes during the read.
+        let p = unsafe { self.ptr.add(off) };
+        // SAFETY: as above, for each size; unaligned reads.
+        Some(unsafe {
+            match size {
+                1 => u64::from(p.read()),
+                2 => u64::from(u16::from_le(p.cast::<u16>().read_unaligned())),
+                4 => u64::from(u32::from_le(p.cast::<u32>().read_unaligned())),
+                8 => u64::from_le(p.cast::<u64>().read_unaligned()),
+                _ => return None,
+            }
+        })
+    }
+
+    /// `Ram::store` at a guest address: `Some(true)` done, `Some(false)`
+    /// refused (ROM or an unsupported size), `None` outside the block.
+    #[inline(always)]
+    pub fn store(&self, addr: u64, size: u8, value: u64) -> Option<bool> {
+        let off = self.offset(addr, size)?;
+        if !self.writable {
+            return Some(false);
+        }
+        // SAFETY: as in `load`.
+        let p = unsafe { self.ptr.add(off) };
+        // SAFETY: as in `load`, for each size; unaligned writes.
+        unsafe {
+            match size {
+                1 => p.write(value as u8),
+                2 => p.cast::<u16>().write_unaligned((value as u16).to_le()),
+                4 => p.cast::<u32>().write_unaligned((value as u32).to_le()),
+                8 => p.cast::<u64>().write_unaligned(value.to_le()),
+                _ => return Some(false),
+            }
+        }
+        Some(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +268,29 @@ mod tests {
         assert_eq!(ram.offset_of(0x8000_000f, 2), None);
         assert_eq!(ram.offset_of(0x7fff_ffff, 1), None);
         assert_eq!(ram.offset_of(u64::MAX, 2), None, "no overflow");
+    }
+
+    #[test]
+    fn window_matches_the_block() {
+        let ram = Rc::new(Ram::new("ram", 0x8000_0000, 16, false));
+        let w = RamWindow::new(&ram);
+        assert_eq!(w.store(0x8000_0008, 8, 0x1122_3344_5566_7788), Some(true));
+        assert_eq!(ram.load(8, 8), Some(0x1122_3344_5566_7788));
+        assert_eq!(w.load(0x8000_0008, 1), Some(0x88));
+        assert_eq!(w.load(0x8000_0009, 8), None, "runs past the end");
+        // The last 7 bytes are left to the slow path, whatever the size.
+        assert_eq!(w.load(0x8000_000f, 1), None);
+        assert_eq!(w.load(0x8000_0009, 1), None);
+        assert_eq!(w.load(0x7fff_ffff, 1), None, "below the base");
+        assert_eq!(w.load(u64::MAX, 8), None, "no overflow");
+        assert_eq!(w.store(0x8000_0010, 1, 0), None);
+        let rom = Rc::new(Ram::new("rom", 0x1000, 16, true));
+        assert_eq!(RamWindow::new(&rom).store(0x1000, 4, 1), Some(false), "read-only");
+        assert_eq!(RamWindow::new(&rom).load(0x1000, 4), Some(0));
+        assert_eq!(RamWindow::empty().load(0, 1), None);
+        let tiny = Rc::new(Ram::new("tiny", 0, 4, false));
+        assert_eq!(RamWindow::new(&tiny).load(0, 1), None, "under 8 bytes: never a hit");
+        assert_eq!(RamWindow::empty().store(0, 1, 0), None);
     }
 
     #[test]

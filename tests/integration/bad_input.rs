@@ -1,7 +1,9 @@
 //! Every bad input gets a clear error naming the culprit and a non-zero
 //! exit, never a panic.
 
-use crate::common::{guest, temp_file, test_device_dir, wemu};
+use crate::common::{
+    component_from_wit, contract_text, guest, temp_file, test_device_dir, wasi_contract_text, wemu,
+};
 
 fn p(path: &std::path::Path) -> String {
     path.to_str().expect("utf-8 path").to_owned()
@@ -49,33 +51,6 @@ fn truncated_component_is_refused() {
     );
 }
 
-/// A component implementing the contract's world from WIT `text`, with
-/// bodies that trap (enough to check what the loader reads from it).
-fn component_from_wit(text: &str, world: &str) -> Vec<u8> {
-    let mut resolve = wit_parser::Resolve::default();
-    let pkg = resolve.push_str("device.wit", text).expect("parse wit");
-    let world = resolve.select_world(&[pkg], Some(world)).expect("world");
-    let mut module = wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
-    wit_component::embed_component_metadata(
-        &mut module,
-        &resolve,
-        world,
-        wit_component::StringEncoding::UTF8,
-        false,
-    )
-    .expect("embed metadata");
-    wit_component::ComponentEncoder::default()
-        .module(&module)
-        .expect("module")
-        .validate(true)
-        .encode()
-        .expect("encode")
-}
-
-fn contract_text() -> String {
-    std::fs::read_to_string(crate::common::root().join("wit/device.wit")).expect("wit/device.wit")
-}
-
 #[test]
 fn device_built_for_another_contract_version_names_both_versions() {
     let text = contract_text().replace("wemu:device@0.1.0", "wemu:device@0.2.0");
@@ -105,10 +80,7 @@ fn a_component_that_is_not_a_device_is_named() {
 
 #[test]
 fn wasi_imports_are_refused() {
-    let text = contract_text()
-        .replace("    import power;\n", "    import power;\n    import wasi:cli/stdout@0.2.0;\n")
-        + "\npackage wasi:cli@0.2.0 {\n  interface stdout {\n    get-stdout: func() -> u32;\n  }\n}\n";
-    let (dir, file) = temp_file("ns16550a.wasm", &component_from_wit(&text, "device-model"));
+    let (dir, file) = temp_file("ns16550a.wasm", &component_from_wit(&wasi_contract_text(), "device-model"));
     fails_with(
         &["run", "--device-path", &p(dir.path()), "--kernel", &hello()],
         &[&p(&file), "wasi:cli/stdout@0.2.0", "must not use WASI"],

@@ -80,6 +80,39 @@ pub fn test_device_dir() -> PathBuf {
         .clone()
 }
 
+/// A component implementing the contract's world from WIT `text`, with
+/// bodies that trap (enough to check what the loader reads from it).
+pub fn component_from_wit(text: &str, world: &str) -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve.push_str("device.wit", text).expect("parse wit");
+    let world = resolve.select_world(&[pkg], Some(world)).expect("world");
+    let mut module = wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+        false,
+    )
+    .expect("embed metadata");
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .expect("module")
+        .validate(true)
+        .encode()
+        .expect("encode")
+}
+
+pub fn contract_text() -> String {
+    std::fs::read_to_string(root().join("wit/device.wit")).expect("wit/device.wit")
+}
+
+/// The contract's world plus an import of `wasi:cli/stdout`.
+pub fn wasi_contract_text() -> String {
+    contract_text().replace("    import power;\n", "    import power;\n    import wasi:cli/stdout@0.2.0;\n")
+        + "\npackage wasi:cli@0.2.0 {\n  interface stdout {\n    get-stdout: func() -> u32;\n  }\n}\n"
+}
+
 /// What a `wemu` run did.
 #[derive(Debug)]
 pub struct Outcome {
@@ -202,6 +235,15 @@ pub mod asm {
     }
     pub fn sd(rs2: u32, rs1: u32, off: i32) -> u32 {
         store(3, rs2, rs1, off)
+    }
+    pub fn ld(rd: u32, rs1: u32, off: i32) -> u32 {
+        (((off as u32) & 0xfff) << 20) | (rs1 << 15) | (3 << 12) | (rd << 7) | 0x03
+    }
+    pub fn slli(rd: u32, rs1: u32, shamt: u32) -> u32 {
+        ((shamt & 0x3f) << 20) | (rs1 << 15) | (1 << 12) | (rd << 7) | 0x13
+    }
+    pub fn or(rd: u32, rs1: u32, rs2: u32) -> u32 {
+        (rs2 << 20) | (rs1 << 15) | (6 << 12) | (rd << 7) | 0x33
     }
     /// `j .` — spin.
     pub const SPIN: u32 = 0x0000_006f;

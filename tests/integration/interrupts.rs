@@ -57,7 +57,18 @@ fn timer_software_and_external_interrupts_reach_the_hart_on_virt() {
 #[test]
 fn plic_and_clint_behave_like_qemu() {
     let kernel = guest("plic-clint");
-    let (qcode, qout) = qemu_interactive(path(&kernel), 1, Some((READY, b"q")));
+    // QEMU's timer follows the host clock: on a loaded machine its timer
+    // interrupt can land on the wrong side of the guest's rdtime check
+    // (seen under load: "not before mtimecmp: false"). That is the
+    // reference misbehaving, so give it a few tries; wemu's virtual
+    // clock is exact every time.
+    let (mut qcode, mut qout) = qemu_interactive(path(&kernel), 1, Some((READY, b"q")));
+    for _ in 0..3 {
+        if !qout.contains("FAILED") {
+            break;
+        }
+        (qcode, qout) = qemu_interactive(path(&kernel), 1, Some((READY, b"q")));
+    }
     let ours = run_plic_clint(1);
     assert_eq!(ours.stdout, qout, "same console output as qemu-system-riscv64 -M virt");
     assert_eq!((ours.code, qcode), (Some(0), Some(0)));

@@ -9,6 +9,7 @@
 mod fp;
 mod rvc;
 
+use crate::bitmanip;
 use crate::insn::{AluOp, AluWOp, AmoOp, BranchCond, CsrOp, CsrSrc, Decoded, FmaOp, Insn, Reg, Width};
 
 /// Decode one instruction. If the low two bits are not `11` the instruction
@@ -168,7 +169,7 @@ fn op_imm(i: u32) -> Insn {
         0b001 if hi6 == 0 => (AluOp::Sll, shamt),
         0b101 if hi6 == 0 => (AluOp::Srl, shamt),
         0b101 if hi6 == 0b010000 => (AluOp::Sra, shamt),
-        _ => return Insn::Illegal,
+        f3 => return bitmanip::decode_op_imm(i, f3).unwrap_or(Insn::Illegal),
     };
     Insn::OpImm { op, rd: rd(i), rs1: rs1(i), imm }
 }
@@ -182,7 +183,7 @@ fn op_imm32(i: u32) -> Insn {
         (0b001, 0) => (AluWOp::Sll, shamt),
         (0b101, 0) => (AluWOp::Srl, shamt),
         (0b101, 0b0100000) => (AluWOp::Sra, shamt),
-        _ => return Insn::Illegal,
+        (f3, _) => return bitmanip::decode_op_imm32(i, f3).unwrap_or(Insn::Illegal),
     };
     Insn::OpImm32 { op, rd: rd(i), rs1: rs1(i), imm }
 }
@@ -208,7 +209,7 @@ fn op(i: u32) -> Insn {
         (1, 0b101) => AluOp::Divu,
         (1, 0b110) => AluOp::Rem,
         (1, 0b111) => AluOp::Remu,
-        _ => return Insn::Illegal,
+        (f7, f3) => return bitmanip::decode_op(i, f7, f3).unwrap_or(Insn::Illegal),
     };
     Insn::Op { op, rd: rd(i), rs1: rs1(i), rs2: rs2(i) }
 }
@@ -226,7 +227,7 @@ fn op32(i: u32) -> Insn {
         (1, 0b101) => AluWOp::Divu,
         (1, 0b110) => AluWOp::Rem,
         (1, 0b111) => AluWOp::Remu,
-        _ => return Insn::Illegal,
+        (f7, f3) => return bitmanip::decode_op32(i, f7, f3).unwrap_or(Insn::Illegal),
     };
     Insn::Op32 { op, rd: rd(i), rs1: rs1(i), rs2: rs2(i) }
 }

@@ -216,6 +216,11 @@ impl fmt::Display for At<'_> {
             Insn::Op { op: AluOp::Slt, rd, rs1, rs2 } if rs1 == z => write!(f, "sgtz {rd},{rs2}"),
             Insn::Op { op: AluOp::Add, rd, rs1, rs2 } if rs1 == z => write!(f, "mv {rd},{rs2}"),
             Insn::Op { op, rd, rs1, rs2 } => write!(f, "{} {rd},{rs1},{rs2}", alu_name(op)),
+            Insn::Bitmanip { op, rd, rs1, src } => match src {
+                crate::bitmanip::Src::Reg(rs2) => write!(f, "{} {rd},{rs1},{rs2}", op.name()),
+                crate::bitmanip::Src::Imm(n) => write!(f, "{} {rd},{rs1},{n}", op.imm_name()),
+                crate::bitmanip::Src::None => write!(f, "{} {rd},{rs1}", op.name()),
+            },
             Insn::Op32 { op: AluWOp::Sub, rd, rs1, rs2 } if rs1 == z => write!(f, "negw {rd},{rs2}"),
             Insn::Op32 { op, rd, rs1, rs2 } => {
                 write!(f, "{}w {rd},{rs1},{rs2}", alu_w_name(op))

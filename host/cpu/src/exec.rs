@@ -1,5 +1,6 @@
 //! The interpreter: fetch, decode, execute one instruction; interrupts,
-//! exceptions and WFI.
+//! exceptions and WFI. The hot path (cached entries, `Hart::run`) is in
+//! `exec/fast.rs`.
 
 use crate::alu::{alu, alu_w, branch_taken};
 use crate::csr::addr;
@@ -10,7 +11,9 @@ use crate::insn::{AmoOp, CsrSrc, Decoded, Insn, Reg, Width};
 use crate::mmu::{XlateFault, satp};
 use crate::pmp::cfg;
 use crate::trap::{Access, Exception, Halt, TrapCause, TrapRecord};
+use crate::uop::{Entry, lower, slow};
 use crate::{MemError, Memory};
+use fast::Stop;
 
 /// What one `step` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,14 +89,33 @@ impl Hart {
         }
 
         let pc = self.pc;
-        // Hot path: physical pc (or a TLB hit) and a decoded instruction.
-        let d = match self.cached_insn(pc) {
-            Some(d) => d,
+        // Hot path: physical pc (or a TLB hit) and a cached entry.
+        let e = match self.cached_entry(pc) {
+            Some(e) => e,
             None => match self.fetch(mem, pc) {
-                Ok(d) => d,
+                Ok(e) => e,
                 Err(f) => return self.fault(f, None),
             },
         };
+        // Not polling the memory: `run` does that after each step.
+        match self.exec_entry::<M, false>(mem, &e, pc) {
+            Ok(next) | Err(Stop::Yield(next) | Stop::Leave(next)) => {
+                self.retired = self.retired.wrapping_add(1);
+                self.trap_origin = None;
+                self.pc = next;
+                Ok(StepEvent::Retired)
+            }
+            Err(Stop::Slow) => self.step_general(mem, e),
+            Err(Stop::Fault(f)) => self.fault(f, Some(e.raw)),
+        }
+    }
+
+    /// `step` for an instruction without a fast form: the general
+    /// executor on the decoded instruction.
+    #[inline(never)]
+    fn step_general<M: Memory>(&mut self, mem: &mut M, e: Entry) -> Result<StepEvent, Halt> {
+        let pc = self.pc;
+        let d = decode(e.raw);
         match self.execute(&d, mem) {
             Ok(next) => {
                 self.retired = self.retired.wrapping_add(1);
@@ -113,24 +135,6 @@ impl Hart {
             }
             Err(f) => self.fault(f, Some(d.raw)),
         }
-    }
-
-    /// Run until `max_insns` steps (retired instructions and taken traps
-    /// each count one, so a trap storm cannot spin forever), WFI, a yield
-    /// request from memory, or a halt.
-    pub fn run<M: Memory>(&mut self, mem: &mut M, max_insns: u64) -> RunExit {
-        let mut n = 0;
-        while n < max_insns {
-            match self.step(mem) {
-                Ok(StepEvent::Wfi) => return RunExit::Wfi,
-                Ok(StepEvent::Retired | StepEvent::Trap(_)) => n += 1,
-                Err(h) => return RunExit::Halt(h),
-            }
-            if mem.yield_requested() {
-                return RunExit::Yield;
-            }
-        }
-        RunExit::Budget
     }
 
     /// Turn a fault of the instruction at `self.pc` into a trap or a halt.
@@ -171,6 +175,14 @@ impl Hart {
             }
             Insn::OpImm32 { op, rd, rs1, imm } => {
                 self.set_reg(rd, alu_w(op, self.reg(rs1), sext(imm)));
+            }
+            Insn::Bitmanip { op, rd, rs1, src } => {
+                let b = match src {
+                    crate::bitmanip::Src::Reg(r) => self.reg(r),
+                    crate::bitmanip::Src::Imm(n) => u64::from(n),
+                    crate::bitmanip::Src::None => 0,
+                };
+                self.set_reg(rd, crate::bitmanip::bitmanip(op, self.reg(rs1), b));
             }
             Insn::Lui { rd, imm } => self.set_reg(rd, sext(imm)),
             Insn::Auipc { rd, imm } => self.set_reg(rd, pc.wrapping_add(sext(imm))),
@@ -354,7 +366,9 @@ fn fault_causes(access: Access) -> (Exception, Exception) {
 impl Hart {
     /// Translate `va` and check PMP for an access of `size` bytes needing
     /// the `pmp::cfg` bits `need`; faults carry tval = `va` (§4.3.2, §3.1.16).
-    #[inline]
+    /// Inlined: `translate` tests the common case (M-mode, no locked PMP
+    /// entry) inline, so the executor's loads and stores stay fast.
+    #[inline(always)]
     fn xlate<M: Memory>(
         &mut self,
         mem: &mut M,
@@ -373,29 +387,37 @@ impl Hart {
         })
     }
 
-    /// The pre-decoded instruction at virtual `pc`, when both its
-    /// translation and PMP verdict (or no need for either) and its
-    /// decoding are cached.
+    /// The physical address of virtual `pc`'s page when fetching from any
+    /// of it needs neither a walk nor a PMP check: M-mode with no locked
+    /// PMP entry, or the page's translation (TLB hit) and PMP verdict
+    /// cached with X for the whole page. A page PMP splits has no X in its
+    /// verdict (`Pmp::page_perms`) and is left to `fetch`, which checks
+    /// each parcel. The same for the whole page: `run` checks it once when
+    /// it enters the page (`frame_at`).
     #[inline(always)]
-    fn cached_insn(&self, pc: u64) -> Option<Decoded> {
+    fn cached_fetch_page(&self, pc: u64) -> Option<u64> {
         // M-mode with no locked PMP entry: physical and unchecked.
         if self.mode as u8 == self.csrs.pmp_fetch_free() {
-            return self.icache.get(pc);
+            return Some(pc);
         }
         let satp_val = self.csrs.satp();
         if self.mode == PrivMode::Machine || satp_val >> satp::MODE_SHIFT == satp::MODE_BARE {
-            // Physical: the page's cached PMP verdict. A page PMP splits
-            // (no X bit in `MIXED`), or a 32-bit instruction reaching into
-            // the next page, is left to `fetch`, which checks each parcel.
-            let d = self.icache.get(pc)?;
             let v = self.pmp_pages.get(pc)?;
             let perms = if self.mode == PrivMode::Machine { v.m } else { v.su };
-            return (perms & cfg::X != 0 && (d.len == 2 || pc & 0xfff != 0xffe)).then_some(d);
+            return (perms & cfg::X != 0).then_some(pc);
         }
-        let d = self.icache.get(self.cached_fetch_pa(pc, satp_val)?)?;
+        self.cached_fetch_pa(pc, satp_val)
+    }
+
+    /// The cached entry at virtual `pc`, when its translation and PMP
+    /// verdict (or no need for either, see `cached_fetch_page`) and its
+    /// decoding are cached.
+    #[inline(always)]
+    fn cached_entry(&self, pc: u64) -> Option<Entry> {
+        let e = self.icache.get(self.cached_fetch_page(pc)?)?;
         // A 32-bit instruction in a page's last halfword also needs the
         // next page: leave it to `fetch`.
-        (pc & 0xfff != 0xffe || d.len == 2).then_some(d)
+        (pc & 0xfff != 0xffe || e.len == 2).then_some(e)
     }
 
     /// Fetch and decode at `pc`: 2 bytes first, the next 2 only for a
@@ -415,7 +437,7 @@ impl Hart {
     /// instruction whose halves lie in two non-contiguous physical pages is
     /// not cached (its key would not describe its second half).
     #[inline(never)]
-    fn fetch<M: Memory>(&mut self, mem: &mut M, pc: u64) -> ExecResult<Decoded> {
+    fn fetch<M: Memory>(&mut self, mem: &mut M, pc: u64) -> ExecResult<Entry> {
         if pc & 1 != 0 {
             // Only reachable if the machine set an odd pc: IALIGN is 16.
             return Err(Fault::Exc(Exception::InstructionAddressMisaligned, pc));
@@ -439,10 +461,16 @@ impl Hart {
             lo
         };
         let d = decode(raw);
+        let e = lower(&d);
         if contiguous {
-            self.icache.insert(pa, d);
+            // One reaching into the next page is cached as `Op::Slow`:
+            // `run` checks fetch permission once per page it enters, so
+            // it must not run this one from its frame; `step` serves it
+            // from here (`fetch` hit: both parcels checked, no re-read).
+            let cached = if pa & 0xfff == 0xffe && d.len == 4 { slow(&d) } else { e };
+            self.icache.insert(pa, cached);
         }
-        Ok(d)
+        Ok(e)
     }
 
     /// The physical address of the second parcel of a 32-bit instruction
@@ -461,6 +489,10 @@ impl Hart {
         }
     }
 
+    // Inlined into the executor so each load/store form gets its RAM fast
+    // path with the width known; the slow parts (page walk, PMP, device
+    // access) are out of line.
+    #[inline(always)]
     fn load<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width) -> ExecResult<u64> {
         check_aligned(addr, width, Exception::LoadAddressMisaligned)?;
         let pa = self.xlate(mem, addr, Access::Load, width.bytes(), cfg::R)?;
@@ -468,6 +500,7 @@ impl Hart {
             .map_err(|e| mem_fault(e, Exception::LoadAccessFault, Access::Load, addr, pa))
     }
 
+    #[inline(always)]
     fn store<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width, v: u64) -> ExecResult<()> {
         check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
         let pa = self.xlate(mem, addr, Access::Store, width.bytes(), cfg::W)?;
@@ -514,6 +547,7 @@ fn fetch16<M: Memory>(mem: &mut M, va: u64, pa: u64) -> ExecResult<u32> {
 /// Misaligned data accesses trap (the spec allows either emulating or
 /// trapping; trapping keeps device accesses single and atomic). Checked
 /// before translation.
+#[inline(always)]
 fn check_aligned(addr: u64, width: Width, misaligned: Exception) -> ExecResult<()> {
     if addr & (u64::from(width.bytes()) - 1) != 0 {
         return Err(Fault::Exc(misaligned, addr));
@@ -556,10 +590,13 @@ fn amo_result(op: AmoOp, width: Width, raw: u64, src: u64) -> u64 {
     }
 }
 
+mod fast;
 mod fp;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fast;
 #[cfg(test)]
 mod tests_fp;
 #[cfg(test)]

@@ -1,17 +1,19 @@
 //! Pre-decoded instruction cache.
 //!
 //! Decoding is a large share of an interpreter's time, and almost every
-//! instruction executed has been executed before. The cache keeps the
-//! `Decoded` form of instructions per 4 KiB page of PHYSICAL memory (the
+//! instruction executed has been executed before. The cache keeps
+//! instructions decoded and lowered to their executable form
+//! (`uop::Entry`) per 4 KiB page of PHYSICAL memory (the
 //! executor translates the pc before looking up, see `Hart::fetch` in
 //! `exec.rs`, so paging needs no flush here), one
 //! slot per halfword (`(pc & 0xfff) >> 1`), filled lazily on first
 //! execution. A 32-bit instruction at offset 0xffe, whose second half lies
-//! in the next page, is cached in the slot of its first halfword like any
-//! other.
+//! in the next page, is cached in the slot of its first halfword as
+//! `Op::Slow`, so only `Hart::step` runs it, after checking the fetch of
+//! both halves (`Hart::run` checks fetch permission once per page).
 //!
 //! Pages are direct-mapped onto `WAYS` frames by page number, so memory
-//! stays bounded (about `WAYS` × 2048 × `size_of::<Decoded>()`) and lookup
+//! stays bounded (`WAYS` × 2048 entries of 16 bytes, 8 MiB) and lookup
 //! is a tag compare, no hashing. A page that loses its frame to another
 //! one is simply decoded again later.
 //!
@@ -23,24 +25,26 @@
 //! guest memory behind the hart's back: after loading an image and on
 //! reset.
 
-use crate::insn::{Decoded, Insn};
+use crate::uop::Entry;
 
-const PAGE_SHIFT: u32 = 12;
+pub(crate) const PAGE_SHIFT: u32 = 12;
 /// Slots per page: one per 2-byte parcel (IALIGN = 16 with C).
-const SLOTS: usize = 1 << (PAGE_SHIFT - 1);
+pub(crate) const SLOTS: usize = 1 << (PAGE_SHIFT - 1);
 /// Frames (cached pages). 256 frames cover 1 MiB of contiguous code.
 const WAYS: usize = 256;
 /// A tag no page can have: page numbers are below 2^52.
 const NO_PAGE: u64 = u64::MAX;
-/// An empty slot; real entries have `len` 2 or 4.
-const EMPTY: Decoded = Decoded { insn: Insn::Illegal, len: 0, raw: 0 };
+
+/// The entries of one cached page, indexed by `slot_of`.
+pub(crate) type Frame = Box<[Entry; SLOTS]>;
 
 #[derive(Clone)]
 pub(crate) struct ICache {
     /// Page number held by each frame, or `NO_PAGE`.
-    tags: Box<[u64]>,
-    /// Each frame's slots; allocated on the frame's first use.
-    frames: Box<[Option<Box<[Decoded]>>]>,
+    tags: Box<[u64; WAYS]>,
+    /// Each frame's slots; allocated on the frame's first use, and `None`
+    /// while `Hart::run` executes from it (see `take`).
+    frames: Box<[Option<Frame>; WAYS]>,
 }
 
 impl std::fmt::Debug for ICache {
@@ -52,50 +56,77 @@ impl std::fmt::Debug for ICache {
 
 impl Default for ICache {
     fn default() -> Self {
-        ICache { tags: vec![NO_PAGE; WAYS].into_boxed_slice(), frames: vec![None; WAYS].into_boxed_slice() }
+        ICache { tags: Box::new([NO_PAGE; WAYS]), frames: Box::new([const { None }; WAYS]) }
+    }
+}
+
+/// The slot of (physical or virtual: pages are 4 KiB either way) `pc`.
+#[inline(always)]
+pub(crate) fn slot_of(pc: u64) -> usize {
+    ((pc as usize) & ((1 << PAGE_SHIFT) - 1)) >> 1
+}
+
+fn empty_frame() -> Frame {
+    let slots: Box<[Entry]> = vec![Entry::EMPTY; SLOTS].into_boxed_slice();
+    match slots.try_into() {
+        Ok(frame) => frame,
+        Err(_) => unreachable!("the vector has SLOTS entries"),
     }
 }
 
 impl ICache {
-    #[inline]
+    #[inline(always)]
     fn frame_of(page: u64) -> usize {
         (page as usize) & (WAYS - 1)
     }
 
+    /// The entry at `pc`, if decoded. An odd `pc` never hits, so the slow
+    /// path raises the misaligned-fetch exception.
     #[inline]
-    fn slot_of(pc: u64) -> usize {
-        ((pc as usize) & ((1 << PAGE_SHIFT) - 1)) >> 1
-    }
-
-    /// The decoded instruction at `pc`, if cached. An odd `pc` never hits,
-    /// so the slow path raises the misaligned-fetch exception.
-    #[inline]
-    pub(crate) fn get(&self, pc: u64) -> Option<Decoded> {
+    pub(crate) fn get(&self, pc: u64) -> Option<Entry> {
         let page = pc >> PAGE_SHIFT;
         let frame = Self::frame_of(page);
         if self.tags[frame] != page || pc & 1 != 0 {
             return None;
         }
-        let d = *self.frames[frame].as_ref()?.get(Self::slot_of(pc))?;
-        (d.len != 0).then_some(d)
+        let e = self.frames[frame].as_ref()?[slot_of(pc)];
+        (e.len != 0).then_some(e)
     }
 
-    /// Remember the instruction decoded at (even) `pc`.
-    pub(crate) fn insert(&mut self, pc: u64, d: Decoded) {
+    /// Remember the entry for (even) `pc`.
+    pub(crate) fn insert(&mut self, pc: u64, e: Entry) {
         if pc & 1 != 0 {
             return;
         }
         let page = pc >> PAGE_SHIFT;
         let frame = Self::frame_of(page);
-        let slots = self.frames[frame].get_or_insert_with(|| vec![EMPTY; SLOTS].into_boxed_slice());
+        let slots = self.frames[frame].get_or_insert_with(empty_frame);
         if self.tags[frame] != page {
             // The frame held another page (or none since the last flush).
-            slots.fill(EMPTY);
+            slots.fill(Entry::EMPTY);
             self.tags[frame] = page;
         }
-        if let Some(slot) = slots.get_mut(Self::slot_of(pc)) {
-            *slot = d;
+        slots[slot_of(pc)] = e;
+    }
+
+    /// Lend out the frame holding physical page `pa >> PAGE_SHIFT`, if it is
+    /// cached: `Hart::run` executes from it while it needs `&mut` access to
+    /// the rest of the hart. The caller gives it back with `put` (until
+    /// then the page is simply not cached).
+    #[inline]
+    pub(crate) fn take(&mut self, pa: u64) -> Option<(usize, Frame)> {
+        let page = pa >> PAGE_SHIFT;
+        let frame = Self::frame_of(page);
+        if self.tags[frame] != page {
+            return None;
         }
+        Some((frame, self.frames[frame].take()?))
+    }
+
+    /// Give back a frame lent by `take`.
+    #[inline]
+    pub(crate) fn put(&mut self, frame: usize, slots: Frame) {
+        self.frames[frame & (WAYS - 1)] = Some(slots);
     }
 
     /// Forget everything (FENCE.I, reset, memory written by the machine).

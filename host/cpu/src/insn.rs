@@ -264,6 +264,13 @@ pub enum Insn {
         rs1: Reg,
         imm: i32,
     },
+    /// Zba/Zbb/Zbs: rd = op(rs1, src) (`bitmanip.rs`).
+    Bitmanip {
+        op: crate::bitmanip::BitOp,
+        rd: Reg,
+        rs1: Reg,
+        src: crate::bitmanip::Src,
+    },
     Lui {
         rd: Reg,
         imm: i32,

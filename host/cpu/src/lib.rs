@@ -1,8 +1,9 @@
 //! wemu's RISC-V hart.
 //!
 //! One decoder (`decode`) feeds the interpreter (`Hart::step`/`Hart::run`,
-//! through a pre-decoded instruction cache, `icache`), the disassembler
-//! (`disasm`) and, later, the JIT.
+//! through a pre-decoded instruction cache, `icache`, holding instructions
+//! lowered to flat operations, `uop`), the disassembler (`disasm`) and,
+//! later, the JIT.
 //! The hart is RV64IMAFDC + Zicsr + Zifencei with M, S and U privilege
 //! modes (privileged spec 1.12, trap delegation, Sstc) and Sv39/Sv48
 //! virtual memory with a TLB (`mmu`, `tlb`; A/D bits per Svade: a clear A,
@@ -13,6 +14,7 @@
 //! [`Hart::set_time`] and derives virtual time from [`Hart::instret`].
 
 pub mod alu;
+pub mod bitmanip;
 pub mod csr;
 pub mod decode;
 pub mod disasm;
@@ -25,6 +27,7 @@ pub mod mmu;
 pub mod pmp;
 mod tlb;
 pub mod trap;
+mod uop;
 
 #[cfg(test)]
 mod testutil;
@@ -47,12 +50,14 @@ pub trait Memory {
     /// The hart caches what it decoded (see [`Hart::flush_icache`]), so this
     /// is called once per instruction location, not once per execution.
     fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError>;
-    /// Polled by [`Hart::run`] after every step. Return `true` when the
-    /// machine must act before the next instruction, typically because a
-    /// device access just changed an interrupt line: `run` then returns
-    /// [`RunExit::Yield`] so the machine can call [`Hart::set_irq_pin`] at
-    /// once instead of at the end of the budget (a guest handler that
-    /// acknowledges its interrupt must not see it re-taken). Default: never.
+    /// Polled by [`Hart::run`] after every instruction that called this
+    /// memory (the answer can only change during such a call). Return
+    /// `true` when the machine must act before the next instruction,
+    /// typically because a device access just changed an interrupt line:
+    /// `run` then returns [`RunExit::Yield`] so the machine can call
+    /// [`Hart::set_irq_pin`] at once instead of at the end of the budget (a
+    /// guest handler that acknowledges its interrupt must not see it
+    /// re-taken). Default: never.
     fn yield_requested(&mut self) -> bool {
         false
     }

@@ -409,7 +409,11 @@ fn encoder_mnemonics() {
     }
     for (i, d) in IOPS.iter().enumerate() {
         let w = Item::Imm { op: IOp(i), rd: 5, rs1: 6, imm: 7 }.encode()[0];
-        assert_eq!(wemu_cpu::disassemble(w.raw), format!("{} t0,t1,7", d.name));
+        let want = match d.kind {
+            IKind::Unary(_) => format!("{} t0,t1", d.name),
+            _ => format!("{} t0,t1,7", d.name),
+        };
+        assert_eq!(wemu_cpu::disassemble(w.raw), want);
     }
     for (i, (name, _)) in AMO_OPS.iter().enumerate() {
         let ws = Item::Amo { op: i as u8, dword: true, aq: false, rl: false, rd: 5, rs2: 7, t: 6, slot: 0 }

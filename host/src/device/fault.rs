@@ -17,8 +17,8 @@ pub enum FaultKind {
     Contract(String),
 }
 
-/// A typed device fault; the machine stops with it (see `--on-device-fault`
-/// in later releases for other policies).
+/// A typed device fault. What the machine then does is the device's fault
+/// policy (`--on-device-fault`, `on-fault`; `machine::FaultPolicy`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct DeviceFault {
     /// Instance name from the machine file, e.g. "uart0".

@@ -25,6 +25,8 @@ pub const DEFAULT_FUEL: u64 = 20_000_000;
 pub const SETUP_FUEL: u64 = 200_000_000;
 /// Default memory limit of one instance.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;
+/// Most IRQ output (and, separately, input) lines a device may declare.
+pub const MAX_IRQ_LINES: u32 = 4096;
 
 /// What an instance is, as it described itself in `create`.
 #[derive(Debug, Clone)]
@@ -39,10 +41,9 @@ pub struct Description {
 
 impl Description {
     fn from_wit(d: types::Description) -> Result<Self, String> {
-        const MAX_LINES: u32 = 4096;
-        if d.irq_outputs > MAX_LINES || d.irq_inputs > MAX_LINES {
+        if d.irq_outputs > MAX_IRQ_LINES || d.irq_inputs > MAX_IRQ_LINES {
             return Err(format!(
-                "declares {} IRQ outputs and {} inputs (at most {MAX_LINES} each)",
+                "declares {} IRQ outputs and {} inputs (at most {MAX_IRQ_LINES} each)",
                 d.irq_outputs, d.irq_inputs
             ));
         }
@@ -88,6 +89,8 @@ pub struct WasmDevice {
     exports: crate::contract::DeviceExports,
     description: Description,
     fuel: u64,
+    /// Fuel the last call (or `create`) started with.
+    last_budget: u64,
 }
 
 impl std::fmt::Debug for WasmDevice {
@@ -150,6 +153,7 @@ impl WasmDevice {
             exports,
             description,
             fuel,
+            last_budget: SETUP_FUEL,
         };
         // Lines raised during create are checked now that the count is known.
         let outputs = dev.description.irq_outputs;
@@ -177,6 +181,18 @@ impl WasmDevice {
         &self.description
     }
 
+    /// Fuel the last call (or instantiation plus `create`) burned.
+    pub fn fuel_used(&self) -> u64 {
+        self.last_budget.saturating_sub(self.store.get_fuel().unwrap_or(0))
+    }
+
+    /// Linear memory: the size the first memory was created with, and the
+    /// largest any memory has grown to, in bytes.
+    pub fn memory_use(&self) -> (Option<u64>, u64) {
+        let l = &self.store.data().limiter;
+        (l.initial, l.peak)
+    }
+
     /// Run one export call with the per-call budget and map failures.
     fn call<R>(
         &mut self,
@@ -186,6 +202,7 @@ impl WasmDevice {
     ) -> Result<R, DeviceFault> {
         self.store.data_mut().now_ns = now_ns;
         let budget = self.fuel;
+        self.last_budget = budget;
         if let Err(e) = self.store.set_fuel(budget) {
             return Err(classify(&mut self.store, e, &self.name, &self.component, op(), budget));
         }
@@ -257,6 +274,21 @@ impl WasmDevice {
 
     pub fn restore(&mut self, now_ns: u64, state: &[u8]) -> Result<Result<(), String>, DeviceFault> {
         self.call(now_ns, || "restore".to_owned(), |e, s| e.call_restore(s, state))
+    }
+
+    /// Store data for a new instance replacing this one (fault policy
+    /// `reset`): the same name, memory limit and DMA grant, and this
+    /// instance's chardev and block backends, moved over. This instance
+    /// keeps none and must not be called again.
+    pub fn recycle_state(&mut self, now_ns: u64) -> DeviceState {
+        let old = self.store.data_mut();
+        let mut st = DeviceState::new(&old.name, old.limiter.limit);
+        st.now_ns = now_ns;
+        st.dma.windows = old.dma.windows.clone();
+        st.dma.rams = old.dma.rams.clone();
+        st.chardevs = std::mem::take(&mut old.chardevs);
+        st.blocks = std::mem::take(&mut old.blocks);
+        st
     }
 
     /// Take the IRQ, timer and power requests queued by the calls so far.

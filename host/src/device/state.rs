@@ -55,6 +55,11 @@ impl DmaGrant {
 pub struct MemoryLimiter {
     pub limit: u64,
     pub refused: bool,
+    /// Size of the first memory when it was created (its declared
+    /// minimum), and the largest size any memory reached (`wemu validate`
+    /// reports both).
+    pub initial: Option<u64>,
+    pub peak: u64,
 }
 
 /// Everything one device instance's store holds.
@@ -80,7 +85,7 @@ impl DeviceState {
     pub fn new(name: &str, memory_limit: u64) -> Self {
         DeviceState {
             name: name.to_owned(),
-            limiter: MemoryLimiter { limit: memory_limit, refused: false },
+            limiter: MemoryLimiter { limit: memory_limit, refused: false, initial: None, peak: 0 },
             irq_outputs: u32::MAX,
             irq_changes: Vec::new(),
             now_ns: 0,
@@ -103,10 +108,14 @@ impl DeviceState {
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        // wasmtime asks with current = 0 when it creates a memory.
+        if current == 0 && self.initial.is_none() {
+            self.initial = Some(desired as u64);
+        }
         if desired as u64 > self.limit {
             self.refused = true;
             // Trap rather than let the guest see a failed grow: a device
@@ -116,6 +125,7 @@ impl ResourceLimiter for MemoryLimiter {
                 self.limit
             )));
         }
+        self.peak = self.peak.max(desired as u64);
         Ok(true)
     }
 

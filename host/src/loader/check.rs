@@ -30,7 +30,8 @@ pub fn fmt_version(v: Version) -> String {
     format!("{}.{}.{}", v.0, v.1, v.2)
 }
 
-fn compat_range(v: Version) -> String {
+/// The contract releases a host implementing `v` loads, e.g. "0.1.0 to 0.1.3".
+pub fn compat_range(v: Version) -> String {
     if v.0 == 0 {
         format!("0.{}.0 to {}", v.1, fmt_version(v))
     } else {
@@ -69,12 +70,15 @@ pub struct Checked {
     pub capabilities: Vec<&'static str>,
 }
 
-/// Check a compiled component against the contract.
-pub fn check(engine: &Engine, component: &Component) -> Result<Checked, CheckError> {
-    let ty = component.component_type();
-    let host = contract::VERSION;
+/// The names a component exports.
+pub fn exports(engine: &Engine, component: &Component) -> Vec<String> {
+    component.component_type().exports(engine).map(|(n, _)| n.to_owned()).collect()
+}
 
-    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+/// The contract release of the component's `device` export, if this host
+/// can use it.
+pub fn export_version(engine: &Engine, component: &Component) -> Result<Version, CheckError> {
+    let exports = exports(engine, component);
     let version = exports
         .iter()
         .filter_map(|n| split_name(n))
@@ -83,12 +87,21 @@ pub fn check(engine: &Engine, component: &Component) -> Result<Checked, CheckErr
         .ok_or_else(|| CheckError::NotADevice {
             found: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
         })?;
+    let host = contract::VERSION;
     if !compatible(version, host) {
         return Err(CheckError::Incompatible { device: version, host });
     }
+    Ok(version)
+}
 
-    let mut capabilities = Vec::new();
-    for (name, _) in ty.imports(engine) {
+/// Every import of the component with what it means here: the capability
+/// it needs (`None` for `log`, `irq`, `types`), or why it is refused.
+pub fn imports(
+    engine: &Engine,
+    component: &Component,
+) -> Vec<(String, Result<Option<&'static str>, CheckError>)> {
+    let host = contract::VERSION;
+    let classify = |name: &str| {
         let Some((pkg, iface, ver)) = split_name(name) else {
             return Err(CheckError::UnknownImport(name.to_owned()));
         };
@@ -98,16 +111,29 @@ pub fn check(engine: &Engine, component: &Component) -> Result<Checked, CheckErr
         if pkg != contract::PACKAGE {
             return Err(CheckError::UnknownImport(name.to_owned()));
         }
-        let ver = ver.and_then(parse_version);
-        match ver {
+        match ver.and_then(parse_version) {
             Some(v) if compatible(v, host) => {}
             Some(v) => return Err(CheckError::Incompatible { device: v, host }),
             None => return Err(CheckError::UnknownImport(name.to_owned())),
         }
         if let Some((cap, _, _)) = contract::CAPABILITIES.iter().find(|(c, _, _)| *c == iface) {
-            capabilities.push(*cap);
-        } else if !contract::BASELINE.contains(&iface) {
-            return Err(CheckError::UnknownImport(name.to_owned()));
+            Ok(Some(*cap))
+        } else if contract::BASELINE.contains(&iface) {
+            Ok(None)
+        } else {
+            Err(CheckError::UnknownImport(name.to_owned()))
+        }
+    };
+    component.component_type().imports(engine).map(|(name, _)| (name.to_owned(), classify(name))).collect()
+}
+
+/// Check a compiled component against the contract.
+pub fn check(engine: &Engine, component: &Component) -> Result<Checked, CheckError> {
+    let version = export_version(engine, component)?;
+    let mut capabilities = Vec::new();
+    for (_, found) in imports(engine, component) {
+        if let Some(cap) = found? {
+            capabilities.push(cap);
         }
     }
     // Report in the contract's order, whatever order the imports came in.

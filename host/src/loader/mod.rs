@@ -98,31 +98,49 @@ impl Loader {
 
     /// Compile and check component bytes from `origin`.
     pub fn compile(&self, name: &str, origin: Origin, bytes: &[u8]) -> Result<LoadedComponent, LoadError> {
+        let (component, cache) = self.compile_component(&origin, bytes)?;
+        let checked = check::check(&self.engine, &component)
+            .map_err(|error| LoadError::Check { origin: origin.clone(), error })?;
+        let pre = self.link(&origin, &component)?;
+        Ok(LoadedComponent { name: name.to_owned(), origin, component, pre, checked, cache })
+    }
+
+    /// Compile component bytes (through the cache), refusing core modules
+    /// and non-wasm with an explanation. No contract check yet.
+    pub fn compile_component(
+        &self,
+        origin: &Origin,
+        bytes: &[u8],
+    ) -> Result<(Component, CacheOutcome), LoadError> {
         if !wasmparser_is_component(bytes) {
             return Err(LoadError::Invalid {
-                origin,
+                origin: origin.clone(),
                 message: if bytes.starts_with(b"\0asm") {
                     "it is a core wasm module, not a component (wrap it with wit-component / \
-                     `wasm-tools component new`)"
+                     `wasm-tools component new`, or `wemu componentize`)"
                         .into()
                 } else {
                     "it does not start with the wasm magic bytes".into()
                 },
             });
         }
-        let (component, cache) = match &self.cache {
+        match &self.cache {
             Some(c) => c.load_or_compile(&self.engine, bytes),
             None => Component::new(&self.engine, bytes).map(|c| (c, CacheOutcome::Disabled)),
         }
-        .map_err(|e| LoadError::Invalid { origin: origin.clone(), message: format!("{e:#}") })?;
-        let checked = check::check(&self.engine, &component)
-            .map_err(|error| LoadError::Check { origin: origin.clone(), error })?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
+        .map_err(|e| LoadError::Invalid { origin: origin.clone(), message: format!("{e:#}") })
+    }
+
+    /// Resolve a compiled component's imports against the host's.
+    pub fn link(
+        &self,
+        origin: &Origin,
+        component: &Component,
+    ) -> Result<DeviceModelPre<DeviceState>, LoadError> {
+        self.linker
+            .instantiate_pre(component)
             .and_then(DeviceModelPre::new)
-            .map_err(|e| LoadError::Link { origin: origin.clone(), message: format!("{e:#}") })?;
-        Ok(LoadedComponent { name: name.to_owned(), origin, component, pre, checked, cache })
+            .map_err(|e| LoadError::Link { origin: origin.clone(), message: format!("{e:#}") })
     }
 
     /// Instantiate a loaded component under instance name `state.name`.

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::fault::FaultPolicy;
 use crate::loader::search::{self, Origin, SearchPath};
 
 /// Where a setting came from: file and line (for error messages).
@@ -274,6 +275,7 @@ struct DeviceRepr {
     power: Option<bool>,
     memory_limit: Option<Size>,
     fuel: Option<u64>,
+    on_fault: Option<FaultPolicy>,
     #[serde(default)]
     remove: bool,
 }
@@ -349,6 +351,8 @@ pub struct DeviceSpec {
     pub power: bool,
     pub memory_limit: Option<u64>,
     pub fuel: Option<u64>,
+    /// What a fault of this device does; `None`: `--on-device-fault`.
+    pub on_fault: Option<FaultPolicy>,
     pub loc: Loc,
 }
 
@@ -625,6 +629,7 @@ fn merge_device(
                 power: false,
                 memory_limit: None,
                 fuel: None,
+                on_fault: None,
                 loc: loc.clone(),
             });
             list.len() - 1
@@ -681,6 +686,9 @@ fn merge_device(
     if let Some(f) = d.fuel {
         x.fuel = Some(f);
     }
+    if let Some(p) = d.on_fault {
+        x.on_fault = Some(p);
+    }
     Ok(())
 }
 
@@ -735,6 +743,7 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
             "fuel" => {
                 d.fuel = Some(parse_u64(v).ok_or_else(|| err(&loc, format!("fuel '{v}' is not a number")))?)
             }
+            "on-fault" => d.on_fault = Some(v.parse().map_err(|e: String| err(&loc, e))?),
             _ => {
                 let value = if let Some(n) = parse_u64(v).and_then(|n| i64::try_from(n).ok()) {
                     toml::Value::Integer(n)
@@ -1104,6 +1113,28 @@ mod tests {
             parse("[[device]]\nname = \"d\"\ncomponent = \"c\"\ndma = [{ memory = \"ram\", size = 1 }]\n")
                 .unwrap_err();
         assert_eq!(e.loc.line, Some(1), "{e}");
+    }
+
+    #[test]
+    fn on_fault_comes_from_the_file_or_the_device_option() {
+        let mut spec =
+            parse("[[device]]\nname = \"u\"\ncomponent = \"c\"\non-fault = \"isolate\"\n").unwrap();
+        assert_eq!(spec.devices[0].on_fault, Some(FaultPolicy::Isolate));
+        apply_device_option(&mut spec, "c,id=u,on-fault=reset").unwrap();
+        apply_device_option(&mut spec, "c,id=v").unwrap();
+        assert_eq!(spec.devices[0].on_fault, Some(FaultPolicy::Reset), "--device changes it");
+        assert_eq!(spec.devices[1].on_fault, None, "unset: --on-device-fault decides");
+        let e = parse("[[device]]\nname = \"u\"\ncomponent = \"c\"\n\non-fault = \"restart\"\n").unwrap_err();
+        assert_eq!(e.loc.line, Some(5), "{e}");
+        assert!(
+            e.message.contains("unknown variant `restart`, expected one of `stop`, `isolate`, `reset`"),
+            "{e}"
+        );
+        let e = apply_device_option(&mut spec, "c,on-fault=ignore").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--device c,on-fault=ignore: on-fault 'ignore': expected one of stop, isolate, reset"
+        );
     }
 
     #[test]

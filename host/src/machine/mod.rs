@@ -3,7 +3,9 @@
 //! `run` (in run.rs) executes it.
 
 pub mod config;
+pub mod fault;
 mod run;
+pub mod storm;
 
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -14,13 +16,14 @@ use crate::backend::block::BlockImage;
 use crate::backend::chardev::{self, CharInput, CharSink, ChardevSpec};
 use crate::bus::{Bus, BusError, Mapping, Target};
 use crate::clock::{Clock, EventQueue};
-use crate::contract::types;
+use crate::contract::{DeviceModelPre, types};
 use crate::device::{self, CreateError, DeviceFault, DeviceState, WasmDevice};
 use crate::image::Image;
 use crate::irq::{HartPin, IrqRouter, Sink};
 use crate::loader::{self, LoadError, Loader};
-use crate::ram::Ram;
+use crate::ram::{Ram, RamWindow};
 pub use config::{ConfigError, Loc, MachineSpec};
+pub use fault::{FaultPolicy, Incident};
 pub use run::{Exit, RunError};
 
 /// Most harts a machine may have.
@@ -58,6 +61,8 @@ pub struct Options {
     pub trace_irq: bool,
     /// Follow the host's clock instead of the deterministic virtual one.
     pub realtime: bool,
+    /// Fault policy of devices whose machine-file entry sets no `on-fault`.
+    pub on_device_fault: FaultPolicy,
 }
 
 impl Default for Options {
@@ -68,6 +73,7 @@ impl Default for Options {
             trace_insns: false,
             trace_irq: false,
             realtime: false,
+            on_device_fault: FaultPolicy::Stop,
         }
     }
 }
@@ -88,6 +94,14 @@ pub struct Boot {
 pub struct Slot {
     pub dev: WasmDevice,
     pub spec: config::DeviceSpec,
+    /// What a fault of this device does.
+    pub policy: FaultPolicy,
+    pub(crate) health: fault::Health,
+    /// Virtual times of its recent resets (fault policy `reset`).
+    pub(crate) resets: Vec<u64>,
+    /// What a new instance is made from (fault policy `reset`).
+    pub(crate) pre: DeviceModelPre<DeviceState>,
+    pub(crate) props: Vec<types::Property>,
 }
 
 /// Input waiting to be offered to a device's character port.
@@ -101,10 +115,9 @@ pub(crate) struct InputBinding {
 pub struct Platform {
     pub(crate) bus: Bus,
     pub(crate) rams: Vec<Rc<Ram>>,
-    /// Index into `rams` of the block the last CPU memory access hit: the
-    /// hart's loads and stores try it before the address map (see
-    /// `Platform::ram_hit`).
-    pub(crate) last_ram: usize,
+    /// The block the last CPU memory access hit: the hart's loads and
+    /// stores try it before the address map (see `Memory for Platform`).
+    pub(crate) last_ram: RamWindow,
     pub(crate) slots: Vec<Slot>,
     pub(crate) irq: IrqRouter,
     pub(crate) clock: Clock,
@@ -120,6 +133,17 @@ pub struct Platform {
     pub(crate) trace_mmio: bool,
     pub(crate) trace_insns: bool,
     pub(crate) trace_irq: bool,
+    /// For new instances of devices that reset after a fault.
+    pub(crate) engine: wasmtime::Engine,
+    /// Faults survived and storms seen since the machine last looked: they
+    /// get the guest pc and a warning from `Machine::flush_incidents`.
+    pub(crate) unreported: Vec<fault::Incident>,
+    /// Set when a fault (or storm) cut a hart's device access short: how
+    /// that access completes when the instruction runs again.
+    pub(crate) completion: Option<fault::Completion>,
+    /// The completion in effect while the interrupted instruction reruns.
+    pub(crate) completing: Option<fault::Completion>,
+    pub(crate) storm: storm::StormGuard,
 }
 
 impl Platform {
@@ -140,6 +164,8 @@ pub struct Machine {
     pub(crate) htif: Option<crate::htif::Htif>,
     /// The hart running now (for fault reports).
     pub(crate) current: usize,
+    /// Device faults survived and IRQ storms, with their guest pc.
+    pub(crate) incidents: Vec<Incident>,
 }
 
 impl Machine {
@@ -232,7 +258,7 @@ impl Machine {
                 props.push(types::Property { name: name.clone(), value });
             }
             let dev = loader
-                .instantiate(&loaded, state, d.fuel.unwrap_or(device::DEFAULT_FUEL), props)
+                .instantiate(&loaded, state, d.fuel.unwrap_or(device::DEFAULT_FUEL), props.clone())
                 .map_err(|error| BuildError::Create { loc: d.loc.clone(), error: Box::new(error) })?;
 
             let desc = dev.description();
@@ -259,14 +285,22 @@ impl Machine {
                 })
                 .map_err(|error| BuildError::Bus { loc: d.loc.clone(), error })?;
             }
-            slots.push(Slot { dev, spec: d.clone() });
+            slots.push(Slot {
+                dev,
+                spec: d.clone(),
+                policy: d.on_fault.unwrap_or(opts.on_device_fault),
+                health: fault::Health::Live,
+                resets: Vec::new(),
+                pre: loaded.pre.clone(),
+                props,
+            });
         }
 
         let irq = wire_irqs(&spec, &slots)?;
         let mut platform = Platform {
             bus,
             rams,
-            last_ram: 0,
+            last_ram: RamWindow::empty(),
             slots,
             irq,
             clock: if opts.realtime { Clock::realtime() } else { Clock::default() },
@@ -279,14 +313,34 @@ impl Machine {
             trace_mmio: opts.trace_mmio,
             trace_insns: opts.trace_insns,
             trace_irq: opts.trace_irq,
+            engine: loader.engine().clone(),
+            unreported: Vec::new(),
+            completion: None,
+            completing: None,
+            storm: storm::StormGuard::default(),
         };
-        // Apply whatever the devices asked for while being created.
+        // Apply whatever the devices asked for while being created. A
+        // fault here (a controller failing on its first input) is a setup
+        // error whatever the policy.
         for i in 0..platform.slots.len() {
-            platform.apply_effects(i).map_err(|f| other(&platform.slots[i].spec.loc, f.to_string()))?;
+            platform.apply_effects(i);
+            let fault = match platform.stop.take() {
+                Some(run::StopRequest::Fault(f)) => Some(f),
+                other => {
+                    platform.stop = other;
+                    platform.unreported.iter().find_map(|inc| match inc {
+                        Incident::Fault { fault, .. } => Some(fault.clone()),
+                        Incident::IrqStorm { .. } => None,
+                    })
+                }
+            };
+            if let Some(f) = fault {
+                return Err(other(&platform.slots[i].spec.loc, f.to_string()));
+            }
         }
         let entry = spec.memory.first().map_or(0, |m| m.base);
         let harts = (0..u64::from(spec.harts)).map(|id| Hart::new(id, entry)).collect();
-        Ok(Machine { spec, harts, platform, boot: None, htif: None, current: 0 })
+        Ok(Machine { spec, harts, platform, boot: None, htif: None, current: 0, incidents: Vec::new() })
     }
 
     /// Place `image` in memory and start every hart at its entry (a bare

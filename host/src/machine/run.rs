@@ -6,16 +6,18 @@ use std::time::Duration;
 
 use wemu_cpu::{Halt, MemError, Memory, RunExit};
 
+use super::fault::{Completion, Incident, all_ones};
+use super::storm::Admit;
 use super::{Machine, Platform};
 use crate::bus::Target;
-use crate::device::{DeviceFault, FaultKind, PowerRequest, TimerOp};
+use crate::device::{DeviceFault, Effects, FaultKind, PowerRequest, TimerOp};
 use crate::image::Image;
 use crate::irq::{Delivery, Sink};
-use crate::ram::Ram;
 
 /// Instructions a hart runs between looks at input, timers and pins.
 const BATCH: u64 = 10_000;
-/// Device-to-device IRQ hops allowed in one delivery before it is a storm.
+/// Longest chain of device-to-device IRQ deliveries (A's line changes B's
+/// input, whose output changes C's…) before it counts as a loop.
 const MAX_IRQ_HOPS: usize = 64;
 
 /// Why the machine stopped on its own (as opposed to a `RunError`).
@@ -54,12 +56,16 @@ pub(crate) enum StopRequest {
 }
 
 impl Platform {
-    fn fault_stop(&mut self, f: DeviceFault) -> MemError {
-        self.stop = Some(StopRequest::Fault(f));
-        MemError::Stop
-    }
-
     fn mmio_read(&mut self, device: usize, region: u32, off: u64, size: u8) -> Result<u64, MemError> {
+        if let Some(r) = self.completed(device, false, region, off, size) {
+            return r;
+        }
+        if self.is_isolated(device) {
+            if self.trace_mmio {
+                tracing::info!(target: "wemu::mmio", "{} read  region {region} off {off:#x} size {size} -> isolated", self.slots[device].spec.name);
+            }
+            return Ok(all_ones(size));
+        }
         let now = self.now_ns;
         let slot = &mut self.slots[device];
         let res = slot.dev.read(now, region, off, size);
@@ -71,16 +77,15 @@ impl Platform {
             };
             tracing::info!(target: "wemu::mmio", "{} read  region {region} off {off:#x} size {size} -> {shown}", slot.spec.name);
         }
+        let access =
+            Completion { device, write: false, region, offset: off, size, result: Ok(all_ones(size)) };
         match res {
-            Ok(Ok(v)) => {
-                self.after_access(device)?;
-                Ok(v)
+            Ok(Ok(v)) => self.after_access(Completion { result: Ok(v), ..access }),
+            Ok(Err(_)) => self.after_access(Completion { result: Err(MemError::AccessFault), ..access }),
+            Err(f) => {
+                self.on_fault(device, f);
+                self.cut_short(access)
             }
-            Ok(Err(_)) => {
-                self.after_access(device)?;
-                Err(MemError::AccessFault)
-            }
-            Err(f) => Err(self.fault_stop(f)),
         }
     }
 
@@ -92,6 +97,15 @@ impl Platform {
         size: u8,
         value: u64,
     ) -> Result<(), MemError> {
+        if let Some(r) = self.completed(device, true, region, off, size) {
+            return r.map(drop);
+        }
+        if self.is_isolated(device) {
+            if self.trace_mmio {
+                tracing::info!(target: "wemu::mmio", "{} write region {region} off {off:#x} size {size} value {value:#x} -> isolated", self.slots[device].spec.name);
+            }
+            return Ok(());
+        }
         let now = self.now_ns;
         let slot = &mut self.slots[device];
         let res = slot.dev.write(now, region, off, size, value);
@@ -103,31 +117,61 @@ impl Platform {
             };
             tracing::info!(target: "wemu::mmio", "{} write region {region} off {off:#x} size {size} value {value:#x} -> {shown}", slot.spec.name);
         }
+        // A write that faulted is dropped.
+        let access = Completion { device, write: true, region, offset: off, size, result: Ok(0) };
         match res {
-            Ok(Ok(())) => self.after_access(device),
+            Ok(Ok(())) => self.after_access(access).map(drop),
             Ok(Err(_)) => {
-                self.after_access(device)?;
-                Err(MemError::AccessFault)
+                self.after_access(Completion { result: Err(MemError::AccessFault), ..access }).map(drop)
             }
-            Err(f) => Err(self.fault_stop(f)),
+            Err(f) => {
+                self.on_fault(device, f);
+                self.cut_short(access).map(drop)
+            }
         }
     }
 
-    /// Apply a device's effects; a power request or fault ends the batch.
-    fn after_access(&mut self, device: usize) -> Result<(), MemError> {
-        if let Err(f) = self.apply_effects(device) {
-            return Err(self.fault_stop(f));
+    /// Apply a device's effects after an access that returned `access.result`.
+    /// A power request, or a fault anywhere in the cascade, ends the batch.
+    fn after_access(&mut self, access: Completion) -> Result<u64, MemError> {
+        let before = self.unreported.len();
+        self.apply_effects(access.device);
+        if self.stop.is_some() || self.unreported.len() > before {
+            return self.cut_short(access);
         }
-        if self.stop.is_some() { Err(MemError::Stop) } else { Ok(()) }
+        access.result
+    }
+
+    /// End the batch at this access: the hart stops at the instruction
+    /// (so the machine knows its pc), and the instruction is then run again
+    /// with this access completing as `access.result` — the device is not
+    /// called twice (see `Machine::finish_halted`).
+    fn cut_short(&mut self, access: Completion) -> Result<u64, MemError> {
+        self.completion.get_or_insert(access);
+        Err(MemError::Stop)
     }
 
     /// Route the IRQ changes, timer requests and power requests a device
-    /// queued. Deliveries to other devices' inputs cascade, bounded.
-    pub(crate) fn apply_effects(&mut self, first: usize) -> Result<(), DeviceFault> {
-        let mut work = vec![first];
-        let mut hops = 0;
-        while let Some(device) = work.pop() {
-            let effects = self.slots[device].dev.take_effects();
+    /// queued. Faults along the way are handled by the devices' policies.
+    pub(crate) fn apply_effects(&mut self, device: usize) {
+        let effects = self.slots[device].dev.take_effects();
+        self.route(device, effects, false);
+    }
+
+    /// Apply `effects` of device `first`, then those of every device they
+    /// reach through IRQ inputs, one call at a time. Line changes pass the
+    /// storm guard, unless `released` (held levels of `first`, delivered at
+    /// a batch boundary). A chain of more than `MAX_IRQ_HOPS`
+    /// device-to-device deliveries is a contract fault of the device that
+    /// would extend it (a loop between devices).
+    pub(crate) fn route(&mut self, first: usize, effects: Effects, released: bool) {
+        let mut work = vec![(first, 0usize, Some(effects))];
+        while let Some((device, depth, effects)) = work.pop() {
+            let effects = match effects {
+                Some(e) => e,
+                None if self.is_isolated(device) => continue,
+                None => self.slots[device].dev.take_effects(),
+            };
             // A new deadline may fall inside the current batch: end it so
             // the budget is recomputed.
             self.timers_changed |= !effects.timer_ops.is_empty();
@@ -137,37 +181,101 @@ impl Platform {
                     TimerOp::Cancel { id } => self.events.cancel(device, id),
                 }
             }
-            if let Some(p) = effects.power {
+            if let Some(p) = effects.power
+                && !self.stopping()
+            {
                 self.stop.get_or_insert(StopRequest::Power(p));
             }
+            let now = self.now_ns;
             for (line, level) in effects.irq_changes {
                 if self.trace_irq {
                     self.trace_line(device, line, level);
+                }
+                // Held back by the storm guard (unless being released).
+                let bypass = released && depth == 0;
+                if !(bypass || self.admit(device, line, level)) {
+                    continue;
                 }
                 match self.irq.set(device, line, level) {
                     None => {}
                     Some(Delivery::Hart { hart, pin, level }) => self.pin_changes.push((hart, pin, level)),
                     Some(Delivery::Device { device: target, line, level }) => {
-                        hops += 1;
-                        if hops > MAX_IRQ_HOPS {
+                        if self.is_isolated(target) {
+                            continue;
+                        }
+                        if depth >= MAX_IRQ_HOPS {
                             let slot = &self.slots[device];
-                            return Err(DeviceFault {
+                            let fault = DeviceFault {
                                 device: slot.spec.name.clone(),
                                 component: slot.spec.component.clone(),
                                 op: format!("irq.set({line}, {level})"),
                                 kind: FaultKind::Contract(format!(
-                                    "IRQ storm: more than {MAX_IRQ_HOPS} device-to-device interrupt changes in one delivery"
+                                    "IRQ storm: a chain of more than {MAX_IRQ_HOPS} device-to-device interrupt deliveries (a loop?)"
                                 )),
-                            });
+                            };
+                            self.on_fault(device, fault);
+                            break;
                         }
-                        let now = self.now_ns;
-                        self.slots[target].dev.irq_input(now, line, level)?;
-                        work.push(target);
+                        match self.slots[target].dev.irq_input(now, line, level) {
+                            Ok(()) => work.push((target, depth + 1, None)),
+                            Err(f) => {
+                                self.on_fault(target, f);
+                                // Wired to itself: the rest of these changes
+                                // came from the instance that just failed.
+                                if target == device {
+                                    break;
+                                }
+                            }
+                        }
                     }
                 }
+                if self.stopping() {
+                    break;
+                }
+            }
+            if self.stopping() {
+                return;
             }
         }
-        Ok(())
+    }
+
+    /// Pass one line change through the storm guard; false: held back.
+    fn admit(&mut self, device: usize, line: u32, level: bool) -> bool {
+        if self.irq.sink_of(device, line).is_none() {
+            // Not wired: the router keeps no level, so nothing to count and
+            // nothing a storm could cost.
+            return true;
+        }
+        let current = self.irq.source_level(device, line);
+        match self.storm.admit(device, line, level, current, self.now_ns) {
+            Admit::Deliver => true,
+            Admit::Defer { first_storm } => {
+                if first_storm {
+                    let spec = &self.slots[device].spec;
+                    self.unreported.push(Incident::IrqStorm {
+                        device: spec.name.clone(),
+                        component: spec.component.clone(),
+                        line,
+                        at_ns: self.now_ns,
+                        pc: None,
+                    });
+                }
+                false
+            }
+        }
+    }
+
+    /// Deliver the levels the storm guard held back (a batch boundary).
+    fn release_held_irqs(&mut self) {
+        for (device, line, level) in self.storm.take_deferred() {
+            if self.is_isolated(device) {
+                continue;
+            }
+            self.route(device, Effects { irq_changes: vec![(line, level)], ..Effects::default() }, true);
+            if self.stopping() {
+                return;
+            }
+        }
     }
 
     /// `--trace irq`: one line per level a device drives, with where the
@@ -183,23 +291,32 @@ impl Platform {
     }
 
     /// Offer waiting input bytes to their devices.
-    fn deliver_input(&mut self) -> Result<(), DeviceFault> {
+    pub(crate) fn deliver_input(&mut self) {
         for i in 0..self.inputs.len() {
             let (device, port) = (self.inputs[i].device, self.inputs[i].port);
+            if self.is_isolated(device) {
+                continue;
+            }
             let pending = self.inputs[i].input.pending();
             if pending.is_empty() {
                 continue;
             }
             let chunk = pending[..pending.len().min(4096)].to_vec();
             let now = self.now_ns;
-            let taken = self.slots[device].dev.char_input(now, port, &chunk)?;
-            self.inputs[i].input.consume(taken);
-            self.apply_effects(device)?;
+            match self.slots[device].dev.char_input(now, port, &chunk) {
+                Ok(taken) => {
+                    self.inputs[i].input.consume(taken);
+                    self.apply_effects(device);
+                }
+                Err(f) => self.on_fault(device, f),
+            }
+            if self.stopping() {
+                return;
+            }
         }
-        Ok(())
     }
 
-    fn input_live(&self) -> bool {
+    pub(crate) fn input_live(&self) -> bool {
         self.inputs.iter().any(|b| b.input.live())
     }
 
@@ -230,17 +347,6 @@ impl Platform {
 }
 
 impl Platform {
-    /// Fast path for the hart's RAM accesses: the block the previous access
-    /// hit, if `[addr, addr+size)` lies wholly inside it. Each block covers
-    /// exactly its bus mapping, so the answer is the one the address map
-    /// would give, without the map lookup. `None` means "ask the map".
-    #[inline]
-    fn ram_hit(&self, addr: u64, size: u8) -> Option<(&Ram, usize)> {
-        let ram = self.rams.get(self.last_ram)?;
-        let off = ram.offset_of(addr, u64::from(size))?;
-        Some((ram, off))
-    }
-
     /// A load the fast path missed: through the address map.
     #[inline(never)]
     fn load_slow(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
@@ -249,7 +355,7 @@ impl Platform {
         };
         match m.target {
             Target::Memory(i) => {
-                self.last_ram = i;
+                self.last_ram.show(&self.rams[i]);
                 self.rams[i].load(off as usize, size).ok_or(MemError::AccessFault)
             }
             Target::Mmio { device, region } => self.mmio_read(device, region, off, size),
@@ -264,7 +370,7 @@ impl Platform {
         };
         match m.target {
             Target::Memory(i) => {
-                self.last_ram = i;
+                self.last_ram.show(&self.rams[i]);
                 let ram = &self.rams[i];
                 if ram.read_only() || !ram.store(off as usize, size, value) {
                     return Err(MemError::AccessFault);
@@ -278,20 +384,22 @@ impl Platform {
 
 impl Memory for Platform {
     // Loads and stores: the RAM fast path inline, the rest out of line so
-    // `Hart::run`'s loop stays small.
+    // `Hart::run`'s loop stays small. The fast path is the block the
+    // previous access hit; each block covers exactly its bus mapping, so
+    // the answer is the one the address map would give.
     #[inline]
     fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
-        match self.ram_hit(addr, size) {
-            Some((ram, off)) => ram.load(off, size).ok_or(MemError::AccessFault),
+        match self.last_ram.load(addr, size) {
+            Some(v) => Ok(v),
             None => self.load_slow(addr, size),
         }
     }
 
     #[inline]
     fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
-        match self.ram_hit(addr, size) {
-            Some((ram, off)) if !ram.read_only() && ram.store(off, size, value) => Ok(()),
-            Some(_) => Err(MemError::AccessFault),
+        match self.last_ram.store(addr, size, value) {
+            Some(true) => Ok(()),
+            Some(false) => Err(MemError::AccessFault),
             None => self.store_slow(addr, size, value),
         }
     }
@@ -351,6 +459,10 @@ impl Machine {
     pub fn run(&mut self, max_insns: Option<u64>) -> Result<Exit, RunError> {
         let timebase_div = (1_000_000_000 / self.spec.timebase_frequency.max(1)).max(1);
         loop {
+            // Faults met outside a hart's run (e.g. a library caller poking
+            // the bus) have no instruction to complete.
+            self.platform.completion = None;
+            self.flush_incidents();
             if let Some(exit) = self.take_stop()? {
                 return Ok(exit);
             }
@@ -361,12 +473,27 @@ impl Machine {
             let now = self.platform.clock.now();
             self.platform.now_ns = now;
 
-            // Timers due now, then input, then the pins they changed.
+            // Timers due now, then input, then held IRQ levels, then the
+            // pins they changed.
             while let Some((dev, id)) = self.platform.events.pop_due(now) {
-                self.platform.slots[dev].dev.timer_fired(now, id).map_err(|f| self.device_error(f))?;
-                self.platform.apply_effects(dev).map_err(|f| self.device_error(f))?;
+                if self.platform.is_isolated(dev) {
+                    continue;
+                }
+                match self.platform.slots[dev].dev.timer_fired(now, id) {
+                    Ok(()) => self.platform.apply_effects(dev),
+                    Err(f) => self.platform.on_fault(dev, f),
+                }
+                if self.platform.stopping() {
+                    break;
+                }
             }
-            self.platform.deliver_input().map_err(|f| self.device_error(f))?;
+            if !self.platform.stopping() {
+                self.platform.deliver_input();
+            }
+            if !self.platform.stopping() {
+                self.platform.release_held_irqs();
+            }
+            self.flush_incidents();
             self.apply_pins();
             if let Some(exit) = self.take_stop()? {
                 return Ok(exit);
@@ -402,13 +529,13 @@ impl Machine {
                 } else {
                     hart.run(&mut self.platform, budget)
                 };
-                longest = longest.max(hart.instret() - before);
-                if let RunExit::Halt(h) = exit {
-                    if let Some(exit) = self.take_stop()? {
-                        return Ok(exit);
-                    }
-                    return Err(RunError::Guest { hart: i, halt: h });
+                if let RunExit::Halt(h) = exit
+                    && let Some(exit) = self.finish_halted(i, h)?
+                {
+                    return Ok(exit);
                 }
+                // (After a machine reset the hart is new: its count restarts.)
+                longest = longest.max(self.harts[i].instret().saturating_sub(before));
                 if let Some(exit) = self.take_stop()? {
                     return Ok(exit);
                 }
@@ -481,6 +608,40 @@ impl Machine {
         }
     }
 
+    /// Hart `i` stopped at an instruction: a power request or a fault
+    /// ended its batch, or the guest cannot go on. A fault the machine
+    /// survived is reported with this pc, and the instruction runs again
+    /// with the access that was cut short completing as recorded; other
+    /// accesses it makes go to the devices as usual (an AMO's load before
+    /// a store that faulted runs twice).
+    fn finish_halted(&mut self, i: usize, mut halt: Halt) -> Result<Option<Exit>, RunError> {
+        // Each round needs a new fault, and faults isolate or use up
+        // resets; the bound only keeps a surprise from spinning.
+        for _ in 0..16 {
+            self.flush_incidents();
+            let power_reset = self.platform.stop.is_some();
+            if let Some(exit) = self.take_stop()? {
+                return Ok(Some(exit));
+            }
+            if power_reset {
+                // The machine was reset: the harts start over.
+                return Ok(None);
+            }
+            let Some(c) = self.platform.completion.take() else { break };
+            self.platform.completing = Some(c);
+            let stepped = self.harts[i].step(&mut self.platform);
+            self.platform.completing = None;
+            match stepped {
+                Ok(_) => {
+                    self.flush_incidents();
+                    return Ok(None);
+                }
+                Err(h) => halt = h,
+            }
+        }
+        Err(RunError::Guest { hart: i, halt })
+    }
+
     fn device_error(&self, fault: DeviceFault) -> RunError {
         RunError::Device { fault, pc: self.harts.get(self.current).map(|h| h.pc) }
     }
@@ -503,19 +664,29 @@ impl Machine {
     pub fn reset(&mut self) -> Result<(), RunError> {
         tracing::info!("machine reset");
         let now = self.platform.now_ns;
-        for i in 0..self.platform.slots.len() {
-            self.platform.slots[i].dev.reset(now).map_err(|f| self.device_error(f))?;
-        }
+        // Every line low and no timer armed; what the devices do in `reset`
+        // (lines raised in their power-on state, like the CLINT's MTIP,
+        // timers armed) takes effect from there. Lowering a line that is
+        // already low changes nothing. Isolated devices stay isolated.
         self.platform.irq.clear();
         self.platform.events.clear();
         self.platform.pin_changes.clear();
-        // Every line is low now and no timer armed; what the devices did in
-        // `reset` (lines raised in their power-on state, like the CLINT's
-        // MTIP, timers armed) takes effect from there. Lowering a line that
-        // is already low changes nothing.
+        self.platform.storm.clear();
         for i in 0..self.platform.slots.len() {
-            self.platform.apply_effects(i).map_err(|f| self.device_error(f))?;
+            if self.platform.is_isolated(i) {
+                continue;
+            }
+            match self.platform.slots[i].dev.reset(now) {
+                Ok(()) => self.platform.apply_effects(i),
+                Err(f) => self.platform.on_fault(i, f),
+            }
+            if self.platform.stopping()
+                && let Some(StopRequest::Fault(f)) = self.platform.stop.take()
+            {
+                return Err(self.device_error(f));
+            }
         }
+        self.platform.completion = None;
         for r in &self.platform.rams {
             if !r.read_only() {
                 r.clear();

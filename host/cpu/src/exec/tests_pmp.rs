@@ -414,3 +414,61 @@ fn pmp_writes_flush_verdicts_cached_for_physical_pages() {
     r.mode = S;
     assert_eq!(r.run(Op::Ld, PAGE), Ok(3), "S reads through the same page verdict");
 }
+
+impl Rig {
+    /// `Hart::run` from `pc` for `budget` steps; the trap taken, if any
+    /// (the handler is a nop, so a budget that ends at the trap leaves
+    /// `pc` there).
+    fn run_fast(&mut self, pc: u64, budget: u64) -> Option<(u64, u64)> {
+        self.hart.mode = self.mode;
+        self.hart.pc = pc;
+        set_csr(&mut self.hart, addr::MCAUSE, 0);
+        assert_eq!(self.hart.run(&mut self.mem, budget), crate::RunExit::Budget);
+        let cause = self.hart.peek_csr(addr::MCAUSE).expect("mcause");
+        (self.hart.pc == M_HANDLER).then(|| (cause, self.hart.peek_csr(addr::MTVAL).expect("mtval")))
+    }
+}
+
+/// mcause of an instruction access fault.
+const FETCH_FAULT: u64 = 1;
+
+#[test]
+fn run_does_not_execute_a_cached_page_pmp_splits() {
+    for mode in [S, U] {
+        let mut r = Rig::new(mode);
+        // Five addi a0,a0,1 and a jump back over them.
+        r.mem.code(PAGE, &[addi(10, 10, 1), addi(10, 10, 1), addi(10, 10, 1), addi(10, 10, 1)]);
+        r.mem.code(PAGE + 16, &[addi(10, 10, 1), jal(0, -20)]);
+        r.entry(0, NAPOT | R | X, napot(PAGE, 0x1000));
+        r.hart.x[10] = 0;
+        assert_eq!(r.run_fast(PAGE, 12), None, "{mode:?}: the page executes");
+        assert_eq!(r.hart.x[10], 10, "{mode:?}");
+        // Now only the first 16 bytes: the cached page is split.
+        r.entry(0, NAPOT | R | X, napot(PAGE, 16));
+        r.hart.x[10] = 0;
+        assert_eq!(r.run_fast(PAGE, 5), Some((FETCH_FAULT, PAGE + 16)), "{mode:?}: split page");
+        assert_eq!(r.hart.x[10], 4, "{mode:?}: the four granted instructions ran");
+    }
+}
+
+#[test]
+fn run_checks_both_pages_of_a_cached_32_bit_instruction_across_them() {
+    for mode in [S, U] {
+        let mut r = Rig::new(mode);
+        // c.addi a0,1 ; addi a0,a0,3 across the page end ; c.addi a0,1.
+        r.mem.put16(PAGE + 0xffc, 0x0505);
+        r.mem.put32(PAGE + 0xffe, addi(10, 10, 3));
+        r.mem.put16(PAGE + 0x1002, 0x0505);
+        r.entry(0, NAPOT | R | X, napot(PAGE, 0x2000));
+        for round in 0..2 {
+            r.hart.x[10] = 0;
+            assert_eq!(r.run_fast(PAGE + 0xffc, 3), None, "{mode:?} round {round}");
+            assert_eq!((r.hart.x[10], r.hart.pc), (5, PAGE + 0x1004), "{mode:?} round {round}");
+        }
+        // The second page loses X; the first keeps it.
+        r.entry(0, NAPOT | R | X, napot(PAGE, 0x1000));
+        r.hart.x[10] = 0;
+        assert_eq!(r.run_fast(PAGE + 0xffc, 2), Some((FETCH_FAULT, PAGE + 0x1000)), "{mode:?}");
+        assert_eq!(r.hart.x[10], 1, "{mode:?}: only the c.addi before it");
+    }
+}

@@ -1,8 +1,10 @@
 //! A device that breaks the rules when told to, so the tests can check
 //! that wemu survives each kind of misbehaviour and names the culprit.
 //!
-//! Region 0 (16 bytes): a write to offset 0 is a command; a read of
-//! offset 8 returns the result of the last command.
+//! Region 0 (32 bytes): a write to offset 0 is a command; a read of
+//! offset 8 returns the result of the last command; offset 0x10 is a
+//! scratch register that reads back what was written, `SCRATCH_RESET`
+//! at power-on (so a guest can tell a reset device from a fenced one).
 //!
 //! | command | effect |
 //! |---------|--------|
@@ -16,16 +18,35 @@
 //! | 8 | arm timer 2 and cancel it at once |
 //! | 9 | block-read 8 bytes at offset 0 of port 0 into result |
 //! | 10 | block-write the probe address (8 bytes) at offset 0, then flush; result = 0 or error code |
+//! | 11 | IRQ storm: toggle IRQ line 0 `STORM_TOGGLES` times (raise, lower, …; it ends low) |
+//! | 12 | arm timer 1 for 20 µs from now (see 7) |
+//! | 13 | scratch = scratch * 2 + 1, then raise IRQ line 0 (a second call would show) |
 //!
-//! Property `panic-on-create = true` makes `create` itself trap.
+//! Property `panic-on-create = true` makes `create` itself trap, and
+//! `panic-on-irq-input = true` makes its IRQ input line 0 trap when it
+//! changes (a controller that fails while another device's access is
+//! being delivered).
 
 use serde::{Deserialize, Serialize};
 use wemu_guest::{AccessError, Description, Device, DtNode, Props, block, clock, dma, irq};
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// Power-on value of the scratch register.
+pub const SCRATCH_RESET: u64 = 0x5eed;
+/// Level changes made by command 11.
+pub const STORM_TOGGLES: u32 = 100_000;
+
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Faulty {
     result: u64,
     probe_addr: u64,
+    scratch: u64,
+    panic_on_irq_input: bool,
+}
+
+impl Default for Faulty {
+    fn default() -> Self {
+        Faulty { result: 0, probe_addr: 0, scratch: SCRATCH_RESET, panic_on_irq_input: false }
+    }
 }
 
 impl Faulty {
@@ -46,24 +67,27 @@ impl Device for Faulty {
         if props.bool_or("panic-on-create", false)? {
             panic!("asked to panic in create");
         }
+        let panic_on_irq_input = props.bool_or("panic-on-irq-input", false)?;
         props.finish()?;
-        Ok(Faulty::default())
+        Ok(Faulty { panic_on_irq_input, ..Faulty::default() })
     }
 
     fn describe(&self) -> Description {
         Description::new("faulty", env!("CARGO_PKG_VERSION"))
-            .region("regs", 16)
+            .region("regs", 32)
             .irq_outputs(1)
+            .irq_inputs(1)
             .dt_node(DtNode::new("faulty", &["wemu,faulty"]))
     }
 
     fn reset(&mut self) {
-        *self = Faulty::default();
+        *self = Faulty { panic_on_irq_input: self.panic_on_irq_input, ..Faulty::default() };
     }
 
     fn read(&mut self, _region: u32, offset: u64, _size: u8) -> Result<u64, AccessError> {
         match offset {
             8 => Ok(self.result),
+            0x10 => Ok(self.scratch),
             _ => Err(AccessError::InvalidOffset),
         }
     }
@@ -104,12 +128,29 @@ impl Device for Faulty {
                         Err(e) => 0xdead_1000 | block_code(e),
                     }
                 }
+                11 => {
+                    for i in 0..STORM_TOGGLES {
+                        irq::set(0, i % 2 == 0);
+                    }
+                }
+                12 => clock::set_timer(1, clock::now_ns() + 20_000),
+                13 => {
+                    self.scratch = self.scratch.wrapping_mul(2).wrapping_add(1);
+                    irq::set(0, true);
+                }
                 _ => {}
             },
             8 => self.probe_addr = value,
+            0x10 => self.scratch = value,
             _ => return Err(AccessError::InvalidOffset),
         }
         Ok(())
+    }
+
+    fn irq_input(&mut self, line: u32, level: bool) {
+        if self.panic_on_irq_input {
+            panic!("irq input {line} went to {level}: deliberate panic");
+        }
     }
 
     fn timer_fired(&mut self, id: u32) {

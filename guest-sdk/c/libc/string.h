@@ -1,0 +1,15 @@
+/* The part of <string.h> the C SDK provides for wasm32 builds
+ * (implemented in ../wemu_libc.c; there is no other libc). */
+#ifndef WEMU_LIBC_STRING_H
+#define WEMU_LIBC_STRING_H
+#include <stddef.h>
+
+void *memcpy(void *restrict dst, const void *restrict src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+
+#endif
