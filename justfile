@@ -15,8 +15,8 @@ targets:
 
 # Everything the tests need: the targets, clang/lld for the C devices, QEMU
 # (user mode and system), and the Linux boot tests' packages (dtc, OpenSBI,
-# cross gcc, kernel source).
-setup: targets setup-c setup-qemu-user setup-qemu-system setup-linux
+# cross gcc, kernel source), and the JavaScript device's npm packages.
+setup: targets setup-c setup-qemu-user setup-qemu-system setup-linux setup-js
 
 # clang and lld with the wasm32 target: `cargo build` compiles the devices
 # written in C (devices/crc32-dma) with them. Debian/Ubuntu packages `clang`
@@ -102,6 +102,36 @@ setup-linux:
     $sudo apt-get update
     if [ -n "$missing" ]; then DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y $missing; fi
 
+# componentize-js is pinned by devices/doorbell-js/package-lock.json; Debian's
+# nodejs/npm are installed with apt-get if node is missing.
+# Node.js (20 or newer) and the npm packages that build the JavaScript device.
+setup-js:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        if ! command -v apt-get >/dev/null 2>&1; then
+            echo "node/npm missing and no apt-get: install Node.js 20 or newer yourself" >&2
+            exit 1
+        fi
+        sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+        $sudo apt-get update
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y nodejs npm
+    fi
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    if [ "$major" -lt 20 ]; then
+        echo "node $(node --version) is too old for componentize-js: install Node.js 20 or newer" >&2
+        exit 1
+    fi
+    lock=devices/doorbell-js/package-lock.json
+    stamp=devices/doorbell-js/node_modules/.package-lock.json
+    if [ -f "$stamp" ] && [ "$stamp" -nt "$lock" ]; then exit 0; fi
+    npm ci --prefix devices/doorbell-js --no-audit --no-fund
+
+# Load it with --device-path target/js-devices.
+# Build the JavaScript device into target/js-devices/doorbell-js.wasm.
+build-js: setup-js
+    node devices/doorbell-js/build.mjs
+
 # The kernel, initramfs and disk of the Linux boot tests (cached outside
 # git; prints the directory).
 linux: setup-linux
@@ -158,6 +188,10 @@ fuzz-device device="ns16550a" *args="":
     rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
     command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
     cd host && WEMU_FUZZ_DEVICE={{device}} cargo +nightly fuzz run device -- {{args}}
+
+# Rust, C and JavaScript devices side by side (builds the JS device first).
+bench-js: build-js
+    cargo bench -p wemu --bench languages
 
 # CPU benchmark: the `bench` guest on QEMU and on wemu, wall-time ratio and
 # wemu's MIPS (installs QEMU with apt-get if missing; see docs/performance.md).

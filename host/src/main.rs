@@ -52,9 +52,9 @@ enum Command {
     /// Check a device component against the contract and run it in a
     /// sandbox; one line per check. Exit status 1 if any check fails.
     Validate(ValidateArgs),
-    /// Write a new device project (Rust or C) with a unit-tested register,
-    /// an interrupt, a guest program and a machine file; prints how to
-    /// build and run it.
+    /// Write a new device project (Rust, C or JavaScript) with a
+    /// unit-tested register, an interrupt, a guest program and a machine
+    /// file; prints how to build and run it.
     NewDevice(NewDeviceArgs),
     /// Wrap a core wasm module (as cargo or clang build it) into the
     /// component wemu loads.
@@ -67,8 +67,9 @@ struct NewDeviceArgs {
     /// becomes NAME.wasm and loads by this name).
     name: String,
 
-    /// Language of the skeleton: rust or c.
-    #[arg(long, value_name = "rust|c")]
+    /// Language of the skeleton: rust, c or js (JavaScript, built with
+    /// componentize-js).
+    #[arg(long, value_name = "rust|c|js")]
     lang: wemu::newdev::Lang,
 
     /// Directory to create [default: ./NAME].

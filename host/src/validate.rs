@@ -144,6 +144,32 @@ fn fuel_note(used: u64, budget: u64) -> String {
     format!("{used} fuel of {budget}")
 }
 
+/// The source language the component's own `producers` section names
+/// (not its inner modules'), if any: componentize-js writes `JavaScript`.
+fn language(bytes: &[u8]) -> Option<String> {
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.ok()? {
+            wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => {
+                depth += 1
+            }
+            wasmparser::Payload::End(_) if depth == 0 => break,
+            wasmparser::Payload::End(_) => depth -= 1,
+            wasmparser::Payload::CustomSection(c) if depth == 0 => {
+                if let wasmparser::KnownCustom::Producers(fields) = c.as_known() {
+                    for field in fields.into_iter().flatten().filter(|f| f.name == "language") {
+                        if let Some(Ok(v)) = field.values.into_iter().next() {
+                            return Some(v.name.to_owned());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Validate component `bytes` (from `origin`, loaded as `name`).
 pub fn validate(loader: &Loader, name: &str, origin: Origin, bytes: &[u8], opts: &Options) -> Report {
     let mut r = Report::default();
@@ -151,6 +177,10 @@ pub fn validate(loader: &Loader, name: &str, origin: Origin, bytes: &[u8], opts:
     if size > MAX_FILE_BYTES {
         r.error("file", format!("{size} bytes, more than the {} wemu accepts", human_bytes(MAX_FILE_BYTES)));
         return r;
+    } else if size > WARN_FILE_BYTES && language(bytes).as_deref() == Some("JavaScript") {
+        // componentize-js embeds the SpiderMonkey engine: ~12 MB whatever
+        // the device's own code.
+        r.ok("file", format!("{size} bytes (JavaScript: mostly the engine the component embeds)"));
     } else if size > WARN_FILE_BYTES {
         r.warn(
             "file",
@@ -462,6 +492,15 @@ mod tests {
         );
         assert!(parse_props("novalue").unwrap_err().contains("'novalue'"));
         assert!(parse_props("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn language_is_the_components_own_not_an_inner_modules() {
+        let js = wat::parse_str(r#"(component (@producers (language "JavaScript" "")))"#).unwrap();
+        assert_eq!(language(&js).as_deref(), Some("JavaScript"));
+        let inner = wat::parse_str(r#"(component (core module (@producers (language "C11" ""))))"#).unwrap();
+        assert_eq!(language(&inner), None);
+        assert_eq!(language(b"not wasm"), None);
     }
 
     #[test]

@@ -29,6 +29,36 @@ fn run_ok(mut c: Command, what: &str) {
     assert!(status.success(), "{what} failed");
 }
 
+/// Is Node.js missing? The JavaScript tests then skip, saying why: the
+/// one thing they cannot install themselves (`just setup-js` does).
+pub fn node_missing(test: &str) -> bool {
+    let ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIPPED {test}: Node.js (node, npm) is not installed; `just setup-js` installs it");
+    }
+    !ok
+}
+
+/// `npm ci` in `dir` unless its node_modules is newer than its
+/// package-lock.json (what `just setup-js` does for devices/doorbell-js).
+/// Serialised: two installs into one directory would collide.
+pub fn npm_ci(dir: &Path) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let lock = mtime(&dir.join("package-lock.json"));
+    let stamp = mtime(&dir.join("node_modules/.package-lock.json"));
+    if stamp.is_some() && stamp >= lock {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run npm ({e}): `just setup-js` installs it"));
+    assert!(status.success(), "npm ci in {} failed ({status})", dir.display());
+}
+
 /// Path of bundled guest program `name` (tests/guests), built on first use.
 pub fn guest(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();

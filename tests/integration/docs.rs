@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{root, target_dir};
+use crate::common::{node_missing, root, target_dir};
 
 #[derive(Debug, PartialEq)]
 struct Step {
@@ -178,4 +178,17 @@ fn rust_authoring_page_walkthrough_runs() {
     let steps = tested_block(&page("device-authoring.md"), "rust-skeleton");
     assert!(steps.len() >= 7, "{steps:?}");
     run("rust-skeleton", &steps, Duration::from_secs(1800));
+}
+
+/// docs/device-authoring-js.md, "Quick start": `npm ci` from the
+/// skeleton's lockfile, the unit tests under `node --test`, the
+/// componentize-js build, validate, the guest. Skips without Node.js.
+#[test]
+fn js_authoring_page_walkthrough_runs() {
+    let steps = tested_block(&page("device-authoring-js.md"), "js-skeleton");
+    assert!(steps.len() >= 8, "{steps:?}");
+    if node_missing("js_authoring_page_walkthrough_runs") {
+        return;
+    }
+    run("js-skeleton", &steps, Duration::from_secs(1200));
 }

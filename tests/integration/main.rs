@@ -11,6 +11,7 @@ mod dtb;
 mod faults;
 mod fuzz;
 mod interrupts;
+mod js_device;
 mod linux;
 mod parity;
 mod validate;

@@ -1,13 +1,15 @@
-//! `wemu new-device`: a buildable, tested device skeleton in Rust or C,
-//! outside the wemu tree, plus a guest program and a machine file that use
-//! it; and `wemu componentize`, which turns the core wasm module such a
-//! skeleton builds into the component wemu loads.
+//! `wemu new-device`: a buildable, tested device skeleton in Rust, C or
+//! JavaScript, outside the wemu tree, plus a guest program and a machine
+//! file that use it; and `wemu componentize`, which turns the core wasm
+//! module the Rust and C skeletons build into the component wemu loads.
 //!
-//! Both languages get the same register map (ID, SCRATCH, DOORBELL,
-//! STATUS with one interrupt line), so one guest program serves both.
+//! Every language gets the same register map (ID, SCRATCH, DOORBELL,
+//! STATUS with one interrupt line), so one guest program serves all.
 //! The Rust skeleton depends on `wemu-guest` by path into the SDK tree
 //! (`--sdk`, default: the tree this wemu was built from); the C skeleton
-//! gets a copy of the C SDK, so it builds with clang alone.
+//! gets a copy of the C SDK, so it builds with clang alone; the JavaScript
+//! one reads the contract from the SDK tree when it builds, and pins
+//! componentize-js exactly as `devices/doorbell-js` does (its lockfile).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use anyhow::{Context, Result, bail};
 pub enum Lang {
     Rust,
     C,
+    Js,
 }
 
 impl FromStr for Lang {
@@ -28,7 +31,8 @@ impl FromStr for Lang {
         match s {
             "rust" => Ok(Lang::Rust),
             "c" => Ok(Lang::C),
-            _ => Err(format!("'{s}' is not a language wemu has a device SDK for (rust, c)")),
+            "js" | "javascript" => Ok(Lang::Js),
+            _ => Err(format!("'{s}' is not a language wemu has a device SDK for (rust, c, js)")),
         }
     }
 }
@@ -103,6 +107,11 @@ pub fn steps(lang: Lang, name: &str) -> Vec<(String, &'static str)> {
             ("make test".into(), "unit tests, natively"),
             ("make".into(), "out/NAME.wasm: clang, then wemu componentize"),
         ],
+        Lang::Js => vec![
+            ("npm ci".into(), "componentize-js, as package-lock.json pins it"),
+            ("node --test".into(), "unit tests of src/model.js, with fake host imports"),
+            ("node build.mjs".into(), "out/NAME.wasm: componentize-js, no WASI"),
+        ],
     };
     v.push((format!("wemu validate out/{name}.wasm"), "check it against the contract"));
     v.push((
@@ -124,6 +133,51 @@ fn steps_text(lang: Lang, name: &str) -> String {
         .map(|(cmd, why)| format!("# {}\n{cmd}", why.replace("NAME", name)))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// What a JavaScript device's machine entry adds to the defaults.
+const JS_LIMITS: &str = "\
+# A JavaScript engine (SpiderMonkey) lets its heap grow to about 64 MiB
+# before it collects, inside whichever call (an MMIO access) triggers the
+# collection: wemu's defaults (64M, 20M fuel per call) fault after some
+# hundred thousand accesses.
+memory-limit = \"128M\"
+fuel = 200_000_000
+";
+
+/// devices/doorbell-js's lockfile: the skeleton pins exactly the packages
+/// the in-tree JavaScript device is built and tested with.
+const DOORBELL_JS_LOCK: &str = include_str!("../../../devices/doorbell-js/package-lock.json");
+
+/// The JavaScript skeleton's `package.json` and `package-lock.json`: the
+/// lockfile is doorbell-js's with its root entry (the project itself)
+/// rewritten for `name`; every `node_modules/` entry, with its integrity
+/// hash, is kept as is, so `npm ci` installs the same packages.
+fn js_package(name: &str) -> Result<(String, String)> {
+    let bad = || {
+        anyhow::anyhow!("devices/doorbell-js/package-lock.json is not the lockfile version 3 layout expected")
+    };
+    let (head, packages) = DOORBELL_JS_LOCK.split_once("\n    \"node_modules/").ok_or_else(bad)?;
+    if !head.contains("\"lockfileVersion\": 3,") {
+        return Err(bad());
+    }
+    // The root entry's devDependencies object, indented for the lockfile.
+    let (_, deps) = head.split_once("\n      \"devDependencies\": ").ok_or_else(bad)?;
+    let end = deps.find("\n      }").ok_or_else(bad)?;
+    let deps = &deps[..end + "\n      }".len()];
+    // The lockfile's root entry must agree with package.json (`npm ci`
+    // refuses a lockfile out of sync with it).
+    let mut lock = render(
+        include_str!("templates/js/package-lock.head.tmpl"),
+        &[("name", name.to_owned()), ("dev_dependencies", deps.to_owned())],
+    );
+    lock.push_str("\n    \"node_modules/");
+    lock.push_str(packages);
+    let package = render(
+        include_str!("templates/js/package.json.tmpl"),
+        &[("name", name.to_owned()), ("dev_dependencies", deps.replace("\n    ", "\n"))],
+    );
+    Ok((package, lock))
 }
 
 fn render(template: &str, vars: &[(&str, String)]) -> String {
@@ -162,6 +216,7 @@ pub fn create(opts: &Options) -> Result<Vec<PathBuf>> {
         ("native_cflags", crate::csdk::flags::NATIVE_CFLAGS.join(" ")),
         ("sdk_wasm", list(crate::csdk::flags::SDK_WASM_SOURCES)),
         ("sdk_native", list(crate::csdk::flags::SDK_NATIVE_SOURCES)),
+        ("limits", if opts.lang == Lang::Js { JS_LIMITS.to_owned() } else { String::new() }),
     ];
 
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
@@ -186,6 +241,18 @@ pub fn create(opts: &Options) -> Result<Vec<PathBuf>> {
             for (path, bytes) in crate::csdk::FILES {
                 files.push((Path::new("sdk").join(path), bytes.to_vec()));
             }
+        }
+        Lang::Js => {
+            text(".npmrc".into(), include_str!("templates/js/npmrc.tmpl"));
+            text("build.mjs".into(), include_str!("templates/js/build.mjs.tmpl"));
+            text("wit/world.wit".into(), include_str!("templates/js/world.wit.tmpl"));
+            text("src/model.js".into(), include_str!("templates/js/model.js.tmpl"));
+            text("src/device.js".into(), include_str!("templates/js/device.js.tmpl"));
+            text(format!("test/{name}.test.js"), include_str!("templates/js/test.js.tmpl"));
+            text("README.md".into(), include_str!("templates/js/README.md.tmpl"));
+            let (package, lock) = js_package(name)?;
+            files.push(("package.json".into(), package.into_bytes()));
+            files.push(("package-lock.json".into(), lock.into_bytes()));
         }
     }
 
@@ -226,6 +293,7 @@ fn lang_name(lang: Lang) -> &'static str {
     match lang {
         Lang::Rust => "Rust",
         Lang::C => "C",
+        Lang::Js => "JavaScript",
     }
 }
 
@@ -280,7 +348,7 @@ mod tests {
     #[test]
     fn templates_leave_no_placeholder() {
         let dir = tempfile::tempdir().unwrap();
-        for lang in [Lang::Rust, Lang::C] {
+        for lang in [Lang::Rust, Lang::C, Lang::Js] {
             let opts = Options {
                 name: "my-dev".into(),
                 lang,
@@ -300,6 +368,54 @@ mod tests {
                 assert!(!placeholder, "{} keeps a placeholder", f.display());
             }
             assert!(create(&opts).unwrap_err().to_string().contains("not empty"));
+        }
+    }
+
+    #[test]
+    fn js_skeleton_pins_what_doorbell_js_pins() {
+        let (package, lock) = js_package("my-dev").unwrap();
+        let pins = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.trim_start().starts_with("\"@bytecodealliance/"))
+                .map(|l| l.trim().to_owned())
+                .collect()
+        };
+        let doorbell = include_str!("../../../devices/doorbell-js/package.json");
+        let want = pins(doorbell);
+        assert!(want.iter().any(|l| l.contains("componentize-js\": \"0.")), "{want:?}");
+        assert_eq!(pins(&package), want, "package.json");
+        // The lockfile's root entry, before the first installed package.
+        let root = lock.split("\"node_modules/").next().unwrap();
+        assert_eq!(pins(root), want, "package-lock.json's root entry");
+        assert!(root.matches("\"name\": \"my-dev\"").count() == 2, "{root}");
+        assert!(
+            !lock.contains("wemu-doorbell-js")
+                && !lock.contains("\"license\": \"Apache-2.0\",\n      \"devDependencies")
+        );
+        // Every installed package and its integrity hash is doorbell-js's.
+        let tail = |l: &str| l.split_once("\n    \"node_modules/").unwrap().1.to_owned();
+        assert_eq!(tail(&lock), tail(DOORBELL_JS_LOCK));
+        assert!(package.contains("\"name\": \"my-dev\"") && package.contains("\"type\": \"module\""));
+    }
+
+    #[test]
+    fn js_machine_raises_the_limits_and_the_others_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        for (lang, raised) in [(Lang::Js, true), (Lang::Rust, false), (Lang::C, false)] {
+            let opts = Options {
+                name: "m".into(),
+                lang,
+                dir: dir.path().join(format!("{lang:?}")),
+                sdk: default_sdk(),
+            };
+            create(&opts).unwrap();
+            let machine = std::fs::read_to_string(opts.dir.join("machine.toml")).unwrap();
+            assert_eq!(
+                machine.contains("memory-limit = \"128M\"\nfuel = 200_000_000\n"),
+                raised,
+                "{machine}"
+            );
+            assert!(machine.ends_with("\"hart0.meip\"]\n") != raised, "{machine}");
         }
     }
 
