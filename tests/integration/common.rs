@@ -75,75 +75,50 @@ pub fn guest(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Build the test device crate `package` (under tests/devices) for wasm,
+/// make it a component and write it as `out_dir/NAME.wasm`, where NAME is
+/// the package name without `wemu-test-`; the directory.
+fn build_test_device(package: &str, out_dir: &str) -> PathBuf {
+    let name = package.trim_start_matches("wemu-test-");
+    let tdir = target_dir().join("wasm-devices");
+    let mut c = cargo();
+    c.args([
+        "build",
+        "--profile",
+        "wasm-device",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        package,
+        "--target-dir",
+    ])
+    .arg(&tdir);
+    run_ok(c, &format!("building tests/devices/{name}"));
+    let core_file = format!("wasm32-unknown-unknown/wasm-device/{}.wasm", package.replace('-', "_"));
+    let core = std::fs::read(tdir.join(core_file)).expect("test device core module");
+    let component = wit_component::ComponentEncoder::default()
+        .module(&core)
+        .expect("wit-bindgen module")
+        .validate(true)
+        .encode()
+        .expect("componentize the test device");
+    let out = target_dir().join(out_dir);
+    std::fs::create_dir_all(&out).expect("mkdir for test devices");
+    std::fs::write(out.join(format!("{name}.wasm")), component).expect("write the test device");
+    out
+}
+
 /// A directory holding `faulty.wasm` (tests/devices/faulty as a component).
 pub fn test_device_dir() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let tdir = target_dir().join("wasm-devices");
-            let mut c = cargo();
-            c.args([
-                "build",
-                "--profile",
-                "wasm-device",
-                "--target",
-                "wasm32-unknown-unknown",
-                "-p",
-                "wemu-test-faulty",
-                "--target-dir",
-            ])
-            .arg(&tdir);
-            run_ok(c, "building tests/devices/faulty");
-            let core = std::fs::read(tdir.join("wasm32-unknown-unknown/wasm-device/wemu_test_faulty.wasm"))
-                .expect("faulty core module");
-            let component = wit_component::ComponentEncoder::default()
-                .module(&core)
-                .expect("wit-bindgen module")
-                .validate(true)
-                .encode()
-                .expect("componentize faulty");
-            let out = target_dir().join("test-devices");
-            std::fs::create_dir_all(&out).expect("mkdir test-devices");
-            std::fs::write(out.join("faulty.wasm"), component).expect("write faulty.wasm");
-            out
-        })
-        .clone()
+    BUILT.get_or_init(|| build_test_device("wemu-test-faulty", "test-devices")).clone()
 }
 
 /// A directory holding `buggy.wasm` (tests/devices/buggy as a component),
 /// for the fuzzer's tests.
 pub fn fuzz_device_dir() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let tdir = target_dir().join("wasm-devices");
-            let mut c = cargo();
-            c.args([
-                "build",
-                "--profile",
-                "wasm-device",
-                "--target",
-                "wasm32-unknown-unknown",
-                "-p",
-                "wemu-test-buggy",
-                "--target-dir",
-            ])
-            .arg(&tdir);
-            run_ok(c, "building tests/devices/buggy");
-            let core = std::fs::read(tdir.join("wasm32-unknown-unknown/wasm-device/wemu_test_buggy.wasm"))
-                .expect("buggy core module");
-            let component = wit_component::ComponentEncoder::default()
-                .module(&core)
-                .expect("wit-bindgen module")
-                .validate(true)
-                .encode()
-                .expect("componentize buggy");
-            let out = target_dir().join("fuzz-devices");
-            std::fs::create_dir_all(&out).expect("mkdir fuzz-devices");
-            std::fs::write(out.join("buggy.wasm"), component).expect("write buggy.wasm");
-            out
-        })
-        .clone()
+    BUILT.get_or_init(|| build_test_device("wemu-test-buggy", "fuzz-devices")).clone()
 }
 
 /// A component implementing the contract's world from WIT `text`, with
