@@ -12,9 +12,11 @@
 //! the median of 5 timed rounds per measurement. `--test` (as `cargo test
 //! --benches` passes) runs every measurement once and prints no table.
 
+mod common;
+
+use common::{fmt_ns, median_ns};
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use wemu::device::{DeviceState, WasmDevice};
 use wemu::loader::search::read_device;
@@ -70,33 +72,6 @@ const FUEL: u64 = 200_000_000;
 
 fn instantiate(loader: &Loader, loaded: &LoadedComponent) -> WasmDevice {
     loader.instantiate(loaded, DeviceState::new("dev0", MEMORY_LIMIT), FUEL, vec![]).expect("instantiate")
-}
-
-/// Median over `rounds` of the mean time per call of `iters` calls.
-fn median_ns(rounds: usize, iters: u32, mut run: impl FnMut()) -> f64 {
-    let mut per_call: Vec<f64> = (0..rounds)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                run();
-            }
-            start.elapsed().as_nanos() as f64 / f64::from(iters)
-        })
-        .collect();
-    per_call.sort_by(f64::total_cmp);
-    per_call[rounds / 2]
-}
-
-fn fmt_ns(ns: f64) -> String {
-    if ns >= 1e9 {
-        format!("{:.2} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.1} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.1} µs", ns / 1e3)
-    } else {
-        format!("{ns:.0} ns")
-    }
 }
 
 fn fmt_bytes(n: usize) -> String {

@@ -17,8 +17,11 @@
 //!   cache (`cache`: read + deserialize + check + link), or from the ready
 //!   `InstancePre` (`pre`).
 
+mod common;
+
+use common::{fmt_ns, median_ns};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::Criterion;
 use wemu::device::{DEFAULT_FUEL, DEFAULT_MEMORY_LIMIT, DeviceState, WasmDevice};
@@ -180,31 +183,6 @@ fn bench_instantiate(c: &mut Criterion, f: &Fixture) {
 }
 
 // ---- summary table -------------------------------------------------------
-
-/// Median over `rounds` of the mean time per call of `iters` calls.
-fn median_ns(rounds: usize, iters: u32, mut run: impl FnMut()) -> f64 {
-    let mut per_call: Vec<f64> = (0..rounds)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                run();
-            }
-            start.elapsed().as_nanos() as f64 / f64::from(iters)
-        })
-        .collect();
-    per_call.sort_by(f64::total_cmp);
-    per_call[rounds / 2]
-}
-
-fn fmt_ns(ns: f64) -> String {
-    if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.1} µs", ns / 1e3)
-    } else {
-        format!("{ns:.1} ns")
-    }
-}
 
 fn summary(f: &Fixture) {
     const ROUNDS: usize = 5;

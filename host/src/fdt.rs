@@ -314,8 +314,9 @@ fn write_interrupts(
             _ => None,
         })
         .collect();
-    if parents.len() == 1 && wired.iter().all(|(_, s)| matches!(s, Sink::Device { .. })) {
-        let parent = *parents.iter().next().expect("one parent");
+    if let Some(&parent) = parents.first().filter(|_| parents.len() == 1)
+        && wired.iter().all(|(_, s)| matches!(s, Sink::Device { .. }))
+    {
         // Lines must be contiguous from 0 for plain `interrupts`.
         if wired.len() == last + 1 {
             fdt.property_u32("interrupt-parent", phandles[&parent])?;
