@@ -17,6 +17,18 @@ use wemu_cpu::{MemError, Memory};
 
 use crate::image::HtifSymbols;
 
+/// A mailbox or a syscall's memory the host could not reach: the guest's
+/// fault, named by what it was and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HtifError {
+    #[error("the program's HTIF mailbox {name} at {addr:#x} is not in memory")]
+    Mailbox { name: &'static str, addr: u64 },
+    #[error(
+        "the program's HTIF syscall request at {request:#x} has its {what} at {addr:#x}, which is not in memory"
+    )]
+    Syscall { request: u64, what: &'static str, addr: u64 },
+}
+
 /// What the machine must do after a poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HtifAction {
@@ -38,8 +50,10 @@ impl Htif {
     }
 
     /// Look at `tohost`; serve a complete request.
-    pub fn poll(&mut self, mem: &mut impl Memory) -> Result<Option<HtifAction>, MemError> {
-        let value = mem.load(self.syms.tohost, 8)?;
+    pub fn poll(&mut self, mem: &mut impl Memory) -> Result<Option<HtifAction>, HtifError> {
+        let tohost = self.syms.tohost;
+        let mailbox = |name, addr| move |_: MemError| HtifError::Mailbox { name, addr };
+        let value = mem.load(tohost, 8).map_err(mailbox("tohost", tohost))?;
         if value == 0 || value != self.last_seen {
             self.last_seen = value;
             return Ok(None);
@@ -58,30 +72,35 @@ impl Htif {
             }
             _ => tracing::warn!("HTIF: unsupported request device {device} command {command} ({value:#x})"),
         }
-        mem.store(self.syms.tohost, 8, 0)?;
+        mem.store(tohost, 8, 0).map_err(mailbox("tohost", tohost))?;
         if let Some(fromhost) = self.syms.fromhost {
-            mem.store(fromhost, 8, (device << 56) | (command << 48) | 1)?;
+            mem.store(fromhost, 8, (device << 56) | (command << 48) | 1)
+                .map_err(mailbox("fromhost", fromhost))?;
         }
         Ok(action)
     }
 
     /// A proxied syscall (riscv-tests' `syscall()`): `magic[0]` is the
     /// number, `magic[1..]` the arguments; the result goes to `magic[0]`.
-    fn syscall(&mut self, mem: &mut impl Memory, magic: u64) -> Result<Option<HtifAction>, MemError> {
+    fn syscall(&mut self, mem: &mut impl Memory, magic: u64) -> Result<Option<HtifAction>, HtifError> {
         // Guest-chosen addresses: wrap rather than overflow; a bad one is
-        // an access fault like any other.
+        // the guest's error, reported with what it was.
         let arg = |i: u64| magic.wrapping_add(8 * i);
-        let nr = mem.load(arg(0), 8)?;
-        let a0 = mem.load(arg(1), 8)?;
-        let a1 = mem.load(arg(2), 8)?;
-        let a2 = mem.load(arg(3), 8)?;
+        let bad = |what, addr| move |_: MemError| HtifError::Syscall { request: magic, what, addr };
+        let mut args = [0u64; 4];
+        for (i, a) in args.iter_mut().enumerate() {
+            let addr = arg(i as u64);
+            *a = mem.load(addr, 8).map_err(bad("request block", addr))?;
+        }
+        let [nr, a0, a1, a2] = args;
         match nr {
             93 => return Ok(Some(HtifAction::Exit(a0 as u32))),
             64 if a0 == 1 || a0 == 2 => {
                 let len = a2.min(1 << 20);
                 let mut buf = Vec::with_capacity(len as usize);
                 for i in 0..len {
-                    buf.push(mem.load(a1.wrapping_add(i), 1)? as u8);
+                    let addr = a1.wrapping_add(i);
+                    buf.push(mem.load(addr, 1).map_err(bad("write buffer", addr))? as u8);
                 }
                 let _ = if a0 == 1 {
                     std::io::stdout().write_all(&buf)
@@ -89,11 +108,12 @@ impl Htif {
                     std::io::stderr().write_all(&buf)
                 };
                 let _ = std::io::stdout().flush();
-                mem.store(magic, 8, len)?;
+                mem.store(magic, 8, len).map_err(bad("request block", magic))?;
             }
             _ => {
                 tracing::warn!("HTIF: unsupported proxied syscall {nr}");
-                mem.store(magic, 8, (-38i64) as u64)?; // -ENOSYS
+                // -ENOSYS
+                mem.store(magic, 8, (-38i64) as u64).map_err(bad("request block", magic))?;
             }
         }
         Ok(None)
@@ -144,14 +164,32 @@ mod tests {
         let mut htif = Htif::new(SYMS);
         mem.store(0x1000, 8, 0xffff_ffff_fff8).unwrap(); // even payload: a syscall pointer
         assert_eq!(htif.poll(&mut mem), Ok(None));
-        assert_eq!(htif.poll(&mut mem), Err(MemError::AccessFault));
+        assert_eq!(
+            htif.poll(&mut mem),
+            Err(HtifError::Syscall {
+                request: 0xffff_ffff_fff8,
+                what: "request block",
+                addr: 0xffff_ffff_fff8
+            })
+        );
         // write(1, buf near the top of memory, 16) from a valid magic block.
         for (i, v) in [64u64, 1, u64::MAX - 4, 16].iter().enumerate() {
             mem.store(0x1100 + 8 * i as u64, 8, *v).unwrap();
         }
         mem.store(0x1000, 8, 0x1100).unwrap();
         htif.poll(&mut mem).unwrap();
-        assert_eq!(htif.poll(&mut mem), Err(MemError::AccessFault));
+        let err = htif.poll(&mut mem).expect_err("the buffer is outside memory");
+        assert_eq!(err, HtifError::Syscall { request: 0x1100, what: "write buffer", addr: u64::MAX - 4 });
+        assert!(err.to_string().contains("write buffer at 0xfffffffffffffffb"), "{err}");
+        assert!(!err.to_string().contains("tohost"), "{err}");
+    }
+
+    #[test]
+    fn a_mailbox_outside_memory_is_named() {
+        let mut mem = Mem(vec![0; 4096]);
+        let mut htif = Htif::new(HtifSymbols { tohost: 0x9000, fromhost: None });
+        let err = htif.poll(&mut mem).expect_err("tohost is outside memory");
+        assert_eq!(err.to_string(), "the program's HTIF mailbox tohost at 0x9000 is not in memory");
     }
 
     #[test]

@@ -104,6 +104,15 @@ struct ValidateArgs {
     #[arg(long, value_name = "K=V,...")]
     props: Option<String>,
 
+    /// Fuel budget of one device call (as `fuel` in a machine file).
+    #[arg(long, value_name = "N", default_value_t = wemu::device::DEFAULT_FUEL)]
+    fuel: u64,
+
+    /// Memory limit of the instance, all memories and tables together,
+    /// e.g. 128M (as `memory-limit` in a machine file; default 64M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<u64>,
+
     #[command(flatten)]
     paths: PathArgs,
 }
@@ -469,6 +478,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         let retired = machine.harts.iter().map(|h| h.instret()).sum::<u64>();
         let mips = if secs > 0.0 { retired as f64 / secs / 1e6 } else { 0.0 };
         eprintln!("wemu: stats: {retired} instructions retired in {secs:.3} s, {mips:.1} MIPS");
+        if let Some(kib) = peak_rss_kib() {
+            eprintln!("wemu: stats: peak host memory (resident) {} MiB", kib / 1024);
+        }
         if let Some((dev, line, n)) = machine.busiest_irq_line() {
             eprintln!(
                 "wemu: stats: busiest IRQ line: '{dev}' line {line}, {n} level changes within {} ms \
@@ -691,7 +703,10 @@ fn validate(args: ValidateArgs) -> Result<ExitCode> {
     };
     let props = wemu::validate::parse_props(args.props.as_deref().unwrap_or(""))
         .map_err(|e| anyhow::anyhow!("--props: {e}"))?;
-    let opts = wemu::validate::Options { props, ..Default::default() };
+    let mut opts = wemu::validate::Options { props, fuel: args.fuel, ..Default::default() };
+    if let Some(m) = args.memory_limit {
+        opts.memory_limit = m;
+    }
     println!("validating {origin} against {}@{}", wemu::contract::PACKAGE, wemu::contract::version_string());
     let report = wemu::validate::validate(&loader, &name, origin, &bytes, &opts);
     println!("{report}");
@@ -727,4 +742,12 @@ fn machines(args: PathArgs) -> Result<()> {
         println!("{name:<16} {desc}  [{origin}]");
     }
     Ok(())
+}
+
+/// The process's peak resident set (`VmHWM` in /proc/self/status), in KiB,
+/// where the system reports it.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

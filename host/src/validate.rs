@@ -322,7 +322,7 @@ fn run_instance(loader: &Loader, loaded: &LoadedComponent, opts: &Options, r: &m
     let (initial, peak) = dev.memory_use();
     let limit = opts.memory_limit;
     let msg = format!(
-        "linear memory {} at start, {} at most, limit {}",
+        "memories and tables together {} at start, {} at most, limit {} (on the sum)",
         initial.map_or("none".to_owned(), human_bytes),
         human_bytes(peak),
         human_bytes(limit)

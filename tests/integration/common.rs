@@ -124,10 +124,16 @@ pub fn fuzz_device_dir() -> PathBuf {
 /// A component implementing the contract's world from WIT `text`, with
 /// bodies that trap (enough to check what the loader reads from it).
 pub fn component_from_wit(text: &str, world: &str) -> Vec<u8> {
+    component_from_wit_with(text, world, |m| m)
+}
+
+/// `component_from_wit` with its core module changed by `edit` first.
+pub fn component_from_wit_with(text: &str, world: &str, edit: impl FnOnce(Vec<u8>) -> Vec<u8>) -> Vec<u8> {
     let mut resolve = wit_parser::Resolve::default();
     let pkg = resolve.push_str("device.wit", text).expect("parse wit");
     let world = resolve.select_world(&[pkg], Some(world)).expect("world");
-    let mut module = wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    let mut module =
+        edit(wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32));
     wit_component::embed_component_metadata(
         &mut module,
         &resolve,
@@ -162,7 +168,7 @@ pub struct Outcome {
     pub stderr: String,
 }
 
-fn wemu_cmd(args: &[&str]) -> Command {
+pub fn wemu_cmd(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_wemu"));
     c.args(args)
         .env("WEMU_CACHE_DIR", target_dir().join("test-cache"))

@@ -12,13 +12,18 @@ fn run_command(command: i32) -> crate::common::Outcome {
 
 /// `run_command` with `irq` (e.g. ",irq=5", or "" to leave the line unwired).
 fn run_command_wired(command: i32, irq: &str) -> crate::common::Outcome {
+    run_command_with(command, &format!("{irq},memory-limit=64M,fuel=5000000"))
+}
+
+/// Run a raw program that writes `command` to the faulty device (at
+/// 0x1002_0000, granted timers, 4 KiB of DMA and a disk) with `options`
+/// appended to its `--device` option (later keys win).
+pub fn run_command_with(command: i32, options: &str) -> crate::common::Outcome {
     let (_dir, prog) = temp_file("poke.bin", &asm::poke_then_pass(0x10020, command));
     let (_img_dir, img) = temp_file("disk.img", &[0u8; 512]);
     let dev_dir = test_device_dir();
-    let device = format!(
-        "faulty,addr=0x10020000{irq},dma=0x80000000+4K,timers=on,block={},memory-limit=64M,fuel=5000000",
-        img.display()
-    );
+    let device =
+        format!("faulty,addr=0x10020000,dma=0x80000000+4K,timers=on,block={}{options}", img.display());
     wemu(&[
         "run",
         "--device-path",

@@ -12,6 +12,7 @@ mod faults;
 mod fuzz;
 mod interrupts;
 mod js_device;
+mod limits;
 mod linux;
 mod parity;
 mod validate;

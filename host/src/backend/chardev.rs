@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
 
 use anyhow::{Context, Result, bail};
 
@@ -79,6 +79,12 @@ impl CharSink for Capture {
     }
 }
 
+/// Input bytes held for a device at most (the reader stops reading past
+/// this: backpressure, as a full UART FIFO gives a real line).
+pub const INPUT_BUFFER: usize = 64 << 10;
+/// Chunks the stdin reader thread may have read ahead of the machine.
+const READ_AHEAD_CHUNKS: usize = 4;
+
 /// Input side of a character backend.
 pub struct CharInput {
     rx: Option<Receiver<Vec<u8>>>,
@@ -96,7 +102,9 @@ impl CharInput {
     /// unprocessed (see [`RawTerminal`]); Ctrl-A x quits wemu and Ctrl-A
     /// Ctrl-A sends one Ctrl-A.
     pub fn stdin() -> Self {
-        let (tx, rx) = channel();
+        // Bounded: when the machine stops taking bytes (the device's
+        // queue is full) the reader blocks in `send` and stops reading.
+        let (tx, rx) = sync_channel(READ_AHEAD_CHUNKS);
         std::thread::Builder::new()
             .name("wemu-stdin".into())
             .spawn(move || {
@@ -125,10 +133,11 @@ impl CharInput {
         CharInput { rx: None, pending: data.to_vec() }
     }
 
-    /// Bytes waiting to be offered to the device.
+    /// Bytes waiting to be offered to the device (at most about
+    /// `INPUT_BUFFER`; more stay with the reader).
     pub fn pending(&mut self) -> &[u8] {
         if let Some(rx) = &self.rx {
-            loop {
+            while self.pending.len() < INPUT_BUFFER {
                 match rx.try_recv() {
                     Ok(chunk) => self.pending.extend_from_slice(&chunk),
                     Err(TryRecvError::Empty) => break,
@@ -152,8 +161,17 @@ impl CharInput {
         self.rx.is_some() || !self.pending.is_empty()
     }
 
+    /// Could more input still arrive from the source?
+    pub fn open(&self) -> bool {
+        self.rx.is_some()
+    }
+
     /// Block until input arrives or the source closes (idle machine).
     pub fn wait(&mut self, timeout: std::time::Duration) {
+        if self.pending.len() >= INPUT_BUFFER {
+            std::thread::sleep(timeout);
+            return;
+        }
         if let Some(rx) = &self.rx {
             match rx.recv_timeout(timeout) {
                 Ok(chunk) => self.pending.extend_from_slice(&chunk),

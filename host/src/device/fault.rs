@@ -10,11 +10,15 @@ pub enum FaultKind {
     Trap(String),
     /// The call used up its fuel budget: the device loops or is too slow.
     OutOfFuel { budget: u64 },
-    /// The device tried to grow its memory past its limit.
-    MemoryLimit { limit: u64 },
+    /// The device tried to grow its memories and tables past its limit
+    /// (on their sum), to `wanted` bytes.
+    MemoryLimit { limit: u64, wanted: u64 },
     /// The device broke a rule of the contract (e.g. an IRQ line it does
     /// not have), or raised an IRQ storm.
     Contract(String),
+    /// Each call returned, but the device keeps the machine from moving
+    /// on (a timer re-armed at the current time from `timer-fired`).
+    Hang(String),
 }
 
 /// A typed device fault. What the machine then does is the device's fault
@@ -37,10 +41,13 @@ impl fmt::Display for FaultKind {
             FaultKind::OutOfFuel { budget } => {
                 write!(f, "exceeded its budget of {budget} fuel units in one call (endless loop?)")
             }
-            FaultKind::MemoryLimit { limit } => {
-                write!(f, "tried to grow its memory past the limit of {limit} bytes")
-            }
+            FaultKind::MemoryLimit { limit, wanted } => write!(
+                f,
+                "tried to grow its memory past the limit of {limit} bytes (to {wanted} bytes, its \
+                 memories and tables together)"
+            ),
             FaultKind::Contract(msg) => write!(f, "broke the device contract: {msg}"),
+            FaultKind::Hang(msg) => write!(f, "hung the machine: {msg}"),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! path — bus → `WasmDevice::read` → component export → device code.
 
 pub mod fault;
+pub mod limits;
 pub mod state;
 
 use std::fmt::Write as _;
@@ -11,20 +12,12 @@ use wasmtime::Store;
 use wasmtime::component::Linker;
 
 pub use fault::{DeviceFault, FaultKind};
+pub use limits::{DEFAULT_FUEL, DEFAULT_MEMORY_LIMIT, Limits, SETUP_FUEL};
 pub use state::{DeviceState, DmaEvent, PowerRequest, TimerOp};
 
 use crate::contract::DeviceModelPre;
 use crate::contract::types::{self, AccessError};
 
-/// Fuel for an ordinary call (MMIO, IRQ input, timer, input bytes). A
-/// register access costs hundreds of units; this leaves room for real
-/// work (e.g. a DMA descriptor walk) while catching an endless loop in
-/// about 10–50 ms.
-pub const DEFAULT_FUEL: u64 = 20_000_000;
-/// Fuel for instantiation and `create`, which may build large state.
-pub const SETUP_FUEL: u64 = 200_000_000;
-/// Default memory limit of one instance.
-pub const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;
 /// Most IRQ output (and, separately, input) lines a device may declare.
 pub const MAX_IRQ_LINES: u32 = 4096;
 
@@ -126,7 +119,9 @@ impl WasmDevice {
             .and_then(|i| crate::contract::DeviceModel::new(&mut store, &i).map(|m| (i, m)));
         let (instance, model) = match instantiated {
             Ok(m) => m,
-            Err(e) if e.downcast_ref::<wasmtime::Trap>().is_some() => {
+            // A memory or table over the limit fails instantiation without
+            // a trap: still a fault of the device, named as such.
+            Err(e) if e.downcast_ref::<wasmtime::Trap>().is_some() || store.data().limiter.refused => {
                 return Err(fault(&mut store, e, "instantiate").into());
             }
             Err(e) => {
@@ -137,6 +132,9 @@ impl WasmDevice {
                 });
             }
         };
+        // What instantiation left in memories and tables (`validate`).
+        let limiter = &mut store.data_mut().limiter;
+        limiter.initial = Some(limiter.total.saturating_sub(limiter.exempt));
         let exports = model.wemu_device_device().clone();
         let described =
             exports.call_create(&mut store, &props).map_err(|e| fault(&mut store, e, "create"))?;
@@ -211,8 +209,8 @@ impl WasmDevice {
         self.last_budget.saturating_sub(self.store.get_fuel().unwrap_or(0))
     }
 
-    /// Linear memory: the size the first memory was created with, and the
-    /// largest any memory has grown to, in bytes.
+    /// Memories and tables together: their size once instantiated, and the
+    /// largest they reached, in bytes.
     pub fn memory_use(&self) -> (Option<u64>, u64) {
         let l = &self.store.data().limiter;
         (l.initial, l.peak)
@@ -225,7 +223,9 @@ impl WasmDevice {
         op: impl FnOnce() -> String,
         f: impl FnOnce(&crate::contract::DeviceExports, &mut Store<DeviceState>) -> wasmtime::Result<R>,
     ) -> Result<R, DeviceFault> {
-        self.store.data_mut().now_ns = now_ns;
+        let st = self.store.data_mut();
+        st.now_ns = now_ns;
+        st.irq_sets_this_call = 0;
         let budget = self.fuel;
         self.last_budget = budget;
         if let Err(e) = self.store.set_fuel(budget) {
@@ -276,6 +276,7 @@ impl WasmDevice {
     }
 
     pub fn timer_fired(&mut self, now_ns: u64, id: u32) -> Result<(), DeviceFault> {
+        self.store.data_mut().timers.fired(id);
         self.call(now_ns, || format!("timer-fired({id})"), |e, s| e.call_timer_fired(s, id))
     }
 
@@ -289,7 +290,10 @@ impl WasmDevice {
         Ok((taken as usize).min(data.len()))
     }
 
+    /// Back to power-on state. The host drops the device's timers (as a
+    /// machine reset does); what `reset` arms is kept.
     pub fn reset(&mut self, now_ns: u64) -> Result<(), DeviceFault> {
+        self.store.data_mut().timers.clear();
         self.call(now_ns, || "reset".to_owned(), |e, s| e.call_reset(s))
     }
 
@@ -297,7 +301,10 @@ impl WasmDevice {
         self.call(now_ns, || "save".to_owned(), |e, s| e.call_save(s))
     }
 
+    /// Load a state `save` produced. The device re-arms the timers it
+    /// needs in `restore`; the host drops the ones it had.
     pub fn restore(&mut self, now_ns: u64, state: &[u8]) -> Result<Result<(), String>, DeviceFault> {
+        self.store.data_mut().timers.clear();
         self.call(now_ns, || "restore".to_owned(), |e, s| e.call_restore(s, state))
     }
 
@@ -308,6 +315,8 @@ impl WasmDevice {
     pub fn recycle_state(&mut self, now_ns: u64) -> DeviceState {
         let old = self.store.data_mut();
         let mut st = DeviceState::new(&old.name, old.limiter.limit);
+        st.limiter.exempt = old.limiter.exempt;
+        st.limits = old.limits;
         st.now_ns = now_ns;
         st.dma.windows = old.dma.windows.clone();
         st.dma.rams = old.dma.rams.clone();
@@ -321,7 +330,7 @@ impl WasmDevice {
         let st = self.store.data_mut();
         Effects {
             irq_changes: std::mem::take(&mut st.irq_changes),
-            timer_ops: std::mem::take(&mut st.timer_ops),
+            timer_ops: st.timers.take(),
             power: st.power.take(),
         }
     }
@@ -338,7 +347,7 @@ fn classify(
 ) -> DeviceFault {
     let st = store.data_mut();
     let kind = if st.limiter.refused {
-        FaultKind::MemoryLimit { limit: st.limiter.limit }
+        FaultKind::MemoryLimit { limit: st.limiter.limit, wanted: st.limiter.wanted }
     } else if let Some(v) = st.violation.take() {
         FaultKind::Contract(v)
     } else if matches!(err.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::OutOfFuel)) {

@@ -4,17 +4,16 @@
 //! here and applied by the machine after the call returns, so one device
 //! never re-enters another.
 
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use wasmtime::ResourceLimiter;
-
+use super::limits::{LOG_MESSAGE_MAX, LOG_WINDOW_NS, Limits, MemoryLimiter};
 use crate::backend::block::{BlockError, BlockImage};
 use crate::backend::chardev::CharSink;
 use crate::contract::{block, chardev, clock, dma, irq, log, power, types};
 use crate::ram::Ram;
 
-/// Largest DMA transfer in one call.
-pub const DMA_MAX: u32 = 1 << 20;
+pub use super::limits::DMA_MAX;
 
 /// A timer request made by the device during a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,18 +58,6 @@ impl DmaGrant {
     }
 }
 
-/// Refuses memory growth past the instance's limit, remembering that it
-/// did so the trap is reported as what it is.
-pub struct MemoryLimiter {
-    pub limit: u64,
-    pub refused: bool,
-    /// Size of the first memory when it was created (its declared
-    /// minimum), and the largest size any memory reached (`wemu validate`
-    /// reports both).
-    pub initial: Option<u64>,
-    pub peak: u64,
-}
-
 /// Everything one device instance's store holds.
 pub struct DeviceState {
     pub name: String,
@@ -78,8 +65,14 @@ pub struct DeviceState {
     /// Output lines the device declared; `u32::MAX` until `create` returns.
     pub irq_outputs: u32,
     pub irq_changes: Vec<(u32, bool)>,
+    /// `irq.set` calls in the current call (`limits.irq_changes` caps it).
+    pub irq_sets_this_call: u32,
     pub now_ns: u64,
-    pub timer_ops: Vec<TimerOp>,
+    /// Timer requests, and which timers are armed.
+    pub timers: TimerRequests,
+    /// What the device may consume besides fuel and memory.
+    pub limits: Limits,
+    log_window: LogWindow,
     pub dma: DmaGrant,
     pub chardevs: Vec<Box<dyn CharSink>>,
     pub blocks: Vec<BlockImage>,
@@ -97,11 +90,14 @@ impl DeviceState {
     pub fn new(name: &str, memory_limit: u64) -> Self {
         DeviceState {
             name: name.to_owned(),
-            limiter: MemoryLimiter { limit: memory_limit, refused: false, initial: None, peak: 0 },
+            limiter: MemoryLimiter::new(memory_limit),
             irq_outputs: u32::MAX,
             irq_changes: Vec::new(),
+            irq_sets_this_call: 0,
             now_ns: 0,
-            timer_ops: Vec::new(),
+            timers: TimerRequests::default(),
+            limits: Limits::default(),
+            log_window: LogWindow::default(),
             dma: DmaGrant::default(),
             chardevs: Vec::new(),
             blocks: Vec::new(),
@@ -118,54 +114,179 @@ impl DeviceState {
     }
 }
 
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        // wasmtime asks with current = 0 when it creates a memory.
-        if current == 0 && self.initial.is_none() {
-            self.initial = Some(desired as u64);
+/// A device's timer requests since the machine last took them, and the
+/// timers armed. Bounded by the live-timer limit however the device calls
+/// `set-timer` and `cancel-timer`: only the last request per id matters
+/// (each replaces the timer's earlier state), so an earlier one is
+/// dropped when a new one comes, and a cancel of a timer the host never
+/// received is no request at all.
+#[derive(Debug, Default)]
+pub struct TimerRequests {
+    /// In call order; `None` where a later request replaced one.
+    ops: Vec<Option<TimerOp>>,
+    /// Where each id's pending request is in `ops`.
+    index: HashMap<u32, usize>,
+    /// Armed from the device's point of view: set, and neither fired nor
+    /// cancelled.
+    live: HashSet<u32>,
+    /// Armed in the host's timer queue (the requests taken so far, minus
+    /// the timers that fired).
+    held: HashSet<u32>,
+}
+
+impl TimerRequests {
+    /// Arm (or re-arm) timer `id`; refused when `limit` timers are armed
+    /// already and `id` is not one of them.
+    pub fn set(&mut self, id: u32, deadline_ns: u64, limit: u32) -> Result<(), String> {
+        if !self.live.contains(&id) && self.live.len() >= limit as usize {
+            return Err(format!(
+                "armed timer {id} with {} timers armed already, its limit (max-timers)",
+                self.live.len()
+            ));
         }
-        if desired as u64 > self.limit {
-            self.refused = true;
-            // Trap rather than let the guest see a failed grow: a device
-            // out of memory cannot recover meaningfully.
-            return Err(wasmtime::Error::msg(format!(
-                "memory limit of {} bytes exceeded (wanted {desired})",
-                self.limit
-            )));
-        }
-        self.peak = self.peak.max(desired as u64);
-        Ok(true)
+        self.live.insert(id);
+        self.push(id, Some(TimerOp::Set { id, deadline_ns }));
+        Ok(())
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+    pub fn cancel(&mut self, id: u32) {
+        if self.live.remove(&id) {
+            let op = self.held.contains(&id).then_some(TimerOp::Cancel { id });
+            self.push(id, op);
+        }
     }
+
+    /// Replace `id`'s pending request by `op` (`None`: no request).
+    fn push(&mut self, id: u32, op: Option<TimerOp>) {
+        if let Some(old) = self.index.remove(&id)
+            && let Some(slot) = self.ops.get_mut(old)
+        {
+            *slot = None;
+        }
+        if let Some(op) = op {
+            self.index.insert(id, self.ops.len());
+            self.ops.push(Some(op));
+        }
+        // Replaced entries are dropped once they are the majority (at most
+        // one live entry per id, so the vector stays within twice that).
+        if self.ops.len() > 64 && self.ops.len() > 2 * self.index.len() {
+            self.ops.retain(Option::is_some);
+            self.index.clear();
+            for (i, op) in self.ops.iter().flatten().enumerate() {
+                self.index.insert(op.id(), i);
+            }
+        }
+    }
+
+    /// The requests for the host's timer queue, in call order.
+    pub fn take(&mut self) -> Vec<TimerOp> {
+        self.index.clear();
+        let ops: Vec<TimerOp> = std::mem::take(&mut self.ops).into_iter().flatten().collect();
+        for op in &ops {
+            match *op {
+                TimerOp::Set { id, .. } => self.held.insert(id),
+                TimerOp::Cancel { id } => self.held.remove(&id),
+            };
+        }
+        ops
+    }
+
+    /// The host fired timer `id` (it is no longer armed).
+    pub fn fired(&mut self, id: u32) {
+        self.held.remove(&id);
+        // Re-armed since the host took it? Then it stays live.
+        if !self.index.contains_key(&id) {
+            self.live.remove(&id);
+        }
+    }
+
+    /// The host dropped every timer of the device (machine reset, restore).
+    pub fn clear(&mut self) {
+        *self = TimerRequests::default();
+    }
+
+    /// Timers armed now.
+    pub fn armed(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Requests waiting (tests).
+    pub fn pending(&self) -> usize {
+        self.index.len()
+    }
+}
+
+impl TimerOp {
+    pub fn id(&self) -> u32 {
+        match *self {
+            TimerOp::Set { id, .. } | TimerOp::Cancel { id } => id,
+        }
+    }
+}
+
+/// Log records printed in the current window of virtual time, and those
+/// dropped past `limits.log_records`.
+#[derive(Debug, Default)]
+struct LogWindow {
+    start_ns: u64,
+    printed: u32,
+    dropped: u64,
+}
+
+/// `message` cut to at most `LOG_MESSAGE_MAX` bytes, on a character
+/// boundary, saying how much was cut.
+fn clip_message(message: String) -> String {
+    if message.len() <= LOG_MESSAGE_MAX {
+        return message;
+    }
+    let mut end = LOG_MESSAGE_MAX;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes not shown)", &message[..end], message.len() - end)
 }
 
 impl types::Host for DeviceState {}
 
 impl log::Host for DeviceState {
     fn log(&mut self, level: types::LogLevel, message: String) -> wasmtime::Result<()> {
+        let message = clip_message(message);
         let dev = self.name.as_str();
-        match level {
-            types::LogLevel::Trace => tracing::trace!(target: "wemu::device", device = dev, "{message}"),
-            types::LogLevel::Debug => tracing::debug!(target: "wemu::device", device = dev, "{message}"),
-            types::LogLevel::Info => tracing::info!(target: "wemu::device", device = dev, "{message}"),
-            types::LogLevel::Warn => tracing::warn!(target: "wemu::device", device = dev, "{message}"),
-            types::LogLevel::Error => {
-                tracing::error!(target: "wemu::device", device = dev, "{message}");
-                self.last_error = Some(message);
+        // The panic message is kept whatever the rate: it explains a trap.
+        let is_error = matches!(level, types::LogLevel::Error);
+        let w = &mut self.log_window;
+        if self.now_ns.saturating_sub(w.start_ns) >= LOG_WINDOW_NS || self.now_ns < w.start_ns {
+            if w.dropped > 0 {
+                tracing::warn!(
+                    target: "wemu::device", device = dev,
+                    "{} log record(s) of device '{dev}' dropped: over its limit of {} per second of virtual time (log-limit)",
+                    w.dropped, self.limits.log_records
+                );
             }
+            *w = LogWindow { start_ns: self.now_ns, printed: 0, dropped: 0 };
+        }
+        if w.printed >= self.limits.log_records {
+            if w.dropped == 0 {
+                tracing::warn!(
+                    target: "wemu::device", device = dev,
+                    "device '{dev}' logged {} records within a second of virtual time (log-limit): \
+                     further records are dropped until the second ends",
+                    self.limits.log_records
+                );
+            }
+            w.dropped += 1;
+        } else {
+            w.printed += 1;
+            match level {
+                types::LogLevel::Trace => tracing::trace!(target: "wemu::device", device = dev, "{message}"),
+                types::LogLevel::Debug => tracing::debug!(target: "wemu::device", device = dev, "{message}"),
+                types::LogLevel::Info => tracing::info!(target: "wemu::device", device = dev, "{message}"),
+                types::LogLevel::Warn => tracing::warn!(target: "wemu::device", device = dev, "{message}"),
+                types::LogLevel::Error => tracing::error!(target: "wemu::device", device = dev, "{message}"),
+            }
+        }
+        if is_error {
+            self.last_error = Some(message);
         }
         Ok(())
     }
@@ -179,6 +300,13 @@ impl irq::Host for DeviceState {
                 self.irq_outputs
             )));
         }
+        self.irq_sets_this_call = self.irq_sets_this_call.saturating_add(1);
+        if self.irq_sets_this_call > self.limits.irq_changes {
+            return Err(self.violate(format!(
+                "queued more than {} IRQ line changes in one call (max-irq-changes)",
+                self.limits.irq_changes
+            )));
+        }
         self.irq_changes.push((line, level));
         Ok(())
     }
@@ -189,11 +317,11 @@ impl clock::Host for DeviceState {
         Ok(self.now_ns)
     }
     fn set_timer(&mut self, id: u32, deadline_ns: u64) -> wasmtime::Result<()> {
-        self.timer_ops.push(TimerOp::Set { id, deadline_ns });
-        Ok(())
+        let limit = self.limits.timers;
+        self.timers.set(id, deadline_ns, limit).map_err(|msg| self.violate(msg))
     }
     fn cancel_timer(&mut self, id: u32) -> wasmtime::Result<()> {
-        self.timer_ops.push(TimerOp::Cancel { id });
+        self.timers.cancel(id);
         Ok(())
     }
 }
@@ -281,6 +409,10 @@ impl block::Host for DeviceState {
         offset: u64,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<(), block::BlockError>> {
+        // As for reads: one request moves at most DMA_MAX bytes.
+        if data.len() > DMA_MAX as usize {
+            return Ok(Err(block::BlockError::OutOfRange));
+        }
         Ok(match self.blocks.get(port as usize) {
             Some(img) => img.write(offset, &data).map_err(block_err),
             None => Err(block::BlockError::NoBackend),
@@ -302,5 +434,73 @@ impl power::Host for DeviceState {
     fn reset(&mut self) -> wasmtime::Result<()> {
         self.power.get_or_insert(PowerRequest::Reset);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_last_request_per_timer_is_queued() {
+        let mut t = TimerRequests::default();
+        for i in 0..100_000 {
+            t.set(4, i, 1).expect("one timer");
+        }
+        assert_eq!(t.pending(), 1);
+        assert!(t.ops.len() <= 130, "replaced requests are dropped: {}", t.ops.len());
+        assert_eq!(t.take(), vec![TimerOp::Set { id: 4, deadline_ns: 99_999 }]);
+        // The host holds timer 4 now: cancelling it is a request.
+        t.cancel(4);
+        assert_eq!(t.take(), vec![TimerOp::Cancel { id: 4 }]);
+        assert_eq!(t.armed(), 0);
+    }
+
+    #[test]
+    fn timers_armed_and_cancelled_within_a_call_leave_nothing() {
+        let mut t = TimerRequests::default();
+        for id in 0..1_000_000 {
+            t.set(id, 10, 1).expect("one at a time");
+            t.cancel(id);
+        }
+        assert!(t.ops.len() <= 130, "{}", t.ops.len());
+        assert_eq!(t.take(), Vec::new());
+    }
+
+    #[test]
+    fn the_limit_counts_armed_timers_and_frees_fired_ones() {
+        let mut t = TimerRequests::default();
+        t.set(1, 10, 2).expect("first");
+        t.set(2, 20, 2).expect("second");
+        t.set(1, 30, 2).expect("re-arming is not a new timer");
+        let err = t.set(3, 40, 2).expect_err("a third");
+        assert!(err.contains("armed timer 3 with 2 timers armed already"), "{err}");
+        assert_eq!(t.take().len(), 2);
+        t.fired(2);
+        t.set(3, 40, 2).expect("timer 2 fired: room again");
+        assert_eq!(t.take(), vec![TimerOp::Set { id: 3, deadline_ns: 40 }]);
+        t.clear();
+        assert_eq!(t.armed(), 0);
+    }
+
+    #[test]
+    fn requests_keep_their_call_order() {
+        let mut t = TimerRequests::default();
+        t.set(1, 5, 8).expect("1");
+        t.set(2, 5, 8).expect("2");
+        t.set(1, 5, 8).expect("1 again: now after 2");
+        assert_eq!(
+            t.take(),
+            vec![TimerOp::Set { id: 2, deadline_ns: 5 }, TimerOp::Set { id: 1, deadline_ns: 5 }]
+        );
+    }
+
+    #[test]
+    fn long_log_messages_are_clipped_on_a_character_boundary() {
+        let long = "é".repeat(LOG_MESSAGE_MAX);
+        let clipped = clip_message(long.clone());
+        assert!(clipped.len() < long.len());
+        assert!(clipped.ends_with(&format!("({} more bytes not shown)", long.len() - LOG_MESSAGE_MAX)));
+        assert_eq!(clip_message("short".into()), "short");
     }
 }

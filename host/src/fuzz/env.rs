@@ -150,6 +150,7 @@ impl Sandbox {
         let ram = Rc::new(Ram::new("sandbox", RAM_BASE, RAM_SIZE as usize, false));
         let output = Rc::new(RefCell::new(Vec::new()));
         let mut state = DeviceState::new(&target.name, target.memory_limit);
+        state.limiter.exempt = target.coverage_bytes;
         state.dma.windows = vec![(RAM_BASE, RAM_SIZE)];
         state.dma.rams = vec![ram.clone()];
         state.dma_log = Some(Vec::new());
@@ -251,7 +252,7 @@ impl Sandbox {
                 obs.irqs.push((line, level));
             }
         }
-        for op in st.timer_ops.drain(..) {
+        for op in st.timers.take() {
             match op {
                 TimerOp::Set { id, deadline_ns } => timers.set(0, id, deadline_ns),
                 TimerOp::Cancel { id } => timers.cancel(0, id),

@@ -101,6 +101,7 @@ impl Finding {
             FaultKind::OutOfFuel { .. } => (FindingKind::Hang, format!("out of fuel in {what}")),
             FaultKind::MemoryLimit { .. } => (FindingKind::Memory, format!("memory limit in {what}")),
             FaultKind::Contract(msg) => (FindingKind::Contract, without_numbers(msg)),
+            FaultKind::Hang(msg) => (FindingKind::Hang, without_numbers(msg)),
         };
         Finding::new(kind, op, fault.to_string(), &detail)
     }

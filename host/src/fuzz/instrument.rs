@@ -71,6 +71,9 @@ pub struct Instrumented {
     pub counters: usize,
     /// The equality comparisons with a constant, in slot order.
     pub sites: Vec<CmpSite>,
+    /// Bytes of the counter memory the instrumentation added: the
+    /// fuzzer's, not charged to the device's memory limit.
+    pub map_bytes: u64,
     /// Word index (in the coverage list) of the first comparison slot.
     pub slots: usize,
 }
@@ -292,6 +295,7 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented> {
         counters: layout.counters as usize,
         sites: layout.sites,
         slots: ((layout.slots - MAP_OFFSET) / 8) as usize,
+        map_bytes: layout.map_bytes,
     })
 }
 

@@ -42,6 +42,9 @@ pub struct Target {
     pub props: Vec<Property>,
     pub fuel: u64,
     pub memory_limit: u64,
+    /// The counter memory the instrumentation added, exempt from
+    /// `memory_limit` (it is the fuzzer's, not the device's).
+    pub coverage_bytes: u64,
     /// Number of instrumented blocks, when instrumented.
     pub blocks: Option<usize>,
     /// All coverage counters (blocks and value-profile features).
@@ -79,6 +82,7 @@ impl Target {
             props: opts.props.clone(),
             fuel: opts.fuel,
             memory_limit: opts.memory_limit,
+            coverage_bytes: instrumented.as_ref().map_or(0, |i| i.map_bytes),
             blocks: instrumented.as_ref().map(|i| i.blocks),
             counters: instrumented.as_ref().map_or(0, |i| i.counters),
             sites: instrumented.as_ref().map(|i| i.sites.clone()).unwrap_or_default(),

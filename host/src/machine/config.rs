@@ -275,6 +275,9 @@ struct DeviceRepr {
     power: Option<bool>,
     memory_limit: Option<Size>,
     fuel: Option<u64>,
+    max_timers: Option<u32>,
+    max_irq_changes: Option<u32>,
+    log_limit: Option<u32>,
     on_fault: Option<FaultPolicy>,
     #[serde(default)]
     remove: bool,
@@ -351,6 +354,12 @@ pub struct DeviceSpec {
     pub power: bool,
     pub memory_limit: Option<u64>,
     pub fuel: Option<u64>,
+    /// Timers armed at once (`max-timers`); `None`: the default.
+    pub max_timers: Option<u32>,
+    /// IRQ line changes queued by one call (`max-irq-changes`).
+    pub max_irq_changes: Option<u32>,
+    /// Log records printed per second of virtual time (`log-limit`).
+    pub log_limit: Option<u32>,
     /// What a fault of this device does; `None`: `--on-device-fault`.
     pub on_fault: Option<FaultPolicy>,
     pub loc: Loc,
@@ -629,6 +638,9 @@ fn merge_device(
                 power: false,
                 memory_limit: None,
                 fuel: None,
+                max_timers: None,
+                max_irq_changes: None,
+                log_limit: None,
                 on_fault: None,
                 loc: loc.clone(),
             });
@@ -686,6 +698,15 @@ fn merge_device(
     if let Some(f) = d.fuel {
         x.fuel = Some(f);
     }
+    for (key, to) in [
+        (d.max_timers, &mut x.max_timers),
+        (d.max_irq_changes, &mut x.max_irq_changes),
+        (d.log_limit, &mut x.log_limit),
+    ] {
+        if key.is_some() {
+            *to = key;
+        }
+    }
     if let Some(p) = d.on_fault {
         x.on_fault = Some(p);
     }
@@ -742,6 +763,16 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
             "memory-limit" => d.memory_limit = Some(Size(parse_size(v).map_err(|e| err(&loc, e))?)),
             "fuel" => {
                 d.fuel = Some(parse_u64(v).ok_or_else(|| err(&loc, format!("fuel '{v}' is not a number")))?)
+            }
+            "max-timers" | "max-irq-changes" | "log-limit" => {
+                let n = parse_u64(v)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| err(&loc, format!("{k} '{v}' is not a number up to {}", u32::MAX)))?;
+                match k {
+                    "max-timers" => d.max_timers = Some(n),
+                    "max-irq-changes" => d.max_irq_changes = Some(n),
+                    _ => d.log_limit = Some(n),
+                }
             }
             "on-fault" => d.on_fault = Some(v.parse().map_err(|e: String| err(&loc, e))?),
             _ => {

@@ -144,6 +144,9 @@ pub struct Platform {
     /// The completion in effect while the interrupted instruction reruns.
     pub(crate) completing: Option<fault::Completion>,
     pub(crate) storm: storm::StormGuard,
+    /// Per device: the virtual time its timers last fired at, and how many
+    /// fired at that instant (the hang guard in `fire_timers`).
+    pub(crate) timer_fires: Vec<(u64, u32)>,
 }
 
 impl Platform {
@@ -224,6 +227,7 @@ impl Machine {
             loader::check_grants(&loaded, &d.name, &granted).map_err(|m| other(&d.loc, m))?;
 
             let mut state = DeviceState::new(&d.name, d.memory_limit.unwrap_or(device::DEFAULT_MEMORY_LIMIT));
+            state.limits = device_limits(d);
             state.dma.windows = d.dma_windows(&spec.memory)?;
             state.dma.rams = rams.iter().filter(|r| !r.read_only()).cloned().collect();
             for (port, binding) in d.chardevs.iter().enumerate() {
@@ -318,6 +322,7 @@ impl Machine {
             completion: None,
             completing: None,
             storm: storm::StormGuard::default(),
+            timer_fires: vec![(0, 0); spec.devices.len()],
         };
         // Apply whatever the devices asked for while being created. A
         // fault here (a controller failing on its first input) is a setup
@@ -379,6 +384,16 @@ impl Machine {
     /// The devices, in machine-file order.
     pub fn devices(&self) -> impl Iterator<Item = &WasmDevice> {
         self.platform.slots.iter().map(|s| &s.dev)
+    }
+}
+
+/// The limits a device is held to: its machine-file keys over the defaults.
+fn device_limits(d: &config::DeviceSpec) -> device::Limits {
+    let default = device::Limits::default();
+    device::Limits {
+        timers: d.max_timers.unwrap_or(default.timers),
+        irq_changes: d.max_irq_changes.unwrap_or(default.irq_changes),
+        log_records: d.log_limit.unwrap_or(default.log_records),
     }
 }
 

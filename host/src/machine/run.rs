@@ -10,6 +10,7 @@ use super::fault::{Completion, Incident, all_ones};
 use super::storm::Admit;
 use super::{Machine, Platform};
 use crate::bus::Target;
+use crate::device::limits::TIMER_REFIRES;
 use crate::device::{DeviceFault, Effects, FaultKind, PowerRequest, TimerOp};
 use crate::image::Image;
 use crate::irq::{Delivery, Sink};
@@ -36,16 +37,17 @@ pub enum RunError {
     Device { fault: DeviceFault, pc: Option<u64> },
     #[error("guest stopped on hart {hart}: {halt}")]
     Guest { hart: usize, halt: Halt },
-    #[error("the program's HTIF mailbox tohost at {tohost:#x} is not in memory")]
-    Htif { tohost: u64 },
+    #[error(transparent)]
+    Htif(#[from] crate::htif::HtifError),
     #[error("machine reset failed: {0}")]
     Reset(String),
     #[error(
         "every hart waits for an interrupt (wfi at pc {}) that nothing can raise: \
-         no timer is armed and no input can arrive",
-        pcs.iter().map(|pc| format!("{pc:#x}")).collect::<Vec<_>>().join(", ")
+         no timer is armed and no input can arrive{}",
+        pcs.iter().map(|pc| format!("{pc:#x}")).collect::<Vec<_>>().join(", "),
+        if *refused > 0 { format!(" ({refused} input byte(s) wait that the device does not take)") } else { String::new() }
     )]
-    Deadlock { pcs: Vec<u64> },
+    Deadlock { pcs: Vec<u64>, refused: usize },
 }
 
 /// Something a device asked for that ends the current batch.
@@ -290,8 +292,56 @@ impl Platform {
         tracing::info!(target: "wemu::irq", "{} line {line} -> {to}: {}", self.slots[device].spec.name, u8::from(level));
     }
 
-    /// Offer waiting input bytes to their devices.
-    pub(crate) fn deliver_input(&mut self) {
+    /// Fire the device timers due at `now`, in deadline order. A timer
+    /// re-armed at or before `now` fires again at once; a device whose
+    /// timers fire more than its armed-timer limit plus `TIMER_REFIRES`
+    /// times at one instant keeps virtual time from moving on, so it is a
+    /// hang fault, handled by its policy.
+    pub(crate) fn fire_timers(&mut self, now: u64) {
+        while let Some((dev, id)) = self.events.pop_due(now) {
+            if self.is_isolated(dev) {
+                continue;
+            }
+            let fired = match self.timer_fires.get_mut(dev) {
+                Some(at) if at.0 == now => {
+                    at.1 = at.1.saturating_add(1);
+                    at.1
+                }
+                Some(at) => {
+                    *at = (now, 1);
+                    1
+                }
+                None => 1,
+            };
+            let allowed = self.slots[dev].dev.state().limits.timers.saturating_add(TIMER_REFIRES);
+            if fired > allowed {
+                let slot = &self.slots[dev];
+                let fault = DeviceFault {
+                    device: slot.spec.name.clone(),
+                    component: slot.spec.component.clone(),
+                    op: format!("timer-fired({id})"),
+                    kind: FaultKind::Hang(format!(
+                        "its timers fired {allowed} times at virtual time {now} ns without time moving on \
+                         (a timer re-armed at or before the current time from timer-fired?)"
+                    )),
+                };
+                self.on_fault(dev, fault);
+            } else {
+                match self.slots[dev].dev.timer_fired(now, id) {
+                    Ok(()) => self.apply_effects(dev),
+                    Err(f) => self.on_fault(dev, f),
+                }
+            }
+            if self.stopping() {
+                return;
+            }
+        }
+    }
+
+    /// Offer waiting input bytes to their devices; whether any device took
+    /// any.
+    pub(crate) fn deliver_input(&mut self) -> bool {
+        let mut took = false;
         for i in 0..self.inputs.len() {
             let (device, port) = (self.inputs[i].device, self.inputs[i].port);
             if self.is_isolated(device) {
@@ -305,19 +355,24 @@ impl Platform {
             let now = self.now_ns;
             match self.slots[device].dev.char_input(now, port, &chunk) {
                 Ok(taken) => {
+                    took |= taken > 0;
                     self.inputs[i].input.consume(taken);
                     self.apply_effects(device);
                 }
                 Err(f) => self.on_fault(device, f),
             }
             if self.stopping() {
-                return;
+                break;
             }
         }
+        took
     }
 
+    /// Could more input still arrive from a backend (a device may take
+    /// it)? Bytes waiting that the device refused do not count: only the
+    /// guest can make room for them, and an idle guest will not.
     pub(crate) fn input_live(&self) -> bool {
-        self.inputs.iter().any(|b| b.input.live())
+        self.inputs.iter().any(|b| b.input.open())
     }
 
     /// Copy an image's segments into RAM/ROM; every byte must land in memory.
@@ -475,18 +530,7 @@ impl Machine {
 
             // Timers due now, then input, then held IRQ levels, then the
             // pins they changed.
-            while let Some((dev, id)) = self.platform.events.pop_due(now) {
-                if self.platform.is_isolated(dev) {
-                    continue;
-                }
-                match self.platform.slots[dev].dev.timer_fired(now, id) {
-                    Ok(()) => self.platform.apply_effects(dev),
-                    Err(f) => self.platform.on_fault(dev, f),
-                }
-                if self.platform.stopping() {
-                    break;
-                }
-            }
+            self.platform.fire_timers(now);
             if !self.platform.stopping() {
                 self.platform.deliver_input();
             }
@@ -551,16 +595,7 @@ impl Machine {
                 match htif.poll(&mut self.platform) {
                     Ok(None) => {}
                     Ok(Some(crate::htif::HtifAction::Exit(code))) => return Ok(Exit::Poweroff(code)),
-                    Err(_) => {
-                        return Err(RunError::Htif {
-                            tohost: self
-                                .boot
-                                .iter()
-                                .flat_map(|b| &b.images)
-                                .find_map(|(_, i)| i.htif)
-                                .map_or(0, |h| h.tohost),
-                        });
-                    }
+                    Err(e) => return Err(e.into()),
                 }
             }
         }
@@ -594,15 +629,25 @@ impl Machine {
             }
             return Ok(());
         }
+        // Bytes that arrived while the harts ran, or that the device can
+        // take now that the guest read the ones before: offer them once
+        // more before deciding anything.
+        if self.platform.deliver_input()
+            || self.platform.stop.is_some()
+            || !self.platform.pin_changes.is_empty()
+        {
+            return Ok(());
+        }
         if self.platform.input_live() {
             self.wait_input(Duration::from_millis(50));
             return Ok(());
         }
-        Err(RunError::Deadlock { pcs: self.harts.iter().map(|h| h.pc).collect() })
+        let refused = self.platform.inputs.iter_mut().map(|b| b.input.pending().len()).sum();
+        Err(RunError::Deadlock { pcs: self.harts.iter().map(|h| h.pc).collect(), refused })
     }
 
     fn wait_input(&mut self, timeout: Duration) {
-        match self.platform.inputs.iter_mut().find(|b| b.input.live()) {
+        match self.platform.inputs.iter_mut().find(|b| b.input.open()) {
             Some(b) => b.input.wait(timeout),
             None => std::thread::sleep(timeout),
         }

@@ -53,6 +53,8 @@ pub(super) struct Layout {
     /// Address of the first comparison slot.
     pub slots: u32,
     pub sites: Vec<CmpSite>,
+    /// Size of the counter memory in bytes.
+    pub map_bytes: u64,
 }
 
 /// Rewrite one core module: counters in every block, the counter memory,
@@ -205,7 +207,7 @@ pub(super) fn instrument_module(bytes: &[u8]) -> Result<(wasm_encoder::Module, L
     let mut module = wasm_encoder::Module::new();
     re.parse_core_module(&mut module, Parser::new(0), bytes)
         .map_err(|e| anyhow::anyhow!("rewriting the device module: {e}"))?;
-    Ok((module, Layout { blocks, counters, slots, sites: next.sites }))
+    Ok((module, Layout { blocks, counters, slots, sites: next.sites, map_bytes: pages * 65536 }))
 }
 
 /// The counter increment for block `index`: stack-neutral, so it is valid

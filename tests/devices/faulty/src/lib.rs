@@ -21,6 +21,10 @@
 //! | 11 | IRQ storm: toggle IRQ line 0 `STORM_TOGGLES` times (raise, lower, …; it ends low) |
 //! | 12 | arm timer 1 for 20 µs from now (see 7) |
 //! | 13 | scratch = scratch * 2 + 1, then raise IRQ line 0 (a second call would show) |
+//! | 14 | arm timer 3 for now; when it fires it re-arms itself for now (a hang) |
+//! | 15 | arm `STRAY_TIMERS` new timers, far in the future, with ids never used before |
+//! | 16 | re-arm timer 4 a million times, then cancel it (queues must stay small) |
+//! | 17 | log `LOG_FLOOD` warnings in one call |
 //!
 //! Property `panic-on-create = true` makes `create` itself trap, and
 //! `panic-on-irq-input = true` makes its IRQ input line 0 trap when it
@@ -34,6 +38,10 @@ use wemu_guest::{AccessError, Description, Device, DtNode, Props, block, clock, 
 pub const SCRATCH_RESET: u64 = 0x5eed;
 /// Level changes made by command 11.
 pub const STORM_TOGGLES: u32 = 100_000;
+/// Timers armed by one command 15.
+pub const STRAY_TIMERS: u32 = 750;
+/// Warnings logged by command 17.
+pub const LOG_FLOOD: u32 = 5000;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Faulty {
@@ -41,11 +49,20 @@ pub struct Faulty {
     probe_addr: u64,
     scratch: u64,
     panic_on_irq_input: bool,
+    /// The next id command 15 arms.
+    #[serde(default)]
+    next_timer: u32,
 }
 
 impl Default for Faulty {
     fn default() -> Self {
-        Faulty { result: 0, probe_addr: 0, scratch: SCRATCH_RESET, panic_on_irq_input: false }
+        Faulty {
+            result: 0,
+            probe_addr: 0,
+            scratch: SCRATCH_RESET,
+            panic_on_irq_input: false,
+            next_timer: 100,
+        }
     }
 }
 
@@ -138,6 +155,24 @@ impl Device for Faulty {
                     self.scratch = self.scratch.wrapping_mul(2).wrapping_add(1);
                     irq::set(0, true);
                 }
+                14 => clock::set_timer(3, clock::now_ns()),
+                15 => {
+                    for _ in 0..STRAY_TIMERS {
+                        clock::set_timer(self.next_timer, u64::MAX);
+                        self.next_timer = self.next_timer.wrapping_add(1);
+                    }
+                }
+                16 => {
+                    for i in 0..1_000_000u64 {
+                        clock::set_timer(4, u64::MAX - i);
+                    }
+                    clock::cancel_timer(4);
+                }
+                17 => {
+                    for i in 0..LOG_FLOOD {
+                        wemu_guest::log::warn(&format!("flood record {i}"));
+                    }
+                }
                 _ => {}
             },
             8 => self.probe_addr = value,
@@ -157,6 +192,9 @@ impl Device for Faulty {
         self.result = clock::now_ns();
         if id == 1 {
             irq::set(0, true);
+        }
+        if id == 3 {
+            clock::set_timer(3, clock::now_ns());
         }
     }
 
