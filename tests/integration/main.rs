@@ -14,5 +14,6 @@ mod interrupts;
 mod js_device;
 mod linux;
 mod parity;
+mod setup;
 mod validate;
 mod virtio;
