@@ -10,6 +10,7 @@ mod docs;
 mod dtb;
 mod faults;
 mod fuzz;
+mod input_limits;
 mod interrupts;
 mod js_device;
 mod linux;
