@@ -18,6 +18,26 @@ targets:
 # cross gcc, kernel source), and the JavaScript device's npm packages.
 setup: targets setup-c setup-qemu-user setup-qemu-system setup-linux setup-js
 
+# apt-get as the setup recipes run it: as root (sudo when not root), never
+# asking questions, waiting up to 5 minutes for another apt-get or dpkg to
+# release the dpkg lock. `update` is also retried (10 tries,
+# WEMU_APT_RETRY_DELAY seconds apart, default 10): the lock on the package
+# lists is not always covered by that timeout.
+[private]
+_apt +args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    tries=1; if [ "{{args}}" = update ]; then tries=10; fi
+    for i in $(seq "$tries"); do
+        if $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 {{args}}; then exit 0; fi
+        if [ "$i" -lt "$tries" ]; then
+            echo "apt-get {{args}} failed (another apt-get holding the lock?); retry $((i + 1))/$tries" >&2
+            sleep "${WEMU_APT_RETRY_DELAY:-10}"
+        fi
+    done
+    exit 1
+
 # clang and lld with the wasm32 target: `cargo build` compiles the devices
 # written in C (devices/crc32-dma) with them. Debian/Ubuntu packages `clang`
 # and `lld`; uses sudo when not root. Another clang: WEMU_CLANG=PATH.
@@ -33,9 +53,8 @@ setup-c:
         echo "clang/wasm-ld missing and no apt-get: install clang and lld (with the wasm32 target) yourself" >&2
         exit 1
     fi
-    sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y clang lld
+    "{{just_executable()}}" --justfile "{{justfile()}}" _apt update
+    "{{just_executable()}}" --justfile "{{justfile()}}" _apt install -y clang lld
 
 # qemu-riscv64, the reference the cpu crate's differential tests
 # (host/cpu/tests/differential.rs) compare the hart against. Debian/Ubuntu
@@ -48,9 +67,8 @@ setup-qemu-user:
         echo "qemu-riscv64 missing and no apt-get: install QEMU's user-mode emulator (e.g. qemu-user) yourself" >&2
         exit 1
     fi
-    sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y qemu-user
+    "{{just_executable()}}" --justfile "{{justfile()}}" _apt update
+    "{{just_executable()}}" --justfile "{{justfile()}}" _apt install -y qemu-user
     command -v qemu-riscv64 >/dev/null
 
 # qemu-system-riscv64, the reference emulator the integration tests
@@ -64,9 +82,8 @@ setup-qemu-system:
         echo "qemu-system-riscv64 missing and no apt-get: install QEMU (e.g. qemu-system-misc) yourself" >&2
         exit 1
     fi
-    sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y qemu-system-misc
+    "{{just_executable()}}" --justfile "{{justfile()}}" _apt update
+    "{{just_executable()}}" --justfile "{{justfile()}}" _apt install -y qemu-system-misc
     command -v qemu-system-riscv64 >/dev/null
 
 # What the Linux boot tests need (tests/linux/build.sh): Debian's kernel
@@ -99,8 +116,8 @@ setup-linux:
                 $sudo tee /etc/apt/sources.list.d/wemu-deb-src.list >/dev/null || true
         fi
     fi
-    $sudo apt-get update
-    if [ -n "$missing" ]; then DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y $missing; fi
+    "{{just_executable()}}" --justfile "{{justfile()}}" _apt update
+    if [ -n "$missing" ]; then "{{just_executable()}}" --justfile "{{justfile()}}" _apt install -y $missing; fi
 
 # componentize-js is pinned by devices/doorbell-js/package-lock.json; Debian's
 # nodejs/npm are installed with apt-get if node is missing.
@@ -113,9 +130,8 @@ setup-js:
             echo "node/npm missing and no apt-get: install Node.js 20 or newer yourself" >&2
             exit 1
         fi
-        sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-        $sudo apt-get update
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y nodejs npm
+        "{{just_executable()}}" --justfile "{{justfile()}}" _apt update
+        "{{just_executable()}}" --justfile "{{justfile()}}" _apt install -y nodejs npm
     fi
     major="$(node -p 'process.versions.node.split(".")[0]')"
     if [ "$major" -lt 20 ]; then

@@ -85,13 +85,27 @@ pub fn find_opensbi() -> Option<PathBuf> {
     OPENSBI_PATHS.iter().map(PathBuf::from).find(|p| p.is_file())
 }
 
-fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("{what} {}", path.display()))
+/// Load an image file as `what` ("kernel", "firmware") for `machine`: a
+/// raw one must fit in the memory region it is placed in, an ELF's
+/// loadable segments in the machine's memory (see [`image::load`]).
+fn load(machine: &Machine, path: &Path, raw_addr: u64, what: &str) -> Result<Image> {
+    let limits = image::Limits { raw: room_at(machine, raw_addr), segments: memory_total(machine) };
+    image::load(path, raw_addr, limits).with_context(|| format!("{what} {}", path.display()))
 }
 
-fn parse(bytes: &[u8], raw_addr: u64, path: &Path) -> Result<Image> {
-    image::parse(bytes, raw_addr)
-        .map_err(|message| image::ImageError { file: path.display().to_string(), message }.into())
+/// Bytes of memory from `addr` to the end of the region holding it (0 if
+/// none does: the placement then reports where the image fell).
+fn room_at(machine: &Machine, addr: u64) -> u64 {
+    machine
+        .spec
+        .memory
+        .iter()
+        .find(|m| addr >= m.base && addr - m.base < m.size)
+        .map_or(0, |m| m.size - (addr - m.base))
+}
+
+fn memory_total(machine: &Machine) -> u64 {
+    machine.spec.memory.iter().fold(0u64, |sum, m| sum.saturating_add(m.size))
 }
 
 fn end_of(img: &Image) -> u64 {
@@ -114,11 +128,24 @@ pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
         .with_context(|| format!("machine '{}' has no RAM to boot from", machine.spec.name))?;
     let ram_end = ram.base.saturating_add(ram.size);
 
-    let kernel = match &opts.kernel {
-        Some(p) => Some((p.clone(), read(p, "kernel")?)),
-        None => None,
+    // The header tells a Linux `Image` (which wants firmware) apart; the
+    // file itself is read once its load address is known.
+    let head = match &opts.kernel {
+        Some(p) => image::read_head(p, 0x40).with_context(|| format!("kernel {}", p.display()))?,
+        None => Vec::new(),
     };
-    let linux = kernel.as_ref().is_some_and(|(_, b)| is_linux_image(b));
+    let linux = is_linux_image(&head);
+    if let (Some(addr), Some(p)) = (opts.kernel_addr, &opts.kernel)
+        && head.starts_with(image::ELF_MAGIC)
+    {
+        // An ELF goes where its program headers say; moving it would break
+        // its absolute addresses, so the option cannot be honoured.
+        bail!(
+            "--kernel-addr {addr:#x}: kernel {} is an ELF, loaded at the addresses in its program headers; \
+             --kernel-addr places a raw binary (or a Linux Image): drop it, or link the ELF at that address",
+            p.display()
+        );
+    }
     let firmware_path = match &opts.bios {
         Bios::None => None,
         Bios::Auto if !linux => None,
@@ -131,14 +158,14 @@ pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
             )
         })?),
     };
-    if kernel.is_none() && firmware_path.is_none() {
+    if opts.kernel.is_none() && firmware_path.is_none() {
         bail!("nothing to run: give --kernel FILE (and/or --bios FILE)");
     }
 
     let mut images: Vec<(String, Image)> = Vec::new();
     let firmware = match &firmware_path {
         Some(p) => {
-            let img = parse(&read(p, "firmware")?, ram.base, p)?;
+            let img = load(machine, p, ram.base, "firmware")?;
             images.push((p.display().to_string(), img.clone()));
             Some(img)
         }
@@ -146,12 +173,12 @@ pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
     };
 
     let mut kernel_entry = None;
-    if let Some((path, bytes)) = &kernel {
+    if let Some(path) = &opts.kernel {
         let raw_addr = opts.kernel_addr.unwrap_or(match &firmware {
             Some(fw) => end_of(fw).next_multiple_of(2 * MIB),
             None => ram.base,
         });
-        let img = parse(bytes, raw_addr, path)?;
+        let img = load(machine, path, raw_addr, "kernel")?;
         kernel_entry = Some(img.entry);
         images.push((path.display().to_string(), img));
     }
@@ -159,19 +186,22 @@ pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
     let mut chosen = Chosen { bootargs: opts.append.clone(), initrd: None };
     if let Some(path) = &opts.initrd {
         let Some(entry) = kernel_entry else { bail!("--initrd needs a --kernel to go with it") };
-        let data = read(path, "initrd")?;
         // QEMU's riscv_load_initrd: far enough that the kernel does not
         // clobber it when it unpacks, low enough to stay in low memory.
         let start = entry.saturating_add((ram.size / 2).min(128 * MIB));
-        let end = start.saturating_add(data.len() as u64);
-        if end > ram_end {
+        // Read no more than fits: the file may be a device or a pipe.
+        let room = ram_end.saturating_sub(start);
+        let file = std::fs::File::open(path).with_context(|| format!("initrd {}", path.display()))?;
+        let Some(data) =
+            crate::limits::read_to_cap(file, room).with_context(|| format!("initrd {}", path.display()))?
+        else {
             bail!(
-                "initrd {} ({} bytes) does not fit in RAM at {start:#x} (RAM ends at {ram_end:#x}); give the \
-                 machine more memory with -m",
-                path.display(),
-                data.len()
+                "initrd {} (more than {room} bytes) does not fit in RAM at {start:#x} (RAM ends at \
+                 {ram_end:#x}); give the machine more memory with -m",
+                path.display()
             );
-        }
+        };
+        let end = start.saturating_add(data.len() as u64);
         chosen.initrd = Some((start, end));
         images.push((
             path.display().to_string(),

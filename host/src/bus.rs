@@ -95,6 +95,15 @@ impl Bus {
         (len <= m.size - off).then_some((m, off))
     }
 
+    /// The regions sharing at least one byte with `[base, last]`, in
+    /// address order.
+    pub fn overlapping(&self, base: u64, last: u64) -> impl Iterator<Item = &Mapping> {
+        // Regions are disjoint: only the last one starting below `base` can
+        // reach into the range from below.
+        let below = self.map.range(..base).next_back().map(|(_, m)| m).filter(|m| m.last() >= base);
+        below.into_iter().chain(self.map.range(base..=last.max(base)).map(|(_, m)| m))
+    }
+
     pub fn mappings(&self) -> impl Iterator<Item = &Mapping> {
         self.map.values()
     }
@@ -133,6 +142,19 @@ mod tests {
         bus.add(m("above", 0x8000_1000, 0x1000)).unwrap();
         // A region swallowing an existing one is caught too.
         assert!(matches!(bus.add(m("big", 0x7000_0000, 0x2000_0000)), Err(BusError::Overlap { .. })));
+    }
+
+    #[test]
+    fn overlapping_lists_every_region_touching_a_range() {
+        let mut bus = Bus::new();
+        for i in 0..10u64 {
+            bus.add(m(&format!("r{i}"), 0x1000 * (2 * i), 0x1000)).unwrap();
+        }
+        let names = |base, last| bus.overlapping(base, last).map(|m| m.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(0x800, 0x4000), ["r0", "r1", "r2"], "one reaching in from below, the rest inside");
+        assert_eq!(names(0x1000, 0x1fff), Vec::<String>::new(), "a gap");
+        assert_eq!(names(0x2fff, 0x2fff), ["r1"]);
+        assert_eq!(names(0, u64::MAX).len(), 10);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Guest images: ELF files (via the `object` crate) or raw binaries
 //! placed at an address.
 
+use std::io::Read;
 use std::path::Path;
 
 use object::elf;
-use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
+use object::read::elf::{ElfFile64, FileHeader, ProgramHeader, SectionHeader};
+use object::read::{ReadCache, ReadRef};
 use object::{Endianness, Object, ObjectSymbol};
 
 /// A loadable piece of an image.
@@ -41,17 +43,65 @@ pub struct ImageError {
     pub message: String,
 }
 
-/// Load `path`: an ELF if it starts with the ELF magic, else a raw
-/// binary placed (and entered) at `raw_addr`.
-pub fn load(path: &Path, raw_addr: u64) -> Result<Image, ImageError> {
+/// What an ELF file starts with.
+pub const ELF_MAGIC: &[u8] = b"\x7fELF";
+
+/// How much of an image file may be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A raw binary: the bytes of memory from its load address to the end
+    /// of the memory region there (a larger file cannot fit).
+    pub raw: u64,
+    /// An ELF: its loadable segments' file bytes, all together (the
+    /// machine's memory). The rest of the file (debug sections) is not
+    /// read, however large.
+    pub segments: u64,
+}
+
+/// Load `path`: an ELF if it starts with the ELF magic (only its program
+/// headers, loadable segments and symbol table are read), else a raw
+/// binary placed (and entered) at `raw_addr`. Files beyond `limits` are
+/// refused, naming the file and the size.
+pub fn load(path: &Path, raw_addr: u64, limits: Limits) -> Result<Image, ImageError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ImageError { file: file.clone(), message: e.to_string() })?;
-    parse(&bytes, raw_addr).map_err(|message| ImageError { file, message })
+    let fail = |message: String| ImageError { file: file.clone(), message };
+    let mut f = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut magic = Vec::new();
+    (&mut f).take(4).read_to_end(&mut magic).map_err(|e| fail(e.to_string()))?;
+    if magic == ELF_MAGIC {
+        return parse_elf(&ReadCache::new(f), limits.segments).map_err(fail);
+    }
+    let rest = crate::limits::read_to_cap(f, limits.raw.saturating_sub(magic.len() as u64))
+        .map_err(|e| fail(e.to_string()))?
+        .ok_or_else(|| {
+            if limits.raw == 0 {
+                return fail(format!(
+                    "its load address {raw_addr:#x} is not in any memory region of this machine"
+                ));
+            }
+            fail(format!(
+                "larger than the {} bytes of memory from its load address {raw_addr:#x} to the end of \
+                 that memory region (give the machine more memory with -m, or a lower --kernel-addr)",
+                limits.raw
+            ))
+        })?;
+    magic.extend_from_slice(&rest);
+    parse(&magic, raw_addr).map_err(fail)
+}
+
+/// The first `n` bytes of `path` (fewer if it is shorter): enough to tell
+/// what kind of image it is without reading it all.
+pub fn read_head(path: &Path, n: u64) -> Result<Vec<u8>, ImageError> {
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(n).read_to_end(&mut head))
+        .map_err(|e| ImageError { file: path.display().to_string(), message: e.to_string() })?;
+    Ok(head)
 }
 
 /// Parse image bytes (see [`load`]).
 pub fn parse(bytes: &[u8], raw_addr: u64) -> Result<Image, String> {
-    if !bytes.starts_with(b"\x7fELF") {
+    if !bytes.starts_with(ELF_MAGIC) {
         if bytes.is_empty() {
             return Err("empty file".into());
         }
@@ -61,12 +111,20 @@ pub fn parse(bytes: &[u8], raw_addr: u64) -> Result<Image, String> {
             htif: None,
         });
     }
-    match bytes.get(4) {
+    parse_elf(bytes, u64::MAX)
+}
+
+/// Parse an ELF from `data` (bytes in memory, or a file through a
+/// `ReadCache`, which reads only the ranges asked for), refusing
+/// loadable segments of more than `limit` file bytes in all.
+fn parse_elf<'a, R: ReadRef<'a>>(data: R, limit: u64) -> Result<Image, String> {
+    let ident = data.read_bytes_at(0, 5).map_err(|()| "bad ELF header (truncated)".to_owned())?;
+    match ident.get(4) {
         Some(1) => return Err("32-bit ELF: wemu runs RV64 guests (build for riscv64)".into()),
         Some(2) => {}
         _ => return Err("bad ELF header (unknown class)".into()),
     }
-    let elf = ElfFile64::<Endianness>::parse(bytes).map_err(|e| format!("bad ELF: {e}"))?;
+    let elf = ElfFile64::<Endianness, R>::parse(data).map_err(|e| format!("bad ELF: {e}"))?;
     let endian = elf.endian();
     let header = elf.elf_header();
     let machine = header.e_machine(endian);
@@ -74,11 +132,22 @@ pub fn parse(bytes: &[u8], raw_addr: u64) -> Result<Image, String> {
         return Err(format!("ELF for machine {machine}, not RISC-V (EM_RISCV = {})", elf::EM_RISCV));
     }
     let mut segments = Vec::new();
+    let mut total = 0u64;
     for ph in elf.elf_program_headers() {
         if ph.p_type(endian) != elf::PT_LOAD {
             continue;
         }
-        let data = ph.data(endian, bytes).map_err(|_| {
+        // Checked before reading: a header may claim any size.
+        total = total.saturating_add(ph.p_filesz(endian));
+        if total > limit {
+            return Err(format!(
+                "its loadable segments hold more than {limit} bytes, more than this machine's memory \
+                 (segment at {:#x}, {} bytes in the file)",
+                ph.p_paddr(endian),
+                ph.p_filesz(endian)
+            ));
+        }
+        let data = ph.data(endian, data).map_err(|_| {
             format!("program header at {:#x}: file range runs past the end of the file", ph.p_offset(endian))
         })?;
         let mem_size = ph.p_memsz(endian);
@@ -93,9 +162,31 @@ pub fn parse(bytes: &[u8], raw_addr: u64) -> Result<Image, String> {
     if segments.is_empty() {
         return Err("ELF has no loadable segments".into());
     }
+    Ok(Image { entry: header.e_entry(endian), segments, htif: htif_symbols(&elf) })
+}
+
+/// `tohost`/`fromhost`, unless the symbol table (or its strings) is over
+/// [`crate::limits::ELF_SYMTAB_MAX`]: then the image runs without HTIF,
+/// with a warning.
+fn htif_symbols<'a, R: ReadRef<'a>>(elf: &ElfFile64<'a, Endianness, R>) -> Option<HtifSymbols> {
+    let endian = elf.endian();
+    let sections = elf.elf_section_table();
+    for s in sections.iter() {
+        if s.sh_type(endian) != elf::SHT_SYMTAB {
+            continue;
+        }
+        let strings = sections.section(object::SectionIndex(s.sh_link(endian) as usize)).ok();
+        let size = s.sh_size(endian).max(strings.map_or(0, |t| t.sh_size(endian)));
+        if size > crate::limits::ELF_SYMTAB_MAX {
+            tracing::warn!(
+                "ELF symbol table of {size} bytes (over {}): not looking for tohost/fromhost",
+                crate::limits::ELF_SYMTAB_MAX
+            );
+            return None;
+        }
+    }
     let symbol = |name: &str| elf.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address());
-    let htif = symbol("tohost").map(|tohost| HtifSymbols { tohost, fromhost: symbol("fromhost") });
-    Ok(Image { entry: header.e_entry(endian), segments, htif })
+    symbol("tohost").map(|tohost| HtifSymbols { tohost, fromhost: symbol("fromhost") })
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod fuzz;
 pub mod htif;
 pub mod image;
 pub mod irq;
+pub mod limits;
 pub mod loader;
 pub mod machine;
 pub mod newdev;

@@ -592,7 +592,7 @@ fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
     };
 
     if let Some(file) = &args.replay {
-        let input = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let input = wemu::limits::read_fuzz_input(file)?;
         let (trace, finding) = fuzz::replay(&target, &input, &args.ignore);
         println!("{} operations from {} ({} bytes)", trace.len(), file.display(), input.len());
         for line in &trace {
@@ -606,7 +606,7 @@ fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
     }
 
     if let Some(file) = &args.minimize {
-        let input = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let input = wemu::limits::read_fuzz_input(file)?;
         let Some(m) = fuzz::minimize(&target, &input, &args.ignore, 20_000) else {
             anyhow::bail!("{} produces no finding: nothing to minimize", file.display());
         };
@@ -726,7 +726,7 @@ fn new_device(args: NewDeviceArgs) -> Result<()> {
 }
 
 fn componentize(args: ComponentizeArgs) -> Result<()> {
-    let module = std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let module = wemu::limits::read_component(&args.input)?;
     let component =
         wemu::newdev::componentize(&module).with_context(|| format!("{}", args.input.display()))?;
     if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -3,32 +3,114 @@
 //! The CPU and device DMA share a block (`Rc`), so access is by copy
 //! through `&self`; no reference into guest memory ever escapes, which is
 //! what makes the interior mutability below sound.
+//!
+//! A block is an anonymous `MAP_NORESERVE` mapping, as QEMU reserves guest
+//! RAM: pages are committed when first touched, and a block larger than
+//! the host's RAM plus swap can still be reserved (a zeroed `Vec` of that
+//! size is refused by the kernel's overcommit check, and the allocator
+//! then aborts the process).
 
-use std::cell::UnsafeCell;
+use std::ptr::NonNull;
 use std::rc::Rc;
+
+/// Why a block of guest memory could not be reserved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("memory '{name}': cannot reserve {size} bytes ({size:#x}) of host memory for it: {reason}")]
+pub struct RamError {
+    pub name: String,
+    pub size: u64,
+    pub reason: String,
+}
 
 /// A block of guest memory at a fixed physical base.
 pub struct Ram {
     name: String,
     base: u64,
     read_only: bool,
-    bytes: Box<[UnsafeCell<u8>]>,
+    /// Start of the mapping (dangling, never dereferenced, when `len` is 0).
+    ptr: NonNull<u8>,
+    len: usize,
 }
+
+// SAFETY: `Ram` owns its mapping exclusively, as a `Box<[u8]>` owns its
+// allocation, so moving it to another thread is sound. It stays !Sync:
+// access through `&self` writes the bytes without synchronisation.
+unsafe impl Send for Ram {}
 
 impl std::fmt::Debug for Ram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Ram({} @ {:#x}, {} bytes)", self.name, self.base, self.bytes.len())
+        write!(f, "Ram({} @ {:#x}, {} bytes)", self.name, self.base, self.len)
+    }
+}
+
+impl Drop for Ram {
+    fn drop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        // SAFETY: `ptr`/`len` are exactly the mapping `try_new` made, it is
+        // unmapped only here, and every `RamWindow` pointing into it holds
+        // an `Rc` to this block, so none outlives the mapping.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }
 
 impl Ram {
-    /// A zeroed block of `size` bytes at `base`.
+    /// A zeroed block of `size` bytes at `base`, for host-chosen sizes
+    /// (the fuzzer's sandbox, tests); a size from the user goes through
+    /// [`Ram::try_new`].
+    ///
+    /// # Panics
+    /// If the host cannot reserve `size` bytes of address space.
     pub fn new(name: &str, base: u64, size: usize, read_only: bool) -> Self {
-        let zeroed = vec![0u8; size].into_boxed_slice();
-        // SAFETY: UnsafeCell<u8> is repr(transparent) over u8, so a boxed
-        // [u8] and a boxed [UnsafeCell<u8>] have the same layout.
-        let bytes = unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [UnsafeCell<u8>]) };
-        Ram { name: name.to_owned(), base, read_only, bytes }
+        Self::try_new(name, base, size, read_only).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A zeroed block of `size` bytes at `base`, reserved but not
+    /// committed: an error naming the region and the size if the host
+    /// refuses the reservation (beyond its address space, or under strict
+    /// overcommit accounting, `vm.overcommit_memory = 2`).
+    pub fn try_new(name: &str, base: u64, size: usize, read_only: bool) -> Result<Self, RamError> {
+        let mut ram = Ram { name: name.to_owned(), base, read_only, ptr: NonNull::dangling(), len: 0 };
+        if size == 0 {
+            return Ok(ram);
+        }
+        // SAFETY: a fresh anonymous private mapping at an address of the
+        // kernel's choosing: it aliases nothing. MAP_NORESERVE skips swap
+        // accounting, so the size is limited by the address space only.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(RamError {
+                name: name.to_owned(),
+                size: size as u64,
+                reason: std::io::Error::last_os_error().to_string(),
+            });
+        }
+        ram.ptr = NonNull::new(p.cast()).ok_or_else(|| RamError {
+            name: name.to_owned(),
+            size: size as u64,
+            reason: "the kernel returned a null mapping".to_owned(),
+        })?;
+        ram.len = size;
+        Ok(ram)
+    }
+
+    /// A pointer to byte `off` (`off <= len`), with the provenance of the
+    /// whole mapping.
+    #[inline(always)]
+    fn at(&self, off: usize) -> *mut u8 {
+        // SAFETY: callers pass `off <= len` (checked against `len` first),
+        // so the result is inside the mapping or one past its end.
+        unsafe { self.ptr.as_ptr().add(off) }
     }
 
     pub fn name(&self) -> &str {
@@ -38,7 +120,7 @@ impl Ram {
         self.base
     }
     pub fn size(&self) -> u64 {
-        self.bytes.len() as u64
+        self.len as u64
     }
     pub fn read_only(&self) -> bool {
         self.read_only
@@ -55,7 +137,7 @@ impl Ram {
     /// Copy bytes out of guest memory at block offset `off`.
     #[inline]
     pub fn read(&self, off: usize, dst: &mut [u8]) -> bool {
-        if off.checked_add(dst.len()).is_none_or(|end| end > self.bytes.len()) {
+        if off.checked_add(dst.len()).is_none_or(|end| end > self.len) {
             return false;
         }
         if dst.is_empty() {
@@ -64,7 +146,7 @@ impl Ram {
         // SAFETY: the range is in bounds (checked above); the block is
         // !Sync and no reference into it outlives a call, so nothing else
         // accesses these bytes during the copy.
-        unsafe { std::ptr::copy_nonoverlapping(self.bytes[off].get(), dst.as_mut_ptr(), dst.len()) };
+        unsafe { std::ptr::copy_nonoverlapping(self.at(off), dst.as_mut_ptr(), dst.len()) };
         true
     }
 
@@ -72,14 +154,30 @@ impl Ram {
     /// this is the loader's and DMA's path; the CPU checks `read_only`).
     #[inline]
     pub fn write(&self, off: usize, src: &[u8]) -> bool {
-        if off.checked_add(src.len()).is_none_or(|end| end > self.bytes.len()) {
+        if off.checked_add(src.len()).is_none_or(|end| end > self.len) {
             return false;
         }
         if src.is_empty() {
             return true;
         }
         // SAFETY: as in `read`.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.bytes[off].get(), src.len()) };
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.at(off), src.len()) };
+        true
+    }
+
+    /// Zero `len` bytes at block offset `off` (an image's bss), in chunks:
+    /// no buffer as large as the range.
+    pub fn write_zeros(&self, off: usize, len: usize) -> bool {
+        if off.checked_add(len).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        let zeros = [0u8; 4096];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(zeros.len());
+            self.write(off + done, &zeros[..n]);
+            done += n;
+        }
         true
     }
 
@@ -91,16 +189,16 @@ impl Ram {
     #[inline]
     pub fn load(&self, off: usize, size: u8) -> Option<u64> {
         let n = usize::from(size);
-        if off.checked_add(n).is_none_or(|end| end > self.bytes.len()) {
+        if off.checked_add(n).is_none_or(|end| end > self.len) {
             return None;
         }
-        // SAFETY: `[off, off+n)` is in bounds (checked above), and the
-        // pointer comes from the whole slice, so it may read all n bytes.
-        // The block is !Sync and no reference into it outlives a call, so
-        // nothing writes these bytes during the read. `read_unaligned`
-        // has no alignment requirement.
-        let p = unsafe { UnsafeCell::raw_get(self.bytes.as_ptr().add(off)) };
-        // SAFETY: as above, for each size.
+        // `[off, off+n)` is in bounds (checked above), and the pointer
+        // comes from the whole mapping, so it may read all n bytes.
+        let p = self.at(off);
+        // SAFETY: the n bytes at `p` are in the mapping (above). The block
+        // is !Sync and no reference into it outlives a call, so nothing
+        // writes these bytes during the read. `read_unaligned` has no
+        // alignment requirement.
         let v = unsafe {
             match n {
                 1 => u64::from(p.read()),
@@ -121,13 +219,12 @@ impl Ram {
     #[inline]
     pub fn store(&self, off: usize, size: u8, value: u64) -> bool {
         let n = usize::from(size);
-        if off.checked_add(n).is_none_or(|end| end > self.bytes.len()) {
+        if off.checked_add(n).is_none_or(|end| end > self.len) {
             return false;
         }
-        // SAFETY: as in `load`: in bounds, whole-slice provenance, no
+        let p = self.at(off);
+        // SAFETY: as in `load`: in bounds, whole-mapping provenance, no
         // reference into the block alive, unaligned writes.
-        let p = unsafe { UnsafeCell::raw_get(self.bytes.as_ptr().add(off)) };
-        // SAFETY: as above, for each size.
         unsafe {
             match n {
                 1 => p.write(value as u8),
@@ -140,14 +237,23 @@ impl Ram {
         true
     }
 
-    /// Zero the whole block (machine reset).
+    /// Zero the whole block (machine reset). Cheap however large the
+    /// block: the pages are handed back to the kernel, and the next touch
+    /// of one maps a fresh zero page, so RAM the guest never used costs
+    /// nothing here.
     pub fn clear(&self) {
-        let zeros = vec![0u8; 1 << 16];
-        let mut off = 0;
-        while off < self.bytes.len() {
-            let n = (self.bytes.len() - off).min(zeros.len());
-            self.write(off, &zeros[..n]);
-            off += n;
+        if self.len == 0 {
+            return;
+        }
+        // SAFETY: the range is exactly our private anonymous mapping; on
+        // such memory MADV_DONTNEED drops the pages and later reads see
+        // zeros. No reference into the block is alive (see the module
+        // comment), and `RamWindow`s keep only the base pointer, which
+        // stays valid: the mapping itself is not changed.
+        let r = unsafe { libc::madvise(self.ptr.as_ptr().cast(), self.len, libc::MADV_DONTNEED) };
+        if r != 0 {
+            // Not expected on anonymous memory; zero it by hand then.
+            self.write_zeros(0, self.len);
         }
     }
 }
@@ -186,7 +292,7 @@ impl RamWindow {
             base: ram.base,
             fit8: ram.size().saturating_sub(7),
             writable: !ram.read_only,
-            ptr: UnsafeCell::raw_get(ram.bytes.as_ptr()),
+            ptr: ram.ptr.as_ptr(),
             ram: Some(Rc::clone(ram)),
         }
     }
@@ -291,6 +397,36 @@ mod tests {
         let tiny = Rc::new(Ram::new("tiny", 0, 4, false));
         assert_eq!(RamWindow::new(&tiny).load(0, 1), None, "under 8 bytes: never a hit");
         assert_eq!(RamWindow::empty().store(0, 1, 0), None);
+    }
+
+    #[test]
+    fn a_reservation_beyond_the_address_space_is_an_error_naming_region_and_size() {
+        // 2^50 bytes: above the 47-bit user address space of x86-64 and
+        // the 39/48-bit ones of AArch64 and RV64, so no mmap can give it.
+        let size = 1usize << 50;
+        let err = Ram::try_new("bigram", 0x8000_0000, size, false).expect_err("no host maps 1 PiB");
+        assert_eq!((err.name.as_str(), err.size), ("bigram", size as u64));
+        let msg = err.to_string();
+        assert!(msg.contains("'bigram'") && msg.contains(&size.to_string()), "{msg}");
+    }
+
+    #[test]
+    fn clear_zeroes_what_was_written_and_the_block_stays_usable() {
+        let ram = Rc::new(Ram::new("ram", 0x8000_0000, 3 << 20, false));
+        let window = RamWindow::new(&ram);
+        for off in [0usize, 4095, 1 << 20, (3 << 20) - 8] {
+            assert!(ram.store(off, 8, u64::MAX));
+        }
+        ram.clear();
+        for off in [0usize, 4095, 1 << 20, (3 << 20) - 8] {
+            assert_eq!(ram.load(off, 8), Some(0), "offset {off:#x}");
+        }
+        // The window taken before the clear still sees the same block.
+        assert_eq!(window.store(0x8000_0010, 4, 0xdead_beef), Some(true));
+        assert_eq!(ram.load(0x10, 4), Some(0xdead_beef));
+        let empty = Ram::new("empty", 0, 0, false);
+        empty.clear();
+        assert_eq!(empty.load(0, 1), None);
     }
 
     #[test]

@@ -172,7 +172,7 @@ fn read_dir_sorted(dir: &Path) -> Vec<Vec<u8>> {
     let mut paths: Vec<PathBuf> =
         entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
     paths.sort();
-    paths.into_iter().filter_map(|p| std::fs::read(p).ok()).collect()
+    paths.iter().filter_map(|p| crate::limits::read_corpus_entry(p)).collect()
 }
 
 /// Fuzz `target`; `on_progress` is called about once a second.

@@ -99,10 +99,11 @@ fn list(path: &SearchPath, ext: &str, built_in: impl Iterator<Item = &'static st
     out
 }
 
-/// Read the bytes behind an origin.
+/// Read the bytes behind an origin (a file: at most
+/// [`crate::limits::COMPONENT_MAX`] bytes).
 pub fn read_device(origin: &Origin) -> std::io::Result<std::borrow::Cow<'static, [u8]>> {
     match origin {
-        Origin::File(p) => std::fs::read(p).map(Into::into),
+        Origin::File(p) => crate::limits::read_component(p).map(Into::into).map_err(into_io),
         Origin::BuiltIn(name) => embedded::DEVICES
             .iter()
             .find(|(n, _)| n == name)
@@ -121,14 +122,28 @@ pub fn find_machine(path: &SearchPath, name: &str) -> Option<Origin> {
         .or_else(|| embedded::MACHINES.iter().find(|(n, _)| *n == name).map(|(n, _)| Origin::BuiltIn(n)))
 }
 
+/// The text of a machine file (a file: at most
+/// [`crate::limits::MACHINE_FILE_MAX`] bytes).
 pub fn read_machine(origin: &Origin) -> std::io::Result<String> {
     match origin {
-        Origin::File(p) => std::fs::read_to_string(p),
+        Origin::File(p) => crate::limits::read_machine_file(p).map_err(into_io),
         Origin::BuiltIn(name) => embedded::MACHINES
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, t)| (*t).to_owned())
             .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such built-in")),
+    }
+}
+
+/// A capped read's error as the `io::Error` these functions return. The
+/// callers name the file already, so only the reason is kept.
+fn into_io(e: crate::limits::FileError) -> std::io::Error {
+    match e {
+        crate::limits::FileError::Io { source, .. } => source,
+        crate::limits::FileError::TooLarge { what, limit, .. } => std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than {limit} bytes, the most a {what} may have"),
+        ),
     }
 }
 

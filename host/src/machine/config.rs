@@ -237,6 +237,17 @@ impl DeviceSpec {
         self.dma
             .iter()
             .map(|w| match w {
+                DmaWindow::Range { size: 0, base } => {
+                    Err(err(&self.loc, format!("device '{}': DMA window at {base:#x} has size 0", self.name)))
+                }
+                DmaWindow::Range { base, size } if base.checked_add(size - 1).is_none() => Err(err(
+                    &self.loc,
+                    format!(
+                        "device '{}': DMA window at {base:#x} of size {size:#x} wraps past the end of the \
+                         address space",
+                        self.name
+                    ),
+                )),
                 DmaWindow::Range { base, size } => Ok((*base, *size)),
                 DmaWindow::Memory(name) => match memory.iter().find(|m| &m.name == name) {
                     Some(m) if m.readonly => Err(err(
@@ -416,8 +427,85 @@ impl MachineSpec {
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes().iter().take(offset).filter(|&&b| b == b'\n').count() + 1
+/// Line numbers of byte offsets in one text: the newline offsets once,
+/// then a binary search per lookup (a file with many entries asks for
+/// many lines, and counting from the start each time is quadratic).
+struct Lines {
+    newlines: Vec<usize>,
+}
+
+impl Lines {
+    fn new(text: &str) -> Self {
+        Lines { newlines: text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i).collect() }
+    }
+
+    /// 1-based line of byte `offset`.
+    fn line_of(&self, offset: usize) -> usize {
+        self.newlines.partition_point(|&nl| nl < offset) + 1
+    }
+}
+
+/// Memory regions or devices by name while a layer is merged onto them:
+/// lookups through a map, removals as holes filled in at the end, so a
+/// file of n entries merges in O(n log n).
+struct ByName<T> {
+    items: Vec<Option<T>>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl<T> ByName<T> {
+    fn new(list: Vec<T>, name: impl Fn(&T) -> &str) -> Self {
+        let index = list.iter().enumerate().map(|(i, t)| (name(t).to_owned(), i)).collect();
+        ByName { items: list.into_iter().map(Some).collect(), index }
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut T> {
+        let i = *self.index.get(name)?;
+        self.items.get_mut(i)?.as_mut()
+    }
+
+    /// Remove `name`; false if there is no such entry.
+    fn remove(&mut self, name: &str) -> bool {
+        match self.index.remove(name) {
+            Some(i) => self.items.get_mut(i).and_then(Option::take).is_some(),
+            None => false,
+        }
+    }
+
+    /// Append a new entry (the caller checked there is none of that name).
+    fn push(&mut self, name: &str, t: T) -> &mut T {
+        self.index.insert(name.to_owned(), self.items.len());
+        self.items.push(Some(t));
+        self.items.last_mut().and_then(Option::as_mut).expect("just pushed")
+    }
+
+    /// The entries in order (parent's first, then the new ones).
+    fn into_vec(self) -> Vec<T> {
+        self.items.into_iter().flatten().collect()
+    }
+}
+
+/// Where each name was first given in one file, to refuse a second entry
+/// of the same name there (an `extends` child is the way to change one).
+#[derive(Default)]
+struct FirstSeen(std::collections::HashMap<String, Loc>);
+
+impl FirstSeen {
+    fn check(&mut self, kind: &str, name: &str, loc: &Loc) -> Result<(), ConfigError> {
+        match self.0.get(name) {
+            Some(first) => Err(err(
+                loc,
+                format!(
+                    "{kind} '{name}' is defined twice in this file, at {first} and at {loc}; give each its own \
+                     name (to change an inherited {kind}, repeat its name in a file that `extends` it)"
+                ),
+            )),
+            None => {
+                self.0.insert(name.to_owned(), loc.clone());
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Load machine `name` (a name on the machine path or a .toml path).
@@ -465,12 +553,13 @@ pub fn parse_layer(
     chain: &mut Vec<String>,
 ) -> Result<MachineSpec, ConfigError> {
     let origin_str = origin.to_string();
+    let lines = Lines::new(text);
     let loc_at = |span: std::ops::Range<usize>| Loc {
         origin: origin_str.clone(),
-        line: Some(line_of(text, span.start)),
+        line: Some(lines.line_of(span.start)),
     };
     let file: FileRepr = toml::from_str(text).map_err(|e| ConfigError {
-        loc: Loc { origin: origin_str.clone(), line: e.span().map(|s| line_of(text, s.start)) },
+        loc: Loc { origin: origin_str.clone(), line: e.span().map(|s| lines.line_of(s.start)) },
         message: e.message().trim().to_owned(),
     })?;
     let base_dir = search::origin_dir(origin).map(|p| p.to_path_buf());
@@ -515,14 +604,22 @@ pub fn parse_layer(
             spec.timebase_frequency = t;
         }
     }
+    let mut memory = ByName::new(std::mem::take(&mut spec.memory), |m| &m.name);
+    let mut seen = FirstSeen::default();
     for m in file.memory {
         let loc = loc_at(m.span());
-        merge_memory(&mut spec.memory, m.into_inner(), loc)?;
+        seen.check("memory", &m.get_ref().name, &loc)?;
+        merge_memory(&mut memory, m.into_inner(), loc)?;
     }
+    spec.memory = memory.into_vec();
+    let mut devices = ByName::new(std::mem::take(&mut spec.devices), |d| &d.name);
+    let mut seen = FirstSeen::default();
     for d in file.device {
         let loc = loc_at(d.span());
-        merge_device(&mut spec.devices, d.into_inner(), loc, base_dir.as_deref())?;
+        seen.check("device", &d.get_ref().name, &loc)?;
+        merge_device(&mut devices, d.into_inner(), loc, base_dir.as_deref())?;
     }
+    spec.devices = devices.into_vec();
     Ok(spec)
 }
 
@@ -537,20 +634,15 @@ fn relative_to(base_dir: Option<&std::path::Path>, name: &str, ext: &str) -> Str
     }
 }
 
-fn merge_memory(list: &mut Vec<MemorySpec>, m: MemoryRepr, loc: Loc) -> Result<(), ConfigError> {
-    let existing = list.iter().position(|x| x.name == m.name);
+fn merge_memory(list: &mut ByName<MemorySpec>, m: MemoryRepr, loc: Loc) -> Result<(), ConfigError> {
     if m.remove {
-        match existing {
-            Some(i) => {
-                list.remove(i);
-                return Ok(());
-            }
-            None => return Err(err(&loc, format!("cannot remove memory '{}': no such region", m.name))),
+        if list.remove(&m.name) {
+            return Ok(());
         }
+        return Err(err(&loc, format!("cannot remove memory '{}': no such region", m.name)));
     }
-    match existing {
-        Some(i) => {
-            let x = &mut list[i];
+    match list.get_mut(&m.name) {
+        Some(x) => {
             if let Some(b) = m.base {
                 x.base = b;
             }
@@ -565,13 +657,11 @@ fn merge_memory(list: &mut Vec<MemorySpec>, m: MemoryRepr, loc: Loc) -> Result<(
         None => {
             let base = m.base.ok_or_else(|| err(&loc, format!("memory '{}' needs `base`", m.name)))?;
             let size = m.size.ok_or_else(|| err(&loc, format!("memory '{}' needs `size`", m.name)))?;
-            list.push(MemorySpec {
-                name: m.name,
-                base,
-                size: size.0,
-                readonly: m.readonly.unwrap_or(false),
-                loc,
-            });
+            let name = m.name.clone();
+            list.push(
+                &name,
+                MemorySpec { name: m.name, base, size: size.0, readonly: m.readonly.unwrap_or(false), loc },
+            );
         }
     }
     Ok(())
@@ -602,52 +692,50 @@ fn check_name(name: &str, loc: &Loc) -> Result<(), ConfigError> {
 }
 
 fn merge_device(
-    list: &mut Vec<DeviceSpec>,
+    list: &mut ByName<DeviceSpec>,
     d: DeviceRepr,
     loc: Loc,
     base_dir: Option<&std::path::Path>,
 ) -> Result<(), ConfigError> {
     check_name(&d.name, &loc)?;
-    let existing = list.iter().position(|x| x.name == d.name);
     if d.remove {
-        return match existing {
-            Some(i) => {
-                list.remove(i);
-                Ok(())
-            }
-            None => Err(err(&loc, format!("cannot remove device '{}': no such device", d.name))),
-        };
+        if list.remove(&d.name) {
+            return Ok(());
+        }
+        return Err(err(&loc, format!("cannot remove device '{}': no such device", d.name)));
     }
-    let idx = match existing {
-        Some(i) => i,
+    let x = match list.get_mut(&d.name) {
+        Some(x) => x,
         None => {
             let component =
                 d.component.as_deref().map(|c| relative_to(base_dir, c, "wasm")).ok_or_else(|| {
                     err(&loc, format!("device '{}' needs `component` (the device model's name)", d.name))
                 })?;
-            list.push(DeviceSpec {
-                name: d.name.clone(),
-                component,
-                regions: Vec::new(),
-                irqs: Vec::new(),
-                props: Vec::new(),
-                chardevs: Vec::new(),
-                block: None,
-                dma: Vec::new(),
-                timers: false,
-                power: false,
-                memory_limit: None,
-                fuel: None,
-                max_timers: None,
-                max_irq_changes: None,
-                log_limit: None,
-                on_fault: None,
-                loc: loc.clone(),
-            });
-            list.len() - 1
+            let name = d.name.clone();
+            list.push(
+                &name,
+                DeviceSpec {
+                    name: d.name.clone(),
+                    component,
+                    regions: Vec::new(),
+                    irqs: Vec::new(),
+                    props: Vec::new(),
+                    chardevs: Vec::new(),
+                    block: None,
+                    dma: Vec::new(),
+                    timers: false,
+                    power: false,
+                    memory_limit: None,
+                    fuel: None,
+                    max_timers: None,
+                    max_irq_changes: None,
+                    log_limit: None,
+                    on_fault: None,
+                    loc: loc.clone(),
+                },
+            )
         }
     };
-    let x = &mut list[idx];
     x.loc = loc.clone();
     if let Some(c) = d.component {
         x.component = relative_to(base_dir, &c, "wasm");
@@ -807,7 +895,10 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
     if !props.is_empty() {
         d.props = Some(props);
     }
-    merge_device(&mut spec.devices, d, loc, None)
+    let mut devices = ByName::new(std::mem::take(&mut spec.devices), |d| &d.name);
+    let merged = merge_device(&mut devices, d, loc, None);
+    spec.devices = devices.into_vec();
+    merged
 }
 
 /// Component of an empty virtio-mmio slot, and what `--drive` turns it into.

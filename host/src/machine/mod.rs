@@ -187,7 +187,9 @@ impl Machine {
                 target: Target::Memory(rams.len()),
             })
             .map_err(|error| BuildError::Bus { loc: m.loc.clone(), error })?;
-            rams.push(Rc::new(Ram::new(&m.name, m.base, size, m.readonly)));
+            let ram =
+                Ram::try_new(&m.name, m.base, size, m.readonly).map_err(|e| other(&m.loc, e.to_string()))?;
+            rams.push(Rc::new(ram));
         }
 
         if !spec.isa.starts_with("rv64") {
@@ -300,6 +302,7 @@ impl Machine {
             });
         }
 
+        check_dma_windows(&spec, &bus)?;
         let irq = wire_irqs(&spec, &slots)?;
         let mut platform = Platform {
             bus,
@@ -395,6 +398,32 @@ fn device_limits(d: &config::DeviceSpec) -> device::Limits {
         irq_changes: d.max_irq_changes.unwrap_or(default.irq_changes),
         log_records: d.log_limit.unwrap_or(default.log_records),
     }
+}
+
+/// DMA reaches memory only: a window on a device's registers would be
+/// refused access by access at run time, so refuse it once, here, naming
+/// the device, the window and the region (every region is placed now).
+fn check_dma_windows(spec: &MachineSpec, bus: &Bus) -> Result<(), BuildError> {
+    for d in &spec.devices {
+        for (base, size) in d.dma_windows(&spec.memory)? {
+            // `dma_windows` refused empty and wrapping windows.
+            let last = base.saturating_add(size.saturating_sub(1));
+            if let Some(m) = bus.overlapping(base, last).find(|m| matches!(m.target, Target::Mmio { .. })) {
+                return Err(other(
+                    &d.loc,
+                    format!(
+                        "device '{}': DMA window [{base:#x}..={last:#x}] overlaps device region '{}' \
+                         [{:#x}..={:#x}]; DMA reaches only memory",
+                        d.name,
+                        m.name,
+                        m.base,
+                        m.base + (m.size - 1)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `serial0` → the first `--serial`, etc.; or a literal backend spec.

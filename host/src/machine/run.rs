@@ -394,8 +394,7 @@ impl Platform {
             let ram = &self.rams[i];
             let off = off as usize;
             ram.write(off, &seg.data);
-            let zeros = vec![0u8; (seg.mem_size as usize).saturating_sub(seg.data.len())];
-            ram.write(off + seg.data.len(), &zeros);
+            ram.write_zeros(off + seg.data.len(), (seg.mem_size as usize).saturating_sub(seg.data.len()));
         }
         Ok(())
     }

@@ -291,3 +291,71 @@ fn non_scalar_props_are_refused_with_the_name() {
     assert!(e.message.contains("'list'"), "{e}");
     assert_eq!(e.loc.line, Some(1));
 }
+
+#[test]
+fn line_numbers_of_many_entries_come_from_one_index() {
+    let text = "a\nbb\n\nccc\n";
+    let lines = Lines::new(text);
+    let expected = [1, 1, 2, 2, 2, 3, 4, 4, 4, 4, 5];
+    for (offset, line) in expected.iter().enumerate() {
+        assert_eq!(lines.line_of(offset), *line, "offset {offset}");
+    }
+    // Every entry of a large file gets its own header's line.
+    let n = 20_000;
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!("[[memory]]\nname = \"m{i}\"\nbase = {}\nsize = 4096\n\n", 0x1000 * i));
+    }
+    let spec = parse(&text).unwrap();
+    assert_eq!(spec.memory.len(), n);
+    for (i, m) in spec.memory.iter().enumerate() {
+        assert_eq!((m.name.as_str(), m.loc.line), (format!("m{i}").as_str(), Some(1 + 5 * i)));
+    }
+}
+
+#[test]
+fn merging_by_name_keeps_order_through_removals() {
+    let mut list = ByName::new(vec![("a", 1), ("b", 2), ("c", 3)], |t| t.0);
+    assert!(list.remove("b"));
+    assert!(!list.remove("b"), "already gone");
+    if let Some(c) = list.get_mut("c") {
+        c.1 = 30;
+    }
+    assert!(list.get_mut("b").is_none());
+    list.push("b", ("b", 4));
+    assert_eq!(list.into_vec(), [("a", 1), ("c", 30), ("b", 4)]);
+}
+
+#[test]
+fn a_name_twice_in_one_file_names_both_lines_but_extends_may_repeat_it() {
+    let e = parse(
+        "[[memory]]\nname = \"ram\"\nbase = 0\nsize = 4096\n\n[[memory]]\nname = \"ram\"\nsize = 8192\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.loc.line, Some(6), "{e}");
+    assert!(e.message.contains("memory 'ram' is defined twice") && e.message.contains("test.toml:1"), "{e}");
+    let e = parse("[[device]]\nname = \"u\"\ncomponent = \"x\"\n[[device]]\nname = \"u\"\n").unwrap_err();
+    assert!(e.to_string().starts_with("test.toml:4: device 'u' is defined twice"), "{e}");
+    assert!(e.message.contains("test.toml:1 and at test.toml:4"), "{e}");
+    // Across layers it is the documented override.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("base.toml"), "[[memory]]\nname = \"ram\"\nbase = 0\nsize = 4096\n")
+        .unwrap();
+    let child = dir.path().join("child.toml");
+    std::fs::write(&child, "extends = \"base\"\n[[memory]]\nname = \"ram\"\nsize = 8192\n").unwrap();
+    let path = SearchPath { dirs: vec![dir.path().to_owned()] };
+    let spec = load(&path, &child.display().to_string()).unwrap();
+    assert_eq!(spec.memory.len(), 1);
+    assert_eq!(spec.memory[0].size, 8192);
+}
+
+#[test]
+fn dma_windows_that_are_empty_or_wrap_are_refused_naming_device_and_window() {
+    for (window, needle) in [("0x1000+0", "size 0"), ("0xfffffffffffff000+0x2000", "wraps")] {
+        let mut spec = parse("").unwrap();
+        apply_device_option(&mut spec, &format!("virtio-mmio,id=v,dma={window}")).unwrap();
+        let e = spec.devices[0].dma_windows(&spec.memory).unwrap_err().to_string();
+        assert!(e.contains("device 'v'") && e.contains(needle), "{e}");
+        assert!(e.contains(window.split('+').next().unwrap_or_default()), "{e}");
+    }
+}
