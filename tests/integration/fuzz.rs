@@ -13,10 +13,7 @@ fn fuzz_buggy(bug: &str, runs: u64, seed: u64, dir: &Path, extra: &[&str]) -> Ou
     let runs = runs.to_string();
     let seed = seed.to_string();
     let props = format!("bug={bug}");
-    let corpus = dir.join("corpus");
-    let crashes = dir.join("crashes");
     let mut args = vec![
-        "fuzz",
         "buggy",
         "--device-path",
         devices.to_str().expect("utf-8"),
@@ -26,16 +23,22 @@ fn fuzz_buggy(bug: &str, runs: u64, seed: u64, dir: &Path, extra: &[&str]) -> Ou
         &runs,
         "--seed",
         &seed,
-        "--corpus",
-        corpus.to_str().expect("utf-8"),
-        "--crashes",
-        crashes.to_str().expect("utf-8"),
     ];
     if bug != "none" {
         args.push("--stop-on-finding");
     }
     args.extend_from_slice(extra);
-    wemu(&args)
+    fuzz_in(dir, &args)
+}
+
+/// `wemu fuzz ARGS` with its corpus and crashes directories in `dir`.
+fn fuzz_in(dir: &Path, args: &[&str]) -> Outcome {
+    let corpus = dir.join("corpus");
+    let crashes = dir.join("crashes");
+    let mut all = vec!["fuzz"];
+    all.extend_from_slice(args);
+    all.extend(["--corpus", corpus.to_str().expect("utf-8"), "--crashes", crashes.to_str().expect("utf-8")]);
+    wemu(&all)
 }
 
 fn reproducers(dir: &Path) -> Vec<PathBuf> {
@@ -175,25 +178,26 @@ fn a_device_without_bugs_has_no_findings_and_grows_a_corpus() {
     assert!(out.stderr.contains("done: 3000 execs"), "{}", out.stderr);
 }
 
-#[test]
-fn ns16550a_survives_a_few_thousand_runs() {
+/// `wemu fuzz ARGS` in a scratch directory, which must find nothing.
+fn finds_nothing(args: &[&str]) -> Outcome {
     let dir = tempfile::tempdir().expect("tempdir");
-    let crashes = dir.path().join("crashes");
-    let corpus = dir.path().join("corpus");
-    let out = wemu(&[
-        "fuzz",
-        "ns16550a",
-        "--runs",
-        "4000",
-        "--seed",
-        "3",
-        "--corpus",
-        corpus.to_str().expect("utf-8"),
-        "--crashes",
-        crashes.to_str().expect("utf-8"),
-    ]);
+    let out = fuzz_in(dir.path(), args);
     no_host_panic(&out);
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(std::fs::read_dir(&crashes).expect("crashes dir").next().is_none());
+    assert!(reproducers(dir.path()).is_empty());
+    out
+}
+
+#[test]
+fn ns16550a_survives_a_few_thousand_runs() {
+    let out = finds_nothing(&["ns16550a", "--runs", "4000", "--seed", "3"]);
     assert!(out.stderr.contains("comparisons instrumented"), "{}", out.stderr);
+}
+
+#[test]
+fn a_time_limit_past_the_end_of_time_ends_by_runs_without_a_panic() {
+    // `--time` of u64::MAX seconds overflowed an `Instant` inside the
+    // fuzzer (a panic whose message the fuzzer's hook swallowed).
+    let out = finds_nothing(&["sifive-test", "--time", "18446744073709551615s", "--runs", "200"]);
+    assert!(out.stderr.contains("done: 200 execs"), "{}", out.stderr);
 }
