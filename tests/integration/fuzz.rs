@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{Outcome, fuzz_device_dir, wemu};
+use crate::common::{Outcome, fuzz_device_dir, root, wemu};
 
 /// `wemu fuzz buggy --props bug=BUG ...` with its corpus and crashes in `dir`.
 fn fuzz_buggy(bug: &str, runs: u64, seed: u64, dir: &Path, extra: &[&str]) -> Outcome {
@@ -200,4 +200,51 @@ fn a_time_limit_past_the_end_of_time_ends_by_runs_without_a_panic() {
     // fuzzer (a panic whose message the fuzzer's hook swallowed).
     let out = finds_nothing(&["sifive-test", "--time", "18446744073709551615s", "--runs", "200"]);
     assert!(out.stderr.contains("done: 200 execs"), "{}", out.stderr);
+}
+
+/// Reproducers `wemu fuzz` saved (then minimized) for save/restore bugs in
+/// shipped devices, under tests/fuzz-regressions/DEVICE/: each, with the
+/// operations its trace must show (an input decodes against the device's
+/// own dictionary, so a changed device could make it mean something else).
+const REPRODUCERS: &[(&str, &str, &[&str])] = &[
+    // QueueNum above QueueNumMax, then save: restore refused the state.
+    ("virtio-blk", "save-restore-fcc232e3a60c8b43", &["#0 write regs+0x38 size 4 value 0x101 ", "#1 save"]),
+    ("virtio-rng", "save-restore-5bf3349e69dc5368", &["#0 write regs+0x38 size 4 value 0x9 ", "#1 save"]),
+    // ALARM_HIGH written after ALARM_LOW armed the alarm, then save: the
+    // restored copy fired the alarm at once, the original did not.
+    (
+        "goldfish-rtc",
+        "save-restore-a1141c6aae01c4ee",
+        &[
+            "#2 write regs+0x8 size 4 value 0x10002 ",
+            "#3 write regs+0xc size 4 value 0x10000 ",
+            "#4 save",
+            "#5 reset",
+        ],
+    ),
+    (
+        "goldfish-rtc",
+        "save-restore-c81c894b882450b4",
+        &[
+            "#2 write regs+0x8 size 4 value 0x10000 ",
+            "#3 write regs+0xc size 4 value 0x800 ",
+            "#4 save",
+            "#5 write regs+0x0",
+        ],
+    ),
+];
+
+#[test]
+fn saved_reproducers_of_shipped_device_bugs_replay_without_a_finding() {
+    for (device, file, ops) in REPRODUCERS {
+        let path = root().join("tests/fuzz-regressions").join(device).join(file);
+        let path = path.to_str().expect("utf-8");
+        let out = wemu(&["fuzz", device, "--replay", path]);
+        no_host_panic(&out);
+        assert_eq!(out.code, Some(0), "{device} {file} gives a finding again:\n{}", out.stdout);
+        assert!(out.stdout.contains("no finding"), "{}", out.stdout);
+        for op in *ops {
+            assert!(out.stdout.contains(op), "{device} {file}: no `{op}` in the trace:\n{}", out.stdout);
+        }
+    }
 }
