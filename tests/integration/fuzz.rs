@@ -202,6 +202,96 @@ fn a_time_limit_past_the_end_of_time_ends_by_runs_without_a_panic() {
     assert!(out.stderr.contains("done: 200 execs"), "{}", out.stderr);
 }
 
+/// Runs per device in the short campaign: the nine built-in devices take
+/// about 15 s together in a debug build (`just bench-fuzz` runs a long one).
+const CAMPAIGN_RUNS: u64 = 5000;
+/// The device written in JavaScript, not built into the binary.
+const JS_DEVICE: &str = "doorbell-js";
+/// Its runs: about 270 a second in a debug build, after a one-time 35 s
+/// to instrument and compile its 12 MB component (then cached).
+const JS_RUNS: u64 = 300;
+
+/// `wemu fuzz` of every device wemu ships, with fixed seeds and bounded
+/// runs: nothing may be found. (The devices are fuzzed one after the
+/// other: the tests around run in parallel already.)
+#[test]
+fn every_shipped_device_survives_a_short_fuzz_campaign() {
+    use wemu::fuzz::campaign::SHIPPED;
+
+    // The campaign lists every device under devices/ but the JavaScript
+    // one, which is not built into the binary (its own test, below).
+    let mut in_tree: Vec<String> = std::fs::read_dir(root().join("devices"))
+        .expect("devices/")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n != JS_DEVICE)
+        .collect();
+    in_tree.sort();
+    let listed: Vec<String> = SHIPPED.iter().map(|e| e.device.to_owned()).collect();
+    assert_eq!(listed, in_tree, "wemu::fuzz::campaign::SHIPPED must list every device under devices/");
+
+    let started = std::time::Instant::now();
+    let mut failures = Vec::new();
+    for entry in SHIPPED {
+        let ignore: Vec<&str> = entry.ignore.iter().map(|k| k.name()).collect();
+        let ignore = ignore.join(",");
+        let mut extra = Vec::new();
+        if !ignore.is_empty() {
+            extra.extend(["--ignore", &ignore]);
+        }
+        if let Some(failure) = campaign(entry.device, entry.seed, CAMPAIGN_RUNS, &extra) {
+            failures.push(failure);
+        }
+    }
+    eprintln!(
+        "fuzz campaign: {} built-in devices, {CAMPAIGN_RUNS} runs each, in {:.1} s",
+        SHIPPED.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(failures.is_empty(), "the fuzz campaign found bugs:\n{}", failures.join("\n\n"));
+}
+
+/// The campaign's part for the JavaScript device (its own test: it runs
+/// next to the built-in devices' one). Without Node.js it is skipped,
+/// saying so.
+#[test]
+fn the_javascript_device_survives_a_short_fuzz_campaign() {
+    let test = "the_javascript_device_survives_a_short_fuzz_campaign";
+    let Some((dir, _)) = crate::js_device::device_dir(test) else {
+        eprintln!(
+            "SKIPPED 1 of {} shipped devices in the fuzz campaign: {JS_DEVICE} (Node.js is not installed)",
+            wemu::fuzz::campaign::SHIPPED.len() + 1
+        );
+        return;
+    };
+    let started = std::time::Instant::now();
+    let failure = campaign(JS_DEVICE, 10, JS_RUNS, &["--device-path", dir.to_str().expect("utf-8")]);
+    eprintln!("fuzz campaign: {JS_DEVICE}, {JS_RUNS} runs, in {:.1} s", started.elapsed().as_secs_f64());
+    assert!(failure.is_none(), "the fuzz campaign found bugs:\n{}", failure.unwrap_or_default());
+}
+
+/// Fuzz `device` for `runs` runs from `seed`; a description of what went
+/// wrong (the reproducers are kept), or None.
+fn campaign(device: &str, seed: u64, runs: u64, extra: &[&str]) -> Option<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = runs.to_string();
+    let seed = seed.to_string();
+    let mut args = vec![device, "--runs", &runs, "--seed", &seed];
+    args.extend_from_slice(extra);
+    let out = fuzz_in(dir.path(), &args);
+    let found = reproducers(dir.path());
+    if out.code == Some(0) && found.is_empty() && out.stderr.contains(&format!("done: {runs} execs")) {
+        return None;
+    }
+    let kept = dir.keep();
+    Some(format!(
+        "wemu fuzz {}: exit {:?}, reproducers kept in {} (replay with `wemu fuzz {device} --replay FILE`): {found:?}\n{}",
+        args.join(" "),
+        out.code,
+        kept.display(),
+        out.stderr
+    ))
+}
+
 /// Reproducers `wemu fuzz` saved (then minimized) for save/restore bugs in
 /// shipped devices, under tests/fuzz-regressions/DEVICE/: each, with the
 /// operations its trace must show (an input decodes against the device's
