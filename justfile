@@ -191,7 +191,9 @@ bench:
     cargo bench -p wemu --bench languages
 
 # One worker and one per core, WEMU_BENCH_FUZZ_SECS per run (default 10).
-# Fuzzing throughput: `wemu fuzz ns16550a` execs/s, device coverage on and off.
+# Fuzzing throughput: `wemu fuzz ns16550a` execs/s, device coverage on and off;
+# then the long campaign of every shipped device, which must find nothing
+# (WEMU_BENCH_FUZZ_CAMPAIGN_SECS per device, default 30).
 bench-fuzz:
     cargo bench -p wemu --bench fuzz
 

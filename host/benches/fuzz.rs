@@ -1,8 +1,16 @@
 //! Fuzzing throughput: `wemu fuzz ns16550a` with coverage on and off, one
-//! worker and one per core, in one invocation.
+//! worker and one per core, in one invocation. Then the long fuzz campaign
+//! of every device built into wemu (`wemu::fuzz::campaign::SHIPPED`;
+//! `just test` runs a short one): each device for
+//! `WEMU_BENCH_FUZZ_CAMPAIGN_SECS` (default 30 s) with one worker per core,
+//! from its fixed seed and an empty corpus; a finding fails the bench, its
+//! reproducer kept and its path printed. (The JavaScript device is not
+//! built in: `wemu fuzz doorbell-js --device-path target/js-devices` after
+//! `just build-js`.)
 //!
 //! Run with `cargo bench -p wemu --bench fuzz` (`just bench-fuzz`);
-//! `WEMU_BENCH_FUZZ_SECS` sets the length of each run (default 10 s).
+//! `WEMU_BENCH_FUZZ_SECS` sets the length of each throughput run (default
+//! 10 s).
 //! The reference for the coverage figure is the uninstrumented run of the
 //! same build in the same invocation (no other emulator fuzzes a device
 //! component alone). The coverage run starts from an empty corpus with
@@ -11,8 +19,9 @@
 //! so both execute inputs of about the same length.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use wemu::fuzz::campaign::SHIPPED;
 use wemu::fuzz::{self, FuzzOptions, Target, TargetOptions};
 use wemu::loader::{Loader, SearchPath};
 
@@ -46,13 +55,15 @@ fn run(loader: &Loader, coverage: bool, jobs: usize, secs: u64, dir: &std::path:
     Run { label: label.into(), jobs, progress: summary.progress }
 }
 
-fn main() {
-    // `cargo test --benches` runs bench targets with no `--bench`: stay short.
+/// Seconds from `var`, else `default` (1 s when `cargo test --benches`
+/// runs the bench target with no `--bench`: stay short).
+fn secs_from_env(var: &str, default: u64) -> u64 {
     let bench_mode = std::env::args().any(|a| a == "--bench");
-    let secs = std::env::var("WEMU_BENCH_FUZZ_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(if bench_mode { 10 } else { 1 });
+    std::env::var(var).ok().and_then(|s| s.parse().ok()).unwrap_or(if bench_mode { default } else { 1 })
+}
+
+fn main() {
+    let secs = secs_from_env("WEMU_BENCH_FUZZ_SECS", 10);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     // No compile cache: every run compiles its (instrumented or not) bytes
     // itself, outside the timed loop.
@@ -104,4 +115,56 @@ fn main() {
             );
         }
     }
+    campaign(&loader, secs_from_env("WEMU_BENCH_FUZZ_CAMPAIGN_SECS", 30), cores);
+}
+
+/// Fuzz every shipped device for `secs` with `jobs` workers; fails on a finding.
+fn campaign(loader: &Loader, secs: u64, jobs: usize) {
+    fuzz::install_panic_hook();
+    println!("\nfuzz campaign: {} built-in devices, {secs} s each, {jobs} worker(s)", SHIPPED.len());
+    println!("| device | ignored | execs | execs/s | corpus | blocks hit | cmp features | findings |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let started = Instant::now();
+    let mut failed = Vec::new();
+    for entry in SHIPPED {
+        let target = Arc::new(Target::load(loader, &TargetOptions::new(entry.device)).expect("load"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = FuzzOptions {
+            jobs,
+            seed: entry.seed,
+            runs: None,
+            time: Some(Duration::from_secs(secs)),
+            corpus_dir: dir.path().join("corpus"),
+            crashes_dir: dir.path().join("crashes"),
+            ignore: entry.ignore.to_vec(),
+            stop_on_finding: false,
+        };
+        let summary = fuzz::fuzz(target, &options, &mut |_| {}).expect("fuzz");
+        let p = &summary.progress;
+        let ignored: Vec<&str> = entry.ignore.iter().map(|k| k.name()).collect();
+        println!(
+            "| {} | {} | {} | {:.0} | {} | {}/{} | {} | {} |",
+            entry.device,
+            if ignored.is_empty() { "-".to_owned() } else { ignored.join(",") },
+            p.execs,
+            p.rate(),
+            p.corpus,
+            p.blocks_hit,
+            p.blocks.unwrap_or(0),
+            p.features,
+            summary.findings.len()
+        );
+        if !summary.findings.is_empty() || summary.fuzzer_panic.is_some() {
+            let kept = dir.keep();
+            failed.push(format!(
+                "{}: {:?} {:?} (reproducers in {})",
+                entry.device,
+                summary.findings,
+                summary.fuzzer_panic,
+                kept.display()
+            ));
+        }
+    }
+    println!("campaign: {:.0} s", started.elapsed().as_secs_f64());
+    assert!(failed.is_empty(), "the fuzz campaign found bugs:\n{}", failed.join("\n"));
 }

@@ -685,6 +685,13 @@ fn fuzz(args: FuzzArgs) -> Result<ExitCode> {
     for (f, path) in &summary.findings {
         println!("{}	{}", f.kind, path.display());
     }
+    if summary.fuzzer_panic.is_some() {
+        // Reported when it happened; the run stopped there.
+        eprintln!(
+            "wemu fuzz: the run ended on a panic of the fuzzer itself (above): a wemu bug, please report it"
+        );
+        return Ok(ExitCode::from(EXIT_HOST_PANIC));
+    }
     let worst =
         summary.findings.iter().map(|(f, _)| f.kind).max_by_key(|k| u8::from(*k == FindingKind::HostPanic));
     Ok(status(worst))

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{Outcome, fuzz_device_dir, wemu};
+use crate::common::{Outcome, fuzz_device_dir, root, wemu};
 
 /// `wemu fuzz buggy --props bug=BUG ...` with its corpus and crashes in `dir`.
 fn fuzz_buggy(bug: &str, runs: u64, seed: u64, dir: &Path, extra: &[&str]) -> Outcome {
@@ -13,10 +13,7 @@ fn fuzz_buggy(bug: &str, runs: u64, seed: u64, dir: &Path, extra: &[&str]) -> Ou
     let runs = runs.to_string();
     let seed = seed.to_string();
     let props = format!("bug={bug}");
-    let corpus = dir.join("corpus");
-    let crashes = dir.join("crashes");
     let mut args = vec![
-        "fuzz",
         "buggy",
         "--device-path",
         devices.to_str().expect("utf-8"),
@@ -26,16 +23,22 @@ fn fuzz_buggy(bug: &str, runs: u64, seed: u64, dir: &Path, extra: &[&str]) -> Ou
         &runs,
         "--seed",
         &seed,
-        "--corpus",
-        corpus.to_str().expect("utf-8"),
-        "--crashes",
-        crashes.to_str().expect("utf-8"),
     ];
     if bug != "none" {
         args.push("--stop-on-finding");
     }
     args.extend_from_slice(extra);
-    wemu(&args)
+    fuzz_in(dir, &args)
+}
+
+/// `wemu fuzz ARGS` with its corpus and crashes directories in `dir`.
+fn fuzz_in(dir: &Path, args: &[&str]) -> Outcome {
+    let corpus = dir.join("corpus");
+    let crashes = dir.join("crashes");
+    let mut all = vec!["fuzz"];
+    all.extend_from_slice(args);
+    all.extend(["--corpus", corpus.to_str().expect("utf-8"), "--crashes", crashes.to_str().expect("utf-8")]);
+    wemu(&all)
 }
 
 fn reproducers(dir: &Path) -> Vec<PathBuf> {
@@ -175,25 +178,163 @@ fn a_device_without_bugs_has_no_findings_and_grows_a_corpus() {
     assert!(out.stderr.contains("done: 3000 execs"), "{}", out.stderr);
 }
 
-#[test]
-fn ns16550a_survives_a_few_thousand_runs() {
+/// `wemu fuzz ARGS` in a scratch directory, which must find nothing.
+fn finds_nothing(args: &[&str]) -> Outcome {
     let dir = tempfile::tempdir().expect("tempdir");
-    let crashes = dir.path().join("crashes");
-    let corpus = dir.path().join("corpus");
-    let out = wemu(&[
-        "fuzz",
-        "ns16550a",
-        "--runs",
-        "4000",
-        "--seed",
-        "3",
-        "--corpus",
-        corpus.to_str().expect("utf-8"),
-        "--crashes",
-        crashes.to_str().expect("utf-8"),
-    ]);
+    let out = fuzz_in(dir.path(), args);
     no_host_panic(&out);
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(std::fs::read_dir(&crashes).expect("crashes dir").next().is_none());
+    assert!(reproducers(dir.path()).is_empty());
+    out
+}
+
+#[test]
+fn ns16550a_survives_a_few_thousand_runs() {
+    let out = finds_nothing(&["ns16550a", "--runs", "4000", "--seed", "3"]);
     assert!(out.stderr.contains("comparisons instrumented"), "{}", out.stderr);
+}
+
+#[test]
+fn a_time_limit_past_the_end_of_time_ends_by_runs_without_a_panic() {
+    // `--time` of u64::MAX seconds overflowed an `Instant` inside the
+    // fuzzer (a panic whose message the fuzzer's hook swallowed).
+    let out = finds_nothing(&["sifive-test", "--time", "18446744073709551615s", "--runs", "200"]);
+    assert!(out.stderr.contains("done: 200 execs"), "{}", out.stderr);
+}
+
+/// Runs per device in the short campaign: the nine built-in devices take
+/// about 15 s together in a debug build (`just bench-fuzz` runs a long one).
+const CAMPAIGN_RUNS: u64 = 5000;
+/// The device written in JavaScript, not built into the binary.
+const JS_DEVICE: &str = "doorbell-js";
+/// Its runs: about 270 a second in a debug build, after a one-time 35 s
+/// to instrument and compile its 12 MB component (then cached).
+const JS_RUNS: u64 = 300;
+
+/// `wemu fuzz` of every device wemu ships, with fixed seeds and bounded
+/// runs: nothing may be found. (The devices are fuzzed one after the
+/// other: the tests around run in parallel already.)
+#[test]
+fn every_shipped_device_survives_a_short_fuzz_campaign() {
+    use wemu::fuzz::campaign::SHIPPED;
+
+    // The campaign lists every device under devices/ but the JavaScript
+    // one, which is not built into the binary (its own test, below).
+    let mut in_tree: Vec<String> = std::fs::read_dir(root().join("devices"))
+        .expect("devices/")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n != JS_DEVICE)
+        .collect();
+    in_tree.sort();
+    let listed: Vec<String> = SHIPPED.iter().map(|e| e.device.to_owned()).collect();
+    assert_eq!(listed, in_tree, "wemu::fuzz::campaign::SHIPPED must list every device under devices/");
+
+    let started = std::time::Instant::now();
+    let mut failures = Vec::new();
+    for entry in SHIPPED {
+        let ignore: Vec<&str> = entry.ignore.iter().map(|k| k.name()).collect();
+        let ignore = ignore.join(",");
+        let mut extra = Vec::new();
+        if !ignore.is_empty() {
+            extra.extend(["--ignore", &ignore]);
+        }
+        if let Some(failure) = campaign(entry.device, entry.seed, CAMPAIGN_RUNS, &extra) {
+            failures.push(failure);
+        }
+    }
+    eprintln!(
+        "fuzz campaign: {} built-in devices, {CAMPAIGN_RUNS} runs each, in {:.1} s",
+        SHIPPED.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(failures.is_empty(), "the fuzz campaign found bugs:\n{}", failures.join("\n\n"));
+}
+
+/// The campaign's part for the JavaScript device (its own test: it runs
+/// next to the built-in devices' one). Without Node.js it is skipped,
+/// saying so.
+#[test]
+fn the_javascript_device_survives_a_short_fuzz_campaign() {
+    let test = "the_javascript_device_survives_a_short_fuzz_campaign";
+    let Some((dir, _)) = crate::js_device::device_dir(test) else {
+        eprintln!(
+            "SKIPPED 1 of {} shipped devices in the fuzz campaign: {JS_DEVICE} (Node.js is not installed)",
+            wemu::fuzz::campaign::SHIPPED.len() + 1
+        );
+        return;
+    };
+    let started = std::time::Instant::now();
+    let failure = campaign(JS_DEVICE, 10, JS_RUNS, &["--device-path", dir.to_str().expect("utf-8")]);
+    eprintln!("fuzz campaign: {JS_DEVICE}, {JS_RUNS} runs, in {:.1} s", started.elapsed().as_secs_f64());
+    assert!(failure.is_none(), "the fuzz campaign found bugs:\n{}", failure.unwrap_or_default());
+}
+
+/// Fuzz `device` for `runs` runs from `seed`; a description of what went
+/// wrong (the reproducers are kept), or None.
+fn campaign(device: &str, seed: u64, runs: u64, extra: &[&str]) -> Option<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = runs.to_string();
+    let seed = seed.to_string();
+    let mut args = vec![device, "--runs", &runs, "--seed", &seed];
+    args.extend_from_slice(extra);
+    let out = fuzz_in(dir.path(), &args);
+    let found = reproducers(dir.path());
+    if out.code == Some(0) && found.is_empty() && out.stderr.contains(&format!("done: {runs} execs")) {
+        return None;
+    }
+    let kept = dir.keep();
+    Some(format!(
+        "wemu fuzz {}: exit {:?}, reproducers kept in {} (replay with `wemu fuzz {device} --replay FILE`): {found:?}\n{}",
+        args.join(" "),
+        out.code,
+        kept.display(),
+        out.stderr
+    ))
+}
+
+/// Reproducers `wemu fuzz` saved (then minimized) for save/restore bugs in
+/// shipped devices, under tests/fuzz-regressions/DEVICE/: each, with the
+/// operations its trace must show (an input decodes against the device's
+/// own dictionary, so a changed device could make it mean something else).
+const REPRODUCERS: &[(&str, &str, &[&str])] = &[
+    // QueueNum above QueueNumMax, then save: restore refused the state.
+    ("virtio-blk", "save-restore-fcc232e3a60c8b43", &["#0 write regs+0x38 size 4 value 0x101 ", "#1 save"]),
+    ("virtio-rng", "save-restore-5bf3349e69dc5368", &["#0 write regs+0x38 size 4 value 0x9 ", "#1 save"]),
+    // ALARM_HIGH written after ALARM_LOW armed the alarm, then save: the
+    // restored copy fired the alarm at once, the original did not.
+    (
+        "goldfish-rtc",
+        "save-restore-a1141c6aae01c4ee",
+        &[
+            "#2 write regs+0x8 size 4 value 0x10002 ",
+            "#3 write regs+0xc size 4 value 0x10000 ",
+            "#4 save",
+            "#5 reset",
+        ],
+    ),
+    (
+        "goldfish-rtc",
+        "save-restore-c81c894b882450b4",
+        &[
+            "#2 write regs+0x8 size 4 value 0x10000 ",
+            "#3 write regs+0xc size 4 value 0x800 ",
+            "#4 save",
+            "#5 write regs+0x0",
+        ],
+    ),
+];
+
+#[test]
+fn saved_reproducers_of_shipped_device_bugs_replay_without_a_finding() {
+    for (device, file, ops) in REPRODUCERS {
+        let path = root().join("tests/fuzz-regressions").join(device).join(file);
+        let path = path.to_str().expect("utf-8");
+        let out = wemu(&["fuzz", device, "--replay", path]);
+        no_host_panic(&out);
+        assert_eq!(out.code, Some(0), "{device} {file} gives a finding again:\n{}", out.stdout);
+        assert!(out.stdout.contains("no finding"), "{}", out.stdout);
+        for op in *ops {
+            assert!(out.stdout.contains(op), "{device} {file}: no `{op}` in the trace:\n{}", out.stdout);
+        }
+    }
 }

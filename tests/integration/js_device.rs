@@ -45,7 +45,7 @@ fn build(src: &Path, out: &Path) {
 /// None (the test skips) without Node.js. Listing it compiles the
 /// component once into the test cache, before the tests that run it do so
 /// in parallel.
-fn device_dir(test: &str) -> Option<&'static (PathBuf, Outcome)> {
+pub(crate) fn device_dir(test: &str) -> Option<&'static (PathBuf, Outcome)> {
     static BUILT: OnceLock<(PathBuf, Outcome)> = OnceLock::new();
     if BUILT.get().is_none() && node_missing(test) {
         return None;

@@ -49,6 +49,10 @@ pub struct GoldfishRtc {
     offset: u64,
     time_high: u32,
     alarm_next: u64,
+    /// Virtual time the alarm timer was armed for (while `alarm_running`).
+    /// Saved, because ALARM_HIGH changes `alarm_next` without moving an
+    /// armed alarm: `restore` cannot recompute the deadline from it.
+    alarm_deadline: u64,
     alarm_running: bool,
     irq_enabled: bool,
     irq_pending: bool,
@@ -70,6 +74,7 @@ impl GoldfishRtc {
             offset: base_secs.wrapping_mul(1_000_000_000),
             time_high: 0,
             alarm_next: 0,
+            alarm_deadline: 0,
             alarm_running: false,
             irq_enabled: false,
             irq_pending: false,
@@ -110,8 +115,8 @@ impl GoldfishRtc {
             self.clear_alarm();
             self.raise_alarm();
         } else {
-            let deadline = clock::now_ns().saturating_add(self.alarm_next - now);
-            clock::set_timer(ALARM_TIMER, deadline);
+            self.alarm_deadline = clock::now_ns().saturating_add(self.alarm_next - now);
+            clock::set_timer(ALARM_TIMER, self.alarm_deadline);
             self.alarm_running = true;
         }
     }
@@ -214,9 +219,10 @@ impl Device for GoldfishRtc {
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
         *self = wemu_guest::state::restore(state)?;
-        // Timers are the host's: ask again for a running alarm.
+        // Timers are the host's: ask again for a running alarm, at the
+        // deadline it was armed for (not one recomputed from `alarm_next`).
         if self.alarm_running {
-            self.set_alarm();
+            clock::set_timer(ALARM_TIMER, self.alarm_deadline);
         }
         Ok(())
     }
@@ -364,6 +370,37 @@ mod tests {
         assert_eq!(s, r);
         assert_eq!(TestHost::with(|h| h.timers.get(&ALARM_TIMER).copied()), Some(7_000));
         assert!(s.restore(b"junk").is_err());
+    }
+
+    #[test]
+    fn restore_keeps_the_deadline_the_alarm_was_armed_with() {
+        // `wemu fuzz` found: ALARM_HIGH, ALARM_LOW (arms the alarm far in
+        // the future), ALARM_HIGH again (moves ALARM_NEXT into the past but,
+        // as in QEMU, not the armed alarm), save, restore: the copy fired
+        // the alarm at once (ALARM_STATUS 0, interrupt pending), the
+        // original kept it armed (ALARM_STATUS 1).
+        let mut r = rtc(None);
+        wr(&mut r, ALARM_HIGH, 0x1fff_e5fe);
+        wr(&mut r, ALARM_LOW, 0xf);
+        wr(&mut r, ALARM_HIGH, 0xf);
+        let armed = TestHost::with(|h| h.timers.get(&ALARM_TIMER).copied()).expect("armed");
+        let snap = r.save();
+        let mut s = rtc(None);
+        s.restore(&snap).expect("restore");
+        assert_eq!(s, r);
+        assert_eq!(TestHost::with(|h| h.timers.get(&ALARM_TIMER).copied()), Some(armed), "same deadline");
+        assert_eq!((rd(&mut r, ALARM_STATUS), rd(&mut s, ALARM_STATUS)), (1, 1));
+        // Both raise the interrupt at that deadline, not before.
+        for dev in [&mut r, &mut s] {
+            wr(dev, IRQ_ENABLED, 1);
+            assert!(!irq());
+            set_now(armed);
+            dev.timer_fired(ALARM_TIMER);
+            assert!(irq());
+            wr(dev, CLEAR_INTERRUPT, 1);
+            wr(dev, IRQ_ENABLED, 0);
+            set_now(0);
+        }
     }
 
     #[test]

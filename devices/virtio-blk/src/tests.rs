@@ -1,6 +1,6 @@
 use wemu_guest::testing::TestHost;
 use wemu_guest::{Device, PropValue, Props};
-use wemu_guest_virtio::testing::{Buf, Driver, mem, rd};
+use wemu_guest_virtio::testing::{Buf, Driver, mem, rd, wr};
 use wemu_guest_virtio::{feature, reg, status};
 
 use super::*;
@@ -184,4 +184,21 @@ fn properties_are_checked() {
     assert!(VirtioBlk::create(&long).expect_err("too long").contains("serial"));
     let unknown = Props::new(vec![("type".into(), PropValue::Text("blk".into()))]);
     assert!(VirtioBlk::create(&unknown).is_err());
+}
+
+#[test]
+fn a_queue_num_above_the_maximum_survives_save_and_restore() {
+    // `wemu fuzz` found QueueNum 0x101 (QueueNumMax is 256) then save:
+    // restore refused the state save had just produced.
+    let (mut d, _) = device_with(Some((image(), false)), &[]);
+    wr(&mut d, reg::QUEUE_SEL, 0);
+    wr(&mut d, reg::QUEUE_NUM, 0x101);
+    let (mut copy, _) = device_with(Some((image(), false)), &[]);
+    copy.restore(&d.save()).expect("restore takes what save gave");
+    // The copy goes on as the original: the size is refused at QueueReady.
+    for dev in [&mut d, &mut copy] {
+        wr(dev, reg::QUEUE_READY, 1);
+        assert_eq!(rd(dev, reg::QUEUE_READY), 0);
+        assert_eq!(rd(dev, reg::STATUS) & status::DEVICE_NEEDS_RESET, status::DEVICE_NEEDS_RESET);
+    }
 }

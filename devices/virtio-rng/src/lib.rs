@@ -154,6 +154,24 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_num_above_the_maximum_survives_save_and_restore() {
+        // `wemu fuzz` found QueueNum 9 (QueueNumMax is 8) then save: restore
+        // refused the state save had just produced.
+        TestHost::reset();
+        let mut d = VirtioRng::create(&Props::default()).expect("create");
+        wr(&mut d, reg::QUEUE_SEL, 0);
+        wr(&mut d, reg::QUEUE_NUM, 9);
+        let mut copy = VirtioRng::create(&Props::default()).expect("create");
+        copy.restore(&d.save()).expect("restore takes what save gave");
+        // The copy goes on as the original: the size is refused at QueueReady.
+        for dev in [&mut d, &mut copy] {
+            wr(dev, reg::QUEUE_READY, 1);
+            assert_eq!(rd(dev, reg::QUEUE_READY), 0);
+            assert_eq!(rd(dev, reg::STATUS) & status::DEVICE_NEEDS_RESET, status::DEVICE_NEEDS_RESET);
+        }
+    }
+
+    #[test]
     fn large_requests_are_capped() {
         let (mut d, mut drv) = running(None);
         assert_eq!(entropy(&mut d, &mut drv, 100_000).len(), MAX_REQUEST as usize);

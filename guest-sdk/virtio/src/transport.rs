@@ -461,8 +461,12 @@ impl<B: Backend> Device for VirtioMmio<B> {
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
         let s: VirtioMmio<B> = wemu_guest::state::restore(state)?;
+        // QueueNum is stored as the driver wrote it and checked at
+        // QueueReady (a size above QueueNumMax sets DEVICE_NEEDS_RESET
+        // there), so only a ready queue must hold a valid layout: refusing
+        // any other would refuse states `save` produces.
         let shapes_match = s.queues.len() == B::QUEUES.len()
-            && s.queues.iter().zip(B::QUEUES).all(|(q, &max)| q.max == max && q.num <= max)
+            && s.queues.iter().zip(B::QUEUES).all(|(q, &max)| q.max == max)
             && s.queues.iter().all(|q| !q.ready || q.validate().is_ok());
         if !shapes_match {
             return Err(format!("{} state does not match this model's queues", B::NAME));

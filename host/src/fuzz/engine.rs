@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::coverage::Virgin;
 use super::finding::{Finding, FindingKind};
-use super::harness::Harness;
+use super::harness::{Harness, catch_host_panic};
 use super::instrument::CmpSite;
 use super::mutate::Mutator;
 use super::ops::{Codec, Op, mask};
@@ -81,6 +81,10 @@ pub struct Summary {
     pub progress: Progress,
     /// Distinct findings and where their reproducers went.
     pub findings: Vec<(Finding, PathBuf)>,
+    /// The fuzzer itself panicked (not while running an input): a wemu bug.
+    /// The message and location of the first such panic; the run was
+    /// stopped there.
+    pub fuzzer_panic: Option<String>,
 }
 
 #[derive(Default)]
@@ -97,6 +101,8 @@ struct Shared {
     /// Operations run, all inputs together.
     ops: AtomicU64,
     stop: AtomicBool,
+    /// The first panic of the fuzzer itself, where and what.
+    fuzzer_panic: Mutex<Option<String>>,
     corpus_dir: PathBuf,
     crashes_dir: PathBuf,
 }
@@ -131,6 +137,22 @@ impl Shared {
         );
         f.list.push((finding, path.clone()));
         Some(path)
+    }
+
+    /// The fuzzer itself panicked in `place` (not while running an input,
+    /// where the harness catches host panics): report it at once, keep the
+    /// first, and stop every worker, which would otherwise run on with
+    /// nobody to stop them.
+    fn fuzzer_panicked(&self, place: &str, message: &str) {
+        self.stop.store(true, Ordering::Relaxed);
+        eprintln!(
+            "wemu fuzz: INTERNAL ERROR: the fuzzer itself panicked in {place} (a wemu bug, not the \
+             device's); stopping the run: {message}"
+        );
+        let mut first = lock(&self.fuzzer_panic);
+        if first.is_none() {
+            *first = Some(format!("in {place}: {message}"));
+        }
     }
 
     fn add_to_corpus(&self, input: &[u8]) {
@@ -192,6 +214,7 @@ pub fn fuzz(
         execs: AtomicU64::new(0),
         ops: AtomicU64::new(0),
         stop: AtomicBool::new(false),
+        fuzzer_panic: Mutex::new(None),
         corpus_dir: opts.corpus_dir.clone(),
         crashes_dir: opts.crashes_dir.clone(),
     });
@@ -203,7 +226,7 @@ pub fn fuzz(
     if seeds.is_empty() {
         seeds.push(Vec::new());
     }
-    {
+    let seeded = catch_host_panic(|| {
         let mut h = Harness::new(target.clone(), &opts.ignore);
         for seed in seeds {
             shared.execs.fetch_add(1, Ordering::Relaxed);
@@ -219,37 +242,59 @@ pub fn fuzz(
                 }
             }
         }
+    });
+    if let Err(message) = seeded {
+        shared.fuzzer_panicked("the seeding", &message);
     }
 
     let jobs = opts.jobs.max(1);
     std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for w in 0..jobs {
-            let shared = shared.clone();
             let target = target.clone();
             let opts = opts.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("fuzz-{w}"))
-                .spawn_scoped(scope, move || worker(w, &target, &shared, &opts))
-                .context("starting a fuzzing thread")?;
-            handles.push(handle);
+            let spawned = std::thread::Builder::new().name(format!("fuzz-{w}")).spawn_scoped(scope, {
+                let shared = shared.clone();
+                move || {
+                    if let Err(message) = catch_host_panic(|| worker(w, &target, &shared, &opts)) {
+                        shared.fuzzer_panicked(&format!("worker {w}"), &message);
+                    }
+                }
+            });
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    // The scope waits for the workers already started.
+                    shared.stop.store(true, Ordering::Relaxed);
+                    return Err(e).context("starting a fuzzing thread");
+                }
+            }
         }
-        let deadline = opts.time.map(|t| started + t);
-        let mut next_report = Instant::now() + Duration::from_secs(1);
-        while handles.iter().any(|h| !h.is_finished()) {
-            std::thread::sleep(Duration::from_millis(20));
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
-                shared.stop.store(true, Ordering::Relaxed);
+        // A time too far away to be an `Instant` is no limit.
+        let deadline = opts.time.and_then(|t| started.checked_add(t));
+        // A panic here must still stop the workers: the scope waits for
+        // them, and without a run limit nothing else would.
+        let watched = catch_host_panic(|| {
+            let mut next_report = Instant::now() + Duration::from_secs(1);
+            while handles.iter().any(|h| !h.is_finished()) {
+                std::thread::sleep(Duration::from_millis(20));
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    shared.stop.store(true, Ordering::Relaxed);
+                }
+                if now >= next_report {
+                    next_report += Duration::from_secs(1);
+                    on_progress(&shared.progress(started, blocks));
+                }
             }
-            if now >= next_report {
-                next_report += Duration::from_secs(1);
-                on_progress(&shared.progress(started, blocks));
-            }
+        });
+        if let Err(message) = watched {
+            shared.fuzzer_panicked("the main thread", &message);
         }
         for h in handles {
+            // (Workers catch their own panics; this is a panic in that.)
             if h.join().is_err() {
-                anyhow::bail!("a fuzzing thread panicked outside the harness (a wemu bug)");
+                shared.fuzzer_panicked("a worker", "a panic its own handler did not catch");
             }
         }
         Ok(())
@@ -257,7 +302,8 @@ pub fn fuzz(
 
     let progress = shared.progress(started, blocks);
     let findings = std::mem::take(&mut lock(&shared.findings).list);
-    Ok(Summary { progress, findings })
+    let fuzzer_panic = lock(&shared.fuzzer_panic).take();
+    Ok(Summary { progress, findings, fuzzer_panic })
 }
 
 /// How many of the newest corpus entries get half of the picks.
@@ -265,7 +311,16 @@ const RECENT: usize = 16;
 /// Input-to-state candidates tried per new corpus entry, at most.
 const MAX_I2S: usize = 24;
 
+/// With this seed, worker 0 panics at its first input: the tests' way
+/// into the fuzzer's own panic handling (test builds only).
+#[cfg(test)]
+pub(super) const INJECT_WORKER_PANIC_SEED: u64 = 0x0bad_f00d_dead_beef;
+
 fn worker(w: usize, target: &Arc<Target>, shared: &Shared, opts: &FuzzOptions) {
+    #[cfg(test)]
+    if w == 0 && opts.seed == INJECT_WORKER_PANIC_SEED {
+        panic!("injected worker panic");
+    }
     let mut harness = Harness::new(target.clone(), &opts.ignore);
     let mut mutator = Mutator::new(opts.seed ^ (w as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut local = Virgin::new(target.counters, target.blocks.unwrap_or(0));

@@ -23,7 +23,7 @@
 //! the bytes of a second `save` catches state that `save` leaves out, and
 //! does not complain about serializations that differ harmlessly.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -42,23 +42,45 @@ thread_local! {
     /// The last host panic on this thread (message and location), recorded
     /// by the hook `install_panic_hook` sets.
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// How many `catch_host_panic` calls this thread is inside: their
+    /// panics are recorded for a report, any other is printed as usual.
+    static CATCHING: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Record host panics instead of printing them: the fuzzer reports them as
-/// findings. Idempotent.
+/// Record the host panics `catch_host_panic` catches instead of printing
+/// them (the fuzzer reports them); any other panic goes to the hook that
+/// was there before (Rust's, which prints it). Idempotent.
 pub fn install_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // `try_with`: a panic while the thread's locals are torn down.
+            if CATCHING.try_with(Cell::get).unwrap_or(0) > 0 {
+                let _ = LAST_PANIC.try_with(|p| *p.borrow_mut() = Some(info.to_string()));
+            } else {
+                previous(info);
+            }
         }));
     });
 }
 
 /// Run `f`, turning a panic into its message (with the location when the
-/// hook of `install_panic_hook` recorded one).
+/// hook of `install_panic_hook` recorded one). Nests.
 pub fn catch_host_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+    /// Leaves the catching state however `f` ends.
+    struct Catching;
+    impl Drop for Catching {
+        fn drop(&mut self) {
+            CATCHING.with(|c| c.set(c.get().saturating_sub(1)));
+        }
+    }
+    CATCHING.with(|c| c.set(c.get() + 1));
+    LAST_PANIC.with(|p| p.borrow_mut().take());
+    let guard = Catching;
+    let result = catch_unwind(AssertUnwindSafe(f));
+    drop(guard);
+    result.map_err(|payload| {
         LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| {
             payload
                 .downcast_ref::<String>()

@@ -10,8 +10,10 @@
 //! | `mutate`, `engine` | mutations, corpus, workers, progress |
 //! | `replay` | reproducing and minimising a saved input |
 //! | `finding` | finding kinds and signatures |
+//! | `campaign` | the shipped devices' campaign (tests, benches) |
 //! | `target` | loading the component |
 
+pub mod campaign;
 pub mod coverage;
 pub mod engine;
 pub mod env;

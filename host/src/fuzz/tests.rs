@@ -1,8 +1,10 @@
 //! Tests of the fuzzer against the built-in devices (the buggy test device
 //! is exercised through the CLI in tests/integration/fuzz.rs).
 
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
+use super::engine::{FuzzOptions, Progress, Summary, fuzz};
 use super::harness::{Harness, catch_host_panic, install_panic_hook};
 use super::instrument;
 use super::ops::Op;
@@ -132,4 +134,129 @@ fn a_host_panic_is_caught_and_reported_with_its_location() {
     assert!(message.contains("deliberate host bug"), "{message}");
     assert!(message.contains("tests.rs"), "the location is kept: {message}");
     assert_eq!(catch_host_panic(|| 7), Ok(7));
+}
+
+/// Fuzz sifive-test with `options` in a thread, calling `on_progress`
+/// about once a second; the summary, or a failure if it neither returns
+/// nor panics within `limit` (a hang must fail the test, not block it).
+fn fuzz_within(
+    options: FuzzOptions,
+    on_progress: impl FnMut(&Progress) + Send + 'static,
+    limit: Duration,
+) -> Summary {
+    let t = target("sifive-test", true);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut on_progress = on_progress;
+        let _ = tx.send(fuzz(t, &options, &mut on_progress).map_err(|e| format!("{e:#}")));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(summary)) => summary,
+        Ok(Err(e)) => panic!("fuzz failed: {e}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("fuzz panicked instead of returning"),
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("fuzz did not return within {limit:?} (a hang)"),
+    }
+}
+
+fn options(
+    dir: &std::path::Path,
+    seed: u64,
+    jobs: usize,
+    runs: Option<u64>,
+    time: Option<Duration>,
+) -> FuzzOptions {
+    FuzzOptions {
+        jobs,
+        seed,
+        runs,
+        time,
+        corpus_dir: dir.join("corpus"),
+        crashes_dir: dir.join("crashes"),
+        ignore: Vec::new(),
+        stop_on_finding: false,
+    }
+}
+
+#[test]
+fn a_time_limit_past_the_end_of_time_is_no_limit() {
+    // `Instant + Duration::MAX` overflows: the deadline must be "none".
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(dir.path(), 1, 1, Some(200), Some(Duration::from_secs(u64::MAX)));
+    let summary = fuzz_within(opts, |_| {}, Duration::from_secs(120));
+    assert_eq!(summary.fuzzer_panic, None);
+    assert_eq!(summary.progress.execs, 200, "ended by --runs");
+    assert!(summary.findings.is_empty(), "{:?}", summary.findings);
+}
+
+#[test]
+fn a_panic_in_the_fuzzers_main_loop_stops_the_workers_and_is_reported() {
+    install_panic_hook();
+    // No run or time limit: only the panic can end this run.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(dir.path(), 2, 2, None, None);
+    let summary =
+        fuzz_within(opts, |_| panic!("deliberate panic in the progress callback"), Duration::from_secs(120));
+    let report = summary.fuzzer_panic.expect("the panic is reported");
+    assert!(report.contains("deliberate panic in the progress callback"), "{report}");
+    assert!(report.contains("tests.rs"), "the location is kept: {report}");
+}
+
+#[test]
+fn a_panic_in_a_fuzzing_worker_stops_the_others_and_is_reported() {
+    install_panic_hook();
+    // Worker 0 panics at its first input (an injection compiled into
+    // test builds only); worker 1 has no limit and must be told to stop.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(dir.path(), super::engine::INJECT_WORKER_PANIC_SEED, 2, None, None);
+    let summary = fuzz_within(opts, |_| {}, Duration::from_secs(120));
+    let report = summary.fuzzer_panic.expect("the panic is reported");
+    assert!(report.contains("injected worker panic"), "{report}");
+    assert!(report.contains("engine.rs"), "the location is kept: {report}");
+}
+
+/// Write a 32-bit register of region 0.
+fn w32(offset: u64, value: u64) -> Op {
+    Op::Write { region: 0, offset, size: 4, value }
+}
+
+fn r32(offset: u64) -> Op {
+    Op::Read { region: 0, offset, size: 4 }
+}
+
+#[test]
+fn save_restore_findings_in_shipped_devices_stay_fixed() {
+    // What `wemu fuzz` found in the built-in devices, each followed by the
+    // accesses that show a restored copy behaving differently.
+    let cases: [(&str, Vec<Op>); 3] = [
+        // QueueNum above QueueNumMax (256): restore refused save's state.
+        ("virtio-blk", vec![w32(0x38, 0x101), Op::SaveRestore, w32(0x44, 1), r32(0x44), r32(0x70)]),
+        // The same with QueueNumMax 8.
+        ("virtio-rng", vec![w32(0x38, 9), Op::SaveRestore, w32(0x44, 1), r32(0x44), r32(0x70)]),
+        // ALARM_HIGH after ALARM_LOW armed the alarm: the copy fired it at
+        // restore (ALARM_STATUS 0 and the interrupt pending).
+        (
+            "goldfish-rtc",
+            vec![
+                w32(0xc, 0x1fff_e5fe),
+                w32(0x8, 0xf),
+                w32(0xc, 0xf),
+                Op::SaveRestore,
+                r32(0x18),
+                w32(0x10, 1),
+                Op::Advance { ns: 1_000_000_000 },
+                r32(0x18),
+            ],
+        ),
+    ];
+    let mut failed = Vec::new();
+    for (name, ops) in cases {
+        let t = target(name, false);
+        let mut lines = Vec::new();
+        if let Some(f) = Harness::new(t, &[]).run_ops(&ops, Some(&mut |l| lines.push(l))) {
+            failed.push(format!("{name}: {f}\n{}", lines.join("\n")));
+        } else {
+            assert!(lines.iter().any(|l| l.contains("restored")), "{name}: {lines:#?}");
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
 }
