@@ -216,6 +216,11 @@ bench-js: build-js
 bench-cpu runs="3": setup
     tests/bench/cpu.sh {{runs}}
 
+# Host instructions per guest instruction under callgrind (deterministic:
+# the check for refactorings of the hot paths; needs valgrind).
+bench-callgrind which="all": build
+    BENCH_SKIP_BUILD=1 tests/bench/callgrind.sh {{which}}
+
 # Linux boot benchmark: OpenSBI + Linux + busybox to init and to poweroff,
 # on QEMU and on wemu (see docs/performance.md).
 bench-linux runs="3": setup
