@@ -216,8 +216,8 @@ bench-js: build-js
 bench-cpu runs="3": setup
     tests/bench/cpu.sh {{runs}}
 
-# Host instructions per guest instruction under callgrind (deterministic:
-# the check for refactorings of the hot paths; needs valgrind).
+# Deterministic: the check for refactorings of the hot paths.
+# Host instructions per guest instruction under callgrind (needs valgrind).
 bench-callgrind which="all": build
     BENCH_SKIP_BUILD=1 tests/bench/callgrind.sh {{which}}
 
