@@ -6,7 +6,7 @@
 //! | irq | output levels observed; input lines toggled by `irq` ops |
 //! | clock | a virtual clock the input advances; due timers fire in deadline order |
 //! | dma | 1 MiB of RAM at `RAM_BASE`, the only window (`poke` ops fill it) |
-//! | chardev | `PORTS` ports, output captured per operation, input from `input` ops |
+//! | chardev | `PORTS` ports, output captured per operation (at most `OUTPUT_PER_OP` bytes: then the ports take nothing, as a full line), input from `input` ops |
 //! | block | a 64 KiB image in memory |
 //! | power | requests recorded |
 //!
@@ -106,8 +106,20 @@ pub enum Stop {
     TimerStorm(u32),
 }
 
-/// Bytes written per port, in order.
-type Output = Rc<RefCell<Vec<(u32, Vec<u8>)>>>;
+/// Bytes written per port, in order, since the last operation's effects
+/// were taken, and how many in all.
+#[derive(Default)]
+struct Captured {
+    chunks: Vec<(u32, Vec<u8>)>,
+    bytes: usize,
+}
+type Output = Rc<RefCell<Captured>>;
+
+/// Output bytes captured in one operation, all ports together. Past it the
+/// ports take nothing (`chardev.write` may take fewer bytes than offered,
+/// as a full line does), so a device writing in a loop cannot fill the
+/// host's memory, and a device's handling of a full line gets fuzzed too.
+pub const OUTPUT_PER_OP: usize = 64 << 10;
 
 /// Output captured from the device's character ports.
 struct PortSink {
@@ -118,9 +130,14 @@ struct PortSink {
 impl CharSink for PortSink {
     fn write(&mut self, data: &[u8]) -> usize {
         let mut out = self.out.borrow_mut();
-        match out.last_mut() {
+        let data = &data[..data.len().min(OUTPUT_PER_OP.saturating_sub(out.bytes))];
+        if data.is_empty() {
+            return 0;
+        }
+        out.bytes += data.len();
+        match out.chunks.last_mut() {
             Some((p, bytes)) if *p == self.port => bytes.extend_from_slice(data),
-            _ => out.push((self.port, data.to_vec())),
+            _ => out.chunks.push((self.port, data.to_vec())),
         }
         data.len()
     }
@@ -148,7 +165,7 @@ impl Sandbox {
     /// Instantiate the target in a fresh sandbox.
     pub fn new(target: &Target) -> Result<Self, CreateError> {
         let ram = Rc::new(Ram::new("sandbox", RAM_BASE, RAM_SIZE as usize, false));
-        let output = Rc::new(RefCell::new(Vec::new()));
+        let output = Rc::new(RefCell::new(Captured::default()));
         let mut state = DeviceState::new(&target.name, target.memory_limit);
         state.limiter.exempt = target.coverage_bytes;
         state.dma.windows = vec![(RAM_BASE, RAM_SIZE)];
@@ -223,7 +240,7 @@ impl Sandbox {
         if let Some(log) = &mut st.dma_log {
             log.clear();
         }
-        self.output.borrow_mut().clear();
+        *self.output.borrow_mut() = Captured::default();
     }
 
     fn mark_dirty(&mut self, offset: u64, len: u64) {
@@ -263,9 +280,10 @@ impl Sandbox {
             obs.power = power;
         }
         let mut out = self.output.borrow_mut();
-        if !out.is_empty() {
-            obs.output.append(&mut out);
+        if !out.chunks.is_empty() {
+            obs.output.append(&mut out.chunks);
         }
+        out.bytes = 0;
         drop(out);
         let writes: Vec<(u64, u64)> = match &mut self.dev.state_mut().dma_log {
             Some(log) if !log.is_empty() => {
@@ -461,4 +479,25 @@ pub fn describe(obs: &Observation) -> String {
         ));
     }
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captured_output_is_bounded_per_operation() {
+        let out: Output = Rc::default();
+        let mut a = PortSink { port: 0, out: out.clone() };
+        let mut b = PortSink { port: 1, out: out.clone() };
+        let big = vec![b'x'; OUTPUT_PER_OP - 10];
+        assert_eq!(a.write(&big), big.len());
+        assert_eq!(b.write(b"0123456789abcdef"), 10, "the rest of the budget, on another port");
+        assert_eq!(a.write(b"more"), 0, "a full line takes nothing");
+        assert_eq!(out.borrow().bytes, OUTPUT_PER_OP);
+        // Taking the operation's output (apply_effects) makes room again.
+        let taken = std::mem::take(&mut *out.borrow_mut());
+        assert_eq!(taken.chunks.len(), 2);
+        assert_eq!(a.write(b"more"), 4);
+    }
 }
