@@ -16,6 +16,9 @@ mod js_device;
 mod limits;
 mod linux;
 mod parity;
+#[path = "../support/reftool.rs"]
+mod reftool;
 mod setup;
+mod skips;
 mod validate;
 mod virtio;
