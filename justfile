@@ -169,6 +169,18 @@ build: targets setup-c
     cargo build --release -p wemu
     cargo build --release --manifest-path tests/guests/Cargo.toml --target riscv64gc-unknown-none-elf --target-dir target/guests
 
+# Install the `wemu` binary (with its built-in devices, machines and
+# `new-device` templates) into ~/.cargo/bin, which rustup puts on the PATH.
+# Extra arguments go to `cargo install` (e.g. `--root DIR`).
+install *args: targets setup-c
+    cargo install --path host --locked {{args}}
+
+# Package the device SDK crates (wemu-guest, wemu-guest-virtio) as they
+# would be published, and build the packages natively and for wasm32.
+package-sdk:
+    cargo package -p wemu-guest -p wemu-guest-virtio --allow-dirty
+    cargo package -p wemu-guest -p wemu-guest-virtio --allow-dirty --target wasm32-unknown-unknown
+
 # Boot `virt` with the bundled hello program; prints its greeting.
 run: build
     ./target/release/wemu run -M virt --kernel {{guests}}/hello
