@@ -169,14 +169,40 @@ build: targets setup-c
     cargo build --release -p wemu
     cargo build --release --manifest-path tests/guests/Cargo.toml --target riscv64gc-unknown-none-elf --target-dir target/guests
 
+# Install the `wemu` binary (with its built-in devices, machines and
+# `new-device` templates) into ~/.cargo/bin, which rustup puts on the PATH.
+# Extra arguments go to `cargo install` (e.g. `--root DIR`).
+install *args: targets setup-c
+    cargo install --path host --locked {{args}}
+
+# Package the device SDK crates (wemu-guest, wemu-guest-virtio) as they
+# would be published, and build the packages natively and for wasm32.
+package-sdk:
+    cargo package -p wemu-guest -p wemu-guest-virtio --allow-dirty
+    cargo package -p wemu-guest -p wemu-guest-virtio --allow-dirty --target wasm32-unknown-unknown
+
 # Boot `virt` with the bundled hello program; prints its greeting.
 run: build
     ./target/release/wemu run -M virt --kernel {{guests}}/hello
 
 # Every test: unit tests of each crate (devices included, natively) and the
-# integration tests that boot the guests and feed wemu bad input.
+# integration tests that boot the guests and feed wemu bad input. Ends with
+# "N passed, N failed, N skipped": a test that cannot run for want of a
+# reference tool (QEMU, Node.js) says `SKIPPED: <test>: <why>` and is
+# counted as skipped; under CI (CI=true) it fails instead
+# (tests/support/reftool.rs). Exits non-zero if any test failed.
 test: setup
-    cargo test --workspace
+    #!/usr/bin/env bash
+    set -uo pipefail
+    target="${CARGO_TARGET_DIR:-target}"
+    mkdir -p "$target"
+    skips="$(realpath "$target")/test-skips.txt"
+    output="$target/test-output.txt"
+    rm -f "$skips"
+    WEMU_TEST_SKIP_LOG="$skips" cargo test --workspace --no-fail-fast 2>&1 | tee "$output"
+    status=${PIPESTATUS[0]}
+    tests/test-summary.sh "$output" "$skips"
+    exit "$status"
 
 # Formatting and lints, as CI checks them.
 lint:

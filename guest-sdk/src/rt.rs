@@ -52,7 +52,7 @@ fn install_panic_hook() {
 #[cfg(target_arch = "wasm32")]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "wemu:device/device-model",
         pub_export_macro: true,
         export_macro_name: "__export_device_model",

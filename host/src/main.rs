@@ -75,11 +75,6 @@ struct NewDeviceArgs {
     /// Directory to create [default: ./NAME].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-
-    /// wemu source tree providing the SDKs and the guest runtime
-    /// [default: the tree this wemu was built from].
-    #[arg(long, value_name = "PATH")]
-    sdk: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -725,7 +720,6 @@ fn new_device(args: NewDeviceArgs) -> Result<()> {
         dir: args.dir.unwrap_or_else(|| PathBuf::from(&args.name)),
         name: args.name,
         lang: args.lang,
-        sdk: args.sdk.unwrap_or_else(wemu::newdev::default_sdk),
     };
     wemu::newdev::create(&opts)?;
     print!("{}", wemu::newdev::next_steps(&opts));

@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::reftool;
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
 }
@@ -29,14 +31,11 @@ fn run_ok(mut c: Command, what: &str) {
     assert!(status.success(), "{what} failed");
 }
 
-/// Is Node.js missing? The JavaScript tests then skip, saying why: the
-/// one thing they cannot install themselves (`just setup-js` does).
-pub fn node_missing(test: &str) -> bool {
-    let ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED {test}: Node.js (node, npm) is not installed; `just setup-js` installs it");
-    }
-    !ok
+/// Are Node.js or npm missing? The JavaScript tests then return early:
+/// skipped, saying why, or failed under CI (`reftool`'s rule); the one
+/// thing they cannot install themselves (`just setup-js` does).
+pub fn node_missing() -> bool {
+    !(reftool::have(&reftool::NODE) && reftool::have(&reftool::NPM))
 }
 
 /// `npm ci` in `dir` unless its node_modules is newer than its

@@ -182,12 +182,12 @@ fn rust_authoring_page_walkthrough_runs() {
 
 /// docs/device-authoring-js.md, "Quick start": `npm ci` from the
 /// skeleton's lockfile, the unit tests under `node --test`, the
-/// componentize-js build, validate, the guest. Skips without Node.js.
+/// componentize-js build, validate, the guest. Needs Node.js (`reftool`'s rule).
 #[test]
 fn js_authoring_page_walkthrough_runs() {
     let steps = tested_block(&page("device-authoring-js.md"), "js-skeleton");
     assert!(steps.len() >= 8, "{steps:?}");
-    if node_missing("js_authoring_page_walkthrough_runs") {
+    if node_missing() {
         return;
     }
     run("js-skeleton", &steps, Duration::from_secs(1200));

@@ -8,7 +8,7 @@ use wemu::machine::config::{self, IrqSpec, PropVal};
 use wemu::machine::{Machine, Options, machine_search_path};
 
 use crate::common::{guest, temp_file, wemu, wemu_interactive};
-use crate::parity::qemu_interactive;
+use crate::parity::{qemu_interactive, qemu_missing};
 
 fn path(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -56,6 +56,9 @@ fn timer_software_and_external_interrupts_reach_the_hart_on_virt() {
 
 #[test]
 fn plic_and_clint_behave_like_qemu() {
+    if qemu_missing() {
+        return;
+    }
     let kernel = guest("plic-clint");
     // QEMU's timer follows the host clock: on a loaded machine its timer
     // interrupt can land on the wrong side of the guest's rdtime check

@@ -16,6 +16,10 @@ mod js_device;
 mod limits;
 mod linux;
 mod parity;
+mod publish;
+#[path = "../support/reftool.rs"]
+mod reftool;
 mod setup;
+mod skips;
 mod validate;
 mod virtio;

@@ -5,11 +5,14 @@
 //!
 //! Every language gets the same register map (ID, SCRATCH, DOORBELL,
 //! STATUS with one interrupt line), so one guest program serves all.
-//! The Rust skeleton depends on `wemu-guest` by path into the SDK tree
-//! (`--sdk`, default: the tree this wemu was built from); the C skeleton
-//! gets a copy of the C SDK, so it builds with clang alone; the JavaScript
-//! one reads the contract from the SDK tree when it builds, and pins
-//! componentize-js exactly as `devices/doorbell-js` does (its lockfile).
+//! A skeleton needs nothing but an installed `wemu`: every file it uses is
+//! built into the binary and written into the project, never a path into
+//! a wemu source tree. The Rust skeleton gets a copy of the `wemu-guest`
+//! crate (with the contract) in `sdk/wemu-guest`; the C skeleton a copy of
+//! the C SDK, so it builds with clang alone; the JavaScript one the
+//! contract in `wit/deps/`, and it pins componentize-js exactly as
+//! `devices/doorbell-js` does (its lockfile). The guest program gets its
+//! runtime (a copy of `tests/guests/rt`) in `guest/rt`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -45,15 +48,47 @@ pub struct Options {
     pub lang: Lang,
     /// Directory to create (must not exist, or be empty).
     pub dir: PathBuf,
-    /// A wemu source tree (`guest-sdk/`, `tests/guests/rt/`).
-    pub sdk: PathBuf,
 }
 
-/// The source tree this binary was built from (the default `--sdk`).
-pub fn default_sdk() -> PathBuf {
-    let host = Path::new(env!("CARGO_MANIFEST_DIR"));
-    host.parent().unwrap_or(host).to_path_buf()
-}
+/// The contract, as the skeletons carry it.
+const CONTRACT: &str = include_str!("../../../wit/device.wit");
+
+/// The Rust device SDK (`wemu-guest`) a Rust skeleton carries in
+/// `sdk/wemu-guest`: `(path in the crate, contents)`, its Cargo.toml
+/// apart (templates/sdk).
+const RUST_SDK: &[(&str, &str)] = &[
+    ("src/describe.rs", include_str!("../../../guest-sdk/src/describe.rs")),
+    ("src/device.rs", include_str!("../../../guest-sdk/src/device.rs")),
+    ("src/host.rs", include_str!("../../../guest-sdk/src/host.rs")),
+    ("src/lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
+    ("src/props.rs", include_str!("../../../guest-sdk/src/props.rs")),
+    ("src/regs.rs", include_str!("../../../guest-sdk/src/regs.rs")),
+    ("src/rt.rs", include_str!("../../../guest-sdk/src/rt.rs")),
+    ("src/state.rs", include_str!("../../../guest-sdk/src/state.rs")),
+    ("src/testing.rs", include_str!("../../../guest-sdk/src/testing.rs")),
+    ("wit/device.wit", include_str!("../../../guest-sdk/wit/device.wit")),
+];
+
+/// The guest program's runtime (`tests/guests/rt`), carried in
+/// `guest/rt`, its Cargo.toml apart.
+const GUEST_RT: &[(&str, &str)] = &[
+    ("link.x", include_str!("../../../tests/guests/rt/link.x")),
+    ("src/check.rs", include_str!("../../../tests/guests/rt/src/check.rs")),
+    ("src/csr.rs", include_str!("../../../tests/guests/rt/src/csr.rs")),
+    ("src/enc.rs", include_str!("../../../tests/guests/rt/src/enc.rs")),
+    ("src/finisher.rs", include_str!("../../../tests/guests/rt/src/finisher.rs")),
+    ("src/lib.rs", include_str!("../../../tests/guests/rt/src/lib.rs")),
+    ("src/lower.rs", include_str!("../../../tests/guests/rt/src/lower.rs")),
+    ("src/trap.rs", include_str!("../../../tests/guests/rt/src/trap.rs")),
+    ("src/uart.rs", include_str!("../../../tests/guests/rt/src/uart.rs")),
+];
+
+/// The `[dependencies]` of `wemu-guest` as the copy in a skeleton lists
+/// them: the workspace's entries for the crates guest-sdk/Cargo.toml
+/// names (a test checks they are the same).
+const SDK_DEPENDENCIES: &str = r#"wit-bindgen = { version = "0.63", default-features = false, features = ["macros", "realloc"] }
+serde = { version = "1", features = ["derive"] }
+postcard = { version = "1", default-features = false, features = ["alloc"] }"#;
 
 /// Device names: lowercase letters, digits and single dashes, starting
 /// with a letter; at most 31 characters (a device-tree node name).
@@ -187,16 +222,6 @@ fn render(template: &str, vars: &[(&str, String)]) -> String {
 /// Write the skeleton; returns the files written (relative to `dir`).
 pub fn create(opts: &Options) -> Result<Vec<PathBuf>> {
     check_name(&opts.name).map_err(anyhow::Error::msg)?;
-    let sdk = opts.sdk.canonicalize().with_context(|| format!("--sdk {}", opts.sdk.display()))?;
-    for needed in ["guest-sdk/Cargo.toml", "wit/device.wit", "tests/guests/rt/link.x"] {
-        if !sdk.join(needed).is_file() {
-            bail!("--sdk {}: no {needed} there; pass the root of a wemu source tree", sdk.display());
-        }
-    }
-    let sdk_str = sdk.to_str().context("the SDK path is not UTF-8")?;
-    if sdk_str.contains(['"', '\\', '\n', '$']) {
-        bail!("--sdk {sdk_str}: the path contains a character the generated files cannot quote");
-    }
     if opts.dir.exists() && std::fs::read_dir(&opts.dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         bail!("{} already exists and is not empty", opts.dir.display());
     }
@@ -208,7 +233,8 @@ pub fn create(opts: &Options) -> Result<Vec<PathBuf>> {
         ("name", name.to_owned()),
         ("crate", krate.clone()),
         ("Type", type_name(name)),
-        ("sdk", sdk_str.to_owned()),
+        ("sdk_version", env!("CARGO_PKG_VERSION").to_owned()),
+        ("sdk_dependencies", SDK_DEPENDENCIES.to_owned()),
         ("magic", magic(name)),
         ("steps", steps_text(opts.lang, name)),
         ("wasm_cflags", crate::csdk::flags::WASM_CFLAGS.join(" ")),
@@ -220,6 +246,8 @@ pub fn create(opts: &Options) -> Result<Vec<PathBuf>> {
     ];
 
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    // Files copied as they are (after the templates).
+    let mut copies: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut text =
         |path: String, template: &str| files.push((path.into(), render(template, &vars).into_bytes()));
     text("machine.toml".into(), include_str!("templates/common/machine.toml.tmpl"));
@@ -227,11 +255,22 @@ pub fn create(opts: &Options) -> Result<Vec<PathBuf>> {
     text("guest/Cargo.toml".into(), include_str!("templates/guest/Cargo.toml.tmpl"));
     text("guest/build.rs".into(), include_str!("templates/guest/build.rs.tmpl"));
     text("guest/src/main.rs".into(), include_str!("templates/guest/main.rs.tmpl"));
+    text("guest/rt/Cargo.toml".into(), include_str!("templates/guest/rt.Cargo.toml.tmpl"));
+    for (path, contents) in GUEST_RT {
+        copies.push((Path::new("guest/rt").join(path), contents.as_bytes().to_vec()));
+    }
     match opts.lang {
         Lang::Rust => {
             text("Cargo.toml".into(), include_str!("templates/rust/Cargo.toml.tmpl"));
             text("src/lib.rs".into(), include_str!("templates/rust/lib.rs.tmpl"));
             text("README.md".into(), include_str!("templates/rust/README.md.tmpl"));
+            text(
+                "sdk/wemu-guest/Cargo.toml".into(),
+                include_str!("templates/sdk/wemu-guest.Cargo.toml.tmpl"),
+            );
+            for (path, contents) in RUST_SDK {
+                copies.push((Path::new("sdk/wemu-guest").join(path), contents.as_bytes().to_vec()));
+            }
         }
         Lang::C => {
             text("Makefile".into(), include_str!("templates/c/Makefile.tmpl"));
@@ -246,6 +285,7 @@ pub fn create(opts: &Options) -> Result<Vec<PathBuf>> {
             text(".npmrc".into(), include_str!("templates/js/npmrc.tmpl"));
             text("build.mjs".into(), include_str!("templates/js/build.mjs.tmpl"));
             text("wit/world.wit".into(), include_str!("templates/js/world.wit.tmpl"));
+            copies.push(("wit/deps/wemu-device/device.wit".into(), CONTRACT.as_bytes().to_vec()));
             text("src/model.js".into(), include_str!("templates/js/model.js.tmpl"));
             text("src/device.js".into(), include_str!("templates/js/device.js.tmpl"));
             text(format!("test/{name}.test.js"), include_str!("templates/js/test.js.tmpl"));
@@ -256,6 +296,7 @@ pub fn create(opts: &Options) -> Result<Vec<PathBuf>> {
         }
     }
 
+    files.extend(copies);
     let mut written = Vec::new();
     for (rel, bytes) in files {
         let path = opts.dir.join(&rel);
@@ -277,7 +318,8 @@ pub fn next_steps(opts: &Options) -> String {
         if let Some(d) = dir {
             let _ = writeln!(
                 s,
-                "\nwemu is not on your PATH; the steps below need it:\n  export PATH={}:$PATH",
+                "\nwemu is not on your PATH; the steps below need it: install it (`just install` in \
+                 a wemu checkout), or\n  export PATH={}:$PATH",
                 d.display()
             );
         }
@@ -349,12 +391,7 @@ mod tests {
     fn templates_leave_no_placeholder() {
         let dir = tempfile::tempdir().unwrap();
         for lang in [Lang::Rust, Lang::C, Lang::Js] {
-            let opts = Options {
-                name: "my-dev".into(),
-                lang,
-                dir: dir.path().join(format!("{lang:?}")),
-                sdk: default_sdk(),
-            };
+            let opts = Options { name: "my-dev".into(), lang, dir: dir.path().join(format!("{lang:?}")) };
             let files = create(&opts).unwrap();
             assert!(files.iter().any(|f| f.ends_with("guest/src/main.rs")));
             for f in files.iter().filter(|f| !f.starts_with("sdk")) {
@@ -369,6 +406,49 @@ mod tests {
             }
             assert!(create(&opts).unwrap_err().to_string().contains("not empty"));
         }
+    }
+
+    /// The copies a skeleton carries are whole: every file of the crate
+    /// they come from (the manifest apart).
+    #[test]
+    fn carried_copies_hold_every_file_of_their_source() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let files = |dir: &str, sub: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = sub
+                .iter()
+                .flat_map(|s| {
+                    let base = root.join(dir).join(s);
+                    std::fs::read_dir(&base)
+                        .unwrap_or_else(|e| panic!("{}: {e}", base.display()))
+                        .map(|e| e.unwrap().file_name().into_string().unwrap())
+                        .map(move |n| if s.is_empty() { n } else { format!("{s}/{n}") })
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let names = |list: &[(&str, &str)]| list.iter().map(|(p, _)| p.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(RUST_SDK), files("guest-sdk", &["src", "wit"]));
+        let mut rt = files("tests/guests/rt", &["", "src"]);
+        rt.retain(|f| !["Cargo.toml", "build-bin.rs", "src"].contains(&f.as_str()));
+        assert_eq!(names(GUEST_RT), rt);
+    }
+
+    /// The copy of `wemu-guest` asks for what guest-sdk/Cargo.toml does.
+    #[test]
+    fn carried_sdk_has_the_workspace_dependencies() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let read =
+            |p: &str| -> toml::Table { std::fs::read_to_string(root.join(p)).unwrap().parse().unwrap() };
+        let workspace = read("Cargo.toml");
+        let sdk = read("guest-sdk/Cargo.toml");
+        let ours: toml::Table = SDK_DEPENDENCIES.parse().unwrap();
+        let wanted: Vec<&String> = sdk["dependencies"].as_table().unwrap().keys().collect();
+        assert_eq!(ours.keys().collect::<Vec<_>>().len(), wanted.len(), "{ours:?}");
+        for name in wanted {
+            assert_eq!(Some(&ours[name]), workspace["workspace"]["dependencies"].get(name), "{name}");
+        }
+        assert_eq!(workspace["workspace"]["package"]["version"].as_str(), Some(env!("CARGO_PKG_VERSION")));
     }
 
     #[test]
@@ -402,12 +482,7 @@ mod tests {
     fn js_machine_raises_the_limits_and_the_others_do_not() {
         let dir = tempfile::tempdir().unwrap();
         for (lang, raised) in [(Lang::Js, true), (Lang::Rust, false), (Lang::C, false)] {
-            let opts = Options {
-                name: "m".into(),
-                lang,
-                dir: dir.path().join(format!("{lang:?}")),
-                sdk: default_sdk(),
-            };
+            let opts = Options { name: "m".into(), lang, dir: dir.path().join(format!("{lang:?}")) };
             create(&opts).unwrap();
             let machine = std::fs::read_to_string(opts.dir.join("machine.toml")).unwrap();
             assert_eq!(

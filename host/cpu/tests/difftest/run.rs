@@ -7,24 +7,19 @@ use std::process::Command;
 
 use wemu_cpu::{Exception, Hart, MemError, Memory, StepEvent, TrapCause};
 
+use crate::reftool::{self, QEMU_USER};
+
 use super::program::{self, ABI, Case, LOAD_ADDR, OUT_LEN, Program};
 
-pub const INSTALL_HINT: &str = "qemu-riscv64 not found: the differential tests need QEMU's user-mode \
-     emulator. Install it with `just setup-qemu-user` (or `apt-get update && apt-get install -y \
-     qemu-user`), or point QEMU_RISCV64 at the binary.";
-
 fn qemu_binary() -> String {
-    std::env::var("QEMU_RISCV64").unwrap_or_else(|_| "qemu-riscv64".to_string())
+    QEMU_USER.binary()
 }
 
-/// Fail (never skip) if qemu-riscv64 is missing.
-pub fn require_qemu() {
-    match Command::new(qemu_binary()).arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => panic!("{INSTALL_HINT}\n(`{} --version` exited with {})", qemu_binary(), o.status),
-        Err(e) if e.kind() == ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
-        Err(e) => panic!("{INSTALL_HINT}\n(running {}: {e})", qemu_binary()),
-    }
+/// Is qemu-riscv64 missing? The caller returns: the test is skipped
+/// (saying so) or, under CI (`CI=true`), has already failed (the rule in
+/// tests/support/reftool.rs).
+pub fn qemu_missing() -> bool {
+    !reftool::have(&QEMU_USER)
 }
 
 /// stdout of the program under qemu-riscv64, or why it failed.
@@ -36,7 +31,9 @@ pub fn run_qemu(elf: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("chmod: {e}"))?;
     let out = match Command::new(qemu_binary()).arg(&path).output() {
         Ok(o) => o,
-        Err(e) if e.kind() == ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            panic!("{}", QEMU_USER.probe().err().unwrap_or_default())
+        }
         Err(e) => return Err(format!("spawning qemu: {e}")),
     };
     if !out.status.success() {
