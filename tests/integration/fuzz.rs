@@ -33,12 +33,17 @@ fn fuzz_buggy(bug: &str, runs: u64, seed: u64, dir: &Path, extra: &[&str]) -> Ou
 
 /// `wemu fuzz ARGS` with its corpus and crashes directories in `dir`.
 fn fuzz_in(dir: &Path, args: &[&str]) -> Outcome {
+    fuzz_in_within(dir, args, std::time::Duration::from_secs(60))
+}
+
+/// `fuzz_in` with a time limit of `limit`.
+fn fuzz_in_within(dir: &Path, args: &[&str], limit: std::time::Duration) -> Outcome {
     let corpus = dir.join("corpus");
     let crashes = dir.join("crashes");
     let mut all = vec!["fuzz"];
     all.extend_from_slice(args);
     all.extend(["--corpus", corpus.to_str().expect("utf-8"), "--crashes", crashes.to_str().expect("utf-8")]);
-    wemu(&all)
+    crate::common::wemu_within(&all, None, limit)
 }
 
 fn reproducers(dir: &Path) -> Vec<PathBuf> {
@@ -270,7 +275,10 @@ fn campaign(device: &str, seed: u64, runs: u64, extra: &[&str]) -> Option<String
     let seed = seed.to_string();
     let mut args = vec![device, "--runs", &runs, "--seed", &seed];
     args.extend_from_slice(extra);
-    let out = fuzz_in(dir.path(), &args);
+    // Generous: the first run instruments and compiles the component
+    // (the JavaScript one is 12 MB), on a machine the rest of the suite
+    // keeps busy.
+    let out = fuzz_in_within(dir.path(), &args, std::time::Duration::from_secs(300));
     let found = reproducers(dir.path());
     if out.code == Some(0) && found.is_empty() && out.stderr.contains(&format!("done: {runs} execs")) {
         return None;
