@@ -216,7 +216,7 @@ const JS_RUNS: u64 = 300;
 /// other: the tests around run in parallel already.)
 #[test]
 fn every_shipped_device_survives_a_short_fuzz_campaign() {
-    use wemu::fuzz::campaign::SHIPPED;
+    use wemu_devfuzz::campaign::SHIPPED;
 
     // The campaign lists every device under devices/ but the JavaScript
     // one, which is not built into the binary (its own test, below).
@@ -227,7 +227,7 @@ fn every_shipped_device_survives_a_short_fuzz_campaign() {
         .collect();
     in_tree.sort();
     let listed: Vec<String> = SHIPPED.iter().map(|e| e.device.to_owned()).collect();
-    assert_eq!(listed, in_tree, "wemu::fuzz::campaign::SHIPPED must list every device under devices/");
+    assert_eq!(listed, in_tree, "wemu_devfuzz::campaign::SHIPPED must list every device under devices/");
 
     let started = std::time::Instant::now();
     let mut failures = Vec::new();
@@ -259,7 +259,7 @@ fn the_javascript_device_survives_a_short_fuzz_campaign() {
     let Some((dir, _)) = crate::js_device::device_dir(test) else {
         eprintln!(
             "SKIPPED 1 of {} shipped devices in the fuzz campaign: {JS_DEVICE} (Node.js is not installed)",
-            wemu::fuzz::campaign::SHIPPED.len() + 1
+            wemu_devfuzz::campaign::SHIPPED.len() + 1
         );
         return;
     };
