@@ -173,7 +173,7 @@ build: targets setup-c
 # `new-device` templates) into ~/.cargo/bin, which rustup puts on the PATH.
 # Extra arguments go to `cargo install` (e.g. `--root DIR`).
 install *args: targets setup-c
-    cargo install --path host --locked {{args}}
+    cargo install --path host/cli --locked {{args}}
 
 # Package the device SDK crates (wemu-guest, wemu-guest-virtio) as they
 # would be published, and build the packages natively and for wasm32.
@@ -231,7 +231,7 @@ fuzz-device device="ns16550a" *args="":
     set -euo pipefail
     rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
     command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-    cd host && WEMU_FUZZ_DEVICE={{device}} cargo +nightly fuzz run device -- {{args}}
+    cd host/cli && WEMU_FUZZ_DEVICE={{device}} cargo +nightly fuzz run --fuzz-dir ../fuzz device -- {{args}}
 
 # Rust, C and JavaScript devices side by side (builds the JS device first).
 bench-js: build-js

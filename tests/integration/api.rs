@@ -1,9 +1,9 @@
 //! Library-level tests: building machines in-process and poking the bus.
 
-use wemu::cpu::{MemError, Memory};
-use wemu::loader::search::Origin;
-use wemu::loader::{Loader, SearchPath};
-use wemu::machine::{Machine, Options, config};
+use wemu_cpu::{MemError, Memory};
+use wemu_machine::machine::{Machine, Options, config};
+use wemu_sandbox::loader::search::Origin;
+use wemu_sandbox::loader::{Loader, SearchPath};
 
 use crate::common::test_device_dir;
 
@@ -89,10 +89,11 @@ fn a_device_fault_stops_the_bus_with_a_report() {
 fn power_requests_stop_the_run_with_the_status() {
     let spec = config::load(&SearchPath::default(), "virt").expect("virt");
     let mut loader = Loader::new(SearchPath::default(), None).expect("loader");
-    let opts = Options { serials: vec![wemu::backend::chardev::ChardevSpec::Null], ..Default::default() };
+    let opts =
+        Options { serials: vec![wemu_machine::backend::chardev::ChardevSpec::Null], ..Default::default() };
     let mut m = Machine::build(spec, &mut loader, &opts).expect("virt builds");
     assert_eq!(m.platform.store(0x10_0000, 4, (7 << 16) | 0x3333), Err(MemError::Stop));
-    assert_eq!(m.run(None).expect("clean stop"), wemu::machine::Exit::Poweroff(7));
+    assert_eq!(m.run(None).expect("clean stop"), wemu_machine::machine::Exit::Poweroff(7));
 }
 
 /// The faulty device with every capability it imports granted: `dma`
@@ -118,7 +119,7 @@ fn timers_fire_at_their_virtual_deadline_and_raise_irqs() {
     let (_d, mut m) = with_block("");
     // A guest that just spins, so virtual time advances with instructions.
     m.load_image(
-        wemu::image::parse(&crate::common::asm::SPIN.to_le_bytes(), 0x8000_0000).expect("raw"),
+        wemu_machine::image::parse(&crate::common::asm::SPIN.to_le_bytes(), 0x8000_0000).expect("raw"),
         "spin",
     )
     .expect("load");
@@ -165,7 +166,7 @@ fn save_and_restore_round_trip_through_the_component() {
 
 #[test]
 fn the_compile_cache_is_reused_and_survives_corruption() {
-    use wemu::loader::{CacheOutcome, CompileCache};
+    use wemu_sandbox::loader::{CacheOutcome, CompileCache};
     let dir = tempfile::tempdir().expect("tempdir");
     let bytes = std::fs::read(test_device_dir().join("faulty.wasm")).expect("faulty.wasm");
     let load = || {
@@ -193,15 +194,16 @@ fn the_compile_cache_is_reused_and_survives_corruption() {
 fn finisher_reset_reloads_the_image_and_clears_ram() {
     let spec = config::load(&SearchPath::default(), "virt").expect("virt");
     let mut loader = Loader::new(SearchPath::default(), None).expect("loader");
-    let opts = Options { serials: vec![wemu::backend::chardev::ChardevSpec::Null], ..Default::default() };
+    let opts =
+        Options { serials: vec![wemu_machine::backend::chardev::ChardevSpec::Null], ..Default::default() };
     let mut m = Machine::build(spec, &mut loader, &opts).expect("virt builds");
     let prog = crate::common::asm::SPIN.to_le_bytes();
-    m.load_image(wemu::image::parse(&prog, 0x8000_0000).expect("raw"), "spin").expect("load");
+    m.load_image(wemu_machine::image::parse(&prog, 0x8000_0000).expect("raw"), "spin").expect("load");
     m.run(Some(100)).expect("spin a little");
     m.platform.store(0x8000_1000, 8, 0x5a5a).expect("scribble");
     m.platform.store(0x8000_0000, 4, 0).expect("clobber the program");
     assert_eq!(m.platform.store(0x10_0000, 4, 0x7777), Err(MemError::Stop));
-    assert_eq!(m.run(Some(10)).expect("reset then run"), wemu::machine::Exit::InstructionLimit);
+    assert_eq!(m.run(Some(10)).expect("reset then run"), wemu_machine::machine::Exit::InstructionLimit);
     assert_eq!(m.platform.load(0x8000_1000, 8), Ok(0), "RAM cleared");
     assert_eq!(m.platform.load(0x8000_0000, 4), Ok(u64::from(crate::common::asm::SPIN)), "image reloaded");
     assert_eq!(m.harts[0].pc, 0x8000_0000);
@@ -213,7 +215,7 @@ fn rom_is_readable_and_executable_but_not_writable() {
                 [[memory]]\nname = \"ram\"\nbase = 0x80000000\nsize = \"64K\"\n";
     let mut m = machine(text).expect("machine");
     m.load_image(
-        wemu::image::parse(&crate::common::asm::SPIN.to_le_bytes(), 0x1000).expect("raw"),
+        wemu_machine::image::parse(&crate::common::asm::SPIN.to_le_bytes(), 0x1000).expect("raw"),
         "rom.bin",
     )
     .expect("the loader may fill ROM");

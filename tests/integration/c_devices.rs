@@ -1,15 +1,15 @@
-//! The devices written in C (devices/NAME/src/*.c, built by host/build.rs
+//! The devices written in C (devices/NAME/src/*.c, built by host/builtins/build.rs
 //! against guest-sdk/c): their native unit tests, and a guest driving
 //! crc32-dma end to end.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use wemu::csdk::flags;
+use wemu_builtins::c_sdk::flags;
 
 use crate::common::{guest, root, target_dir, wemu};
 
-/// C device directories: `src/*.c` and no Cargo.toml (host/build.rs's rule).
+/// C device directories: `src/*.c` and no Cargo.toml (host/builtins/build.rs's rule).
 fn c_devices() -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(root().join("devices"))
         .expect("devices/")

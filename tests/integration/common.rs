@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 use crate::reftool;
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("host/cli/ is two levels down")
+        .to_path_buf()
 }
 
 pub fn target_dir() -> PathBuf {

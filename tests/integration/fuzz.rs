@@ -221,7 +221,7 @@ const JS_RUNS: u64 = 300;
 /// other: the tests around run in parallel already.)
 #[test]
 fn every_shipped_device_survives_a_short_fuzz_campaign() {
-    use wemu::fuzz::campaign::SHIPPED;
+    use wemu_devfuzz::campaign::SHIPPED;
 
     // The campaign lists every device under devices/ but the JavaScript
     // one, which is not built into the binary (its own test, below).
@@ -232,7 +232,7 @@ fn every_shipped_device_survives_a_short_fuzz_campaign() {
         .collect();
     in_tree.sort();
     let listed: Vec<String> = SHIPPED.iter().map(|e| e.device.to_owned()).collect();
-    assert_eq!(listed, in_tree, "wemu::fuzz::campaign::SHIPPED must list every device under devices/");
+    assert_eq!(listed, in_tree, "wemu_devfuzz::campaign::SHIPPED must list every device under devices/");
 
     let started = std::time::Instant::now();
     let mut failures = Vec::new();

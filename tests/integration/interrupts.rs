@@ -2,10 +2,10 @@
 //! the machine-file features that wire them per hart (`"$harts"`,
 //! `each-hart`).
 
-use wemu::cpu::{MemError, Memory};
-use wemu::loader::{Loader, SearchPath};
-use wemu::machine::config::{self, IrqSpec, PropVal};
-use wemu::machine::{Machine, Options, machine_search_path};
+use wemu_cpu::{MemError, Memory};
+use wemu_machine::machine::config::{self, IrqSpec, PropVal};
+use wemu_machine::machine::{Machine, Options, machine_search_path};
+use wemu_sandbox::loader::{Loader, SearchPath};
 
 use crate::common::{guest, temp_file, wemu, wemu_interactive};
 use crate::parity::{qemu_interactive, qemu_missing};
@@ -160,10 +160,11 @@ fn a_machine_reset_brings_the_clint_back_to_its_power_on_lines() {
     const MTIP: u64 = 1 << 7;
     let spec = config::load(&SearchPath::default(), "virt").expect("virt");
     let mut loader = Loader::new(SearchPath::default(), None).expect("loader");
-    let opts = Options { serials: vec![wemu::backend::chardev::ChardevSpec::Null], ..Default::default() };
+    let opts =
+        Options { serials: vec![wemu_machine::backend::chardev::ChardevSpec::Null], ..Default::default() };
     let mut m = Machine::build(spec, &mut loader, &opts).expect("virt builds");
     let prog = crate::common::asm::SPIN.to_le_bytes();
-    m.load_image(wemu::image::parse(&prog, 0x8000_0000).expect("raw"), "spin").expect("load");
+    m.load_image(wemu_machine::image::parse(&prog, 0x8000_0000).expect("raw"), "spin").expect("load");
     let mip = |m: &mut Machine| {
         m.run(Some(m.harts[0].instret() + 10)).expect("run");
         m.harts[0].peek_csr(MIP).expect("mip") & (MSIP | MTIP)

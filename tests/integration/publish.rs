@@ -95,7 +95,7 @@ fn sdk_crates_package_whole() {
 fn c_sdk_holds_the_bindings_the_build_generates() {
     let sdk = root().join("guest-sdk/c");
     let mut generated = Vec::new();
-    for (name, bytes) in wemu::csdk::FILES {
+    for (name, bytes) in wemu_builtins::c_sdk::FILES {
         let path = sdk.join(name);
         if path.is_file() {
             assert!(std::fs::read(&path).expect("read") == *bytes, "{name} differs from guest-sdk/c/{name}");

@@ -2,9 +2,9 @@
 //! `virtio` guest (tests/guests/virtio) and, for hostile rings, straight
 //! through the bus.
 
-use wemu::cpu::Memory;
-use wemu::loader::{Loader, SearchPath};
-use wemu::machine::{Machine, Options, config};
+use wemu_cpu::Memory;
+use wemu_machine::machine::{Machine, Options, config};
+use wemu_sandbox::loader::{Loader, SearchPath};
 
 use crate::common::{guest, root, target_dir, wemu};
 
@@ -119,9 +119,10 @@ fn blk_machine(size: u64) -> (tempfile::TempDir, Machine) {
     .expect("--device");
     // The CLI tests' compile cache: compiling the components in a debug
     // build takes seconds.
-    let cache = wemu::loader::CompileCache::new(target_dir().join("test-cache"));
+    let cache = wemu_sandbox::loader::CompileCache::new(target_dir().join("test-cache"));
     let mut loader = Loader::new(SearchPath::default(), Some(cache)).expect("loader");
-    let opts = Options { serials: vec![wemu::backend::chardev::ChardevSpec::Null], ..Default::default() };
+    let opts =
+        Options { serials: vec![wemu_machine::backend::chardev::ChardevSpec::Null], ..Default::default() };
     (dir, Machine::build(spec, &mut loader, &opts).expect("machine"))
 }
 
@@ -188,7 +189,7 @@ fn a_heavy_ring_neither_faults_the_device_nor_stalls_it() {
     let first = m.platform.load(QUEUE + 0x2000 + 2, 2).expect("used idx");
     assert!(first > 0 && first < 32, "first call served {first}");
     let prog = crate::common::asm::SPIN.to_le_bytes();
-    m.load_image(wemu::image::parse(&prog, 0x8000_0000).expect("raw"), "spin").expect("load");
+    m.load_image(wemu_machine::image::parse(&prog, 0x8000_0000).expect("raw"), "spin").expect("load");
     m.run(Some(100_000)).expect("no device fault");
     assert_eq!(m.platform.load(QUEUE + 0x2000 + 2, 2), Ok(32), "the rest, from the timer");
     assert_eq!(reg(&mut m, 0x70), 15, "no DEVICE_NEEDS_RESET: the chain is legal");

@@ -38,7 +38,7 @@ fn fire(c: &mut Aclint, id: u32) {
     c.timer_fired(id);
 }
 
-/// The host's `time` CSR for this virtual time (host/src/machine/run.rs).
+/// The host's `time` CSR for this virtual time (host/machine/src/machine/run.rs).
 fn host_time(now_ns: u64, timebase_frequency: u64) -> u64 {
     now_ns / (1_000_000_000 / timebase_frequency.max(1)).max(1)
 }

@@ -20,8 +20,8 @@ use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use wemu::fuzz::{FindingKind, Harness, Target, TargetOptions, parse_props};
-use wemu::loader::{Loader, SearchPath};
+use wemu_devfuzz::{FindingKind, Harness, Target, TargetOptions, parse_props};
+use wemu_sandbox::loader::{Loader, SearchPath};
 
 /// libFuzzer reads (and clears) the 8-bit counters of this ELF section
 /// around every input, like its own coverage counters.

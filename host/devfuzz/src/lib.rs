@@ -1,0 +1,37 @@
+//! `wemu fuzz`: fuzzing one device component alone, in a sandbox the
+//! fuzzer controls (see docs/fuzzing.md).
+//!
+//! | module | concern |
+//! |--------|---------|
+//! | `ops` | the input format: operations decoded from bytes |
+//! | `env` | the sandbox: RAM, clock and timers, IRQ lines, ports, block image |
+//! | `memory`, `block` | the sandbox's RAM and in-memory block image |
+//! | `harness` | running one input, the save/restore and reset oracles, host panics |
+//! | `instrument`, `coverage` | block counters compiled into the device's code, read by the host |
+//! | `mutate`, `engine` | mutations, corpus, workers, progress |
+//! | `replay` | reproducing and minimising a saved input |
+//! | `finding` | finding kinds and signatures |
+//! | `campaign` | the shipped devices' campaign (tests, benches) |
+//! | `target` | loading the component |
+
+mod block;
+pub mod campaign;
+pub mod coverage;
+pub mod engine;
+pub mod env;
+pub mod finding;
+pub mod harness;
+pub mod instrument;
+mod memory;
+pub mod mutate;
+pub mod ops;
+pub mod replay;
+pub mod target;
+#[cfg(test)]
+mod tests;
+
+pub use engine::{FuzzOptions, Progress, Summary, fuzz};
+pub use finding::{Finding, FindingKind};
+pub use harness::{Harness, install_panic_hook};
+pub use replay::{Minimized, minimize, replay};
+pub use target::{Target, TargetOptions, parse_props};

@@ -1,0 +1,149 @@
+//! The device under test: found on the same search path a machine uses,
+//! instrumented for coverage, compiled once and shared by all workers.
+
+use anyhow::{Context, Result, bail};
+
+use super::env::{PORTS, Sandbox};
+use super::instrument;
+use super::ops::{Codec, Profile};
+use wemu_sandbox::contract::types::{PropValue, Property};
+use wemu_sandbox::device::{self, CreateError};
+use wemu_sandbox::loader::{LoadedComponent, Loader, search};
+
+/// How to load the target.
+#[derive(Debug, Clone)]
+pub struct TargetOptions {
+    pub name: String,
+    pub props: Vec<Property>,
+    /// Instrument the component for block coverage.
+    pub coverage: bool,
+    pub fuel: u64,
+    pub memory_limit: u64,
+}
+
+impl TargetOptions {
+    pub fn new(name: &str) -> Self {
+        TargetOptions {
+            name: name.to_owned(),
+            props: Vec::new(),
+            coverage: true,
+            fuel: device::DEFAULT_FUEL,
+            memory_limit: device::DEFAULT_MEMORY_LIMIT,
+        }
+    }
+}
+
+/// A loaded, checked (and maybe instrumented) device, ready to instantiate
+/// in any thread.
+pub struct Target {
+    pub name: String,
+    pub engine: wasmtime::Engine,
+    pub loaded: LoadedComponent,
+    pub props: Vec<Property>,
+    pub fuel: u64,
+    pub memory_limit: u64,
+    /// The counter memory the instrumentation added, exempt from
+    /// `memory_limit` (it is the fuzzer's, not the device's).
+    pub coverage_bytes: u64,
+    /// Number of instrumented blocks, when instrumented.
+    pub blocks: Option<usize>,
+    /// All coverage counters (blocks and value-profile features).
+    pub counters: usize,
+    /// Equality comparisons with constants, and where their slots start.
+    pub sites: Vec<instrument::CmpSite>,
+    pub slots: usize,
+    pub codec: Codec,
+    /// Why coverage is off although it was asked for.
+    pub coverage_note: Option<String>,
+}
+
+impl Target {
+    /// Find, instrument, compile and check `opts.name`, then create it once
+    /// to learn its regions and lines (and to check the properties).
+    pub fn load(loader: &Loader, opts: &TargetOptions) -> Result<Self> {
+        let origin = search::find_device(loader.search_path(), &opts.name).with_context(|| {
+            format!("no device component named '{}' (see `wemu devices` for the search path)", opts.name)
+        })?;
+        let original = search::read_device(&origin).with_context(|| format!("reading {origin}"))?;
+        let dictionary = instrument::dictionary(&original);
+        let (bytes, instrumented, coverage_note) = if opts.coverage {
+            match instrument::instrument(&original) {
+                Ok(i) => (i.component.clone(), Some(i), None),
+                Err(e) => (original.to_vec(), None, Some(format!("cannot instrument {origin}: {e:#}"))),
+            }
+        } else {
+            (original.to_vec(), None, None)
+        };
+        let loaded = loader.compile(&opts.name, origin, &bytes)?;
+        let mut target = Target {
+            name: opts.name.clone(),
+            engine: loader.engine().clone(),
+            loaded,
+            props: opts.props.clone(),
+            fuel: opts.fuel,
+            memory_limit: opts.memory_limit,
+            coverage_bytes: instrumented.as_ref().map_or(0, |i| i.map_bytes),
+            blocks: instrumented.as_ref().map(|i| i.blocks),
+            counters: instrumented.as_ref().map_or(0, |i| i.counters),
+            sites: instrumented.as_ref().map(|i| i.sites.clone()).unwrap_or_default(),
+            slots: instrumented.as_ref().map_or(0, |i| i.slots),
+            codec: Codec::new(Profile::default()),
+            coverage_note,
+        };
+        let sandbox = match Sandbox::new(&target) {
+            Ok(s) => s,
+            Err(e @ CreateError::Refused { .. }) => bail!("{e} (set them with --props)"),
+            Err(e) => bail!("{e}"),
+        };
+        let d = sandbox.dev.description();
+        let caps = &target.loaded.checked.capabilities;
+        target.codec = Codec::new(Profile {
+            regions: d.regions.clone(),
+            irq_inputs: d.irq_inputs,
+            ports: if caps.contains(&"chardev") { PORTS } else { 0 },
+            timers: caps.contains(&"clock"),
+            dma: caps.contains(&"dma"),
+            block: caps.contains(&"block"),
+            dictionary,
+        });
+        Ok(target)
+    }
+}
+
+/// `k=v,k2=v2` as device properties, typed as `--device` types them:
+/// integers (decimal, 0x hex, negative), `true`/`false`, else text.
+pub fn parse_props(s: &str) -> Result<Vec<Property>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').with_context(|| format!("--props: '{part}' is not key=value"))?;
+        let int = |t: &str| wemu_sandbox::numbers::parse_u64(t).and_then(|n| i64::try_from(n).ok());
+        let value = if let Some(n) = int(v) {
+            PropValue::Integer(n)
+        } else if let Some(n) = v.strip_prefix('-').and_then(int) {
+            PropValue::Integer(-n)
+        } else if v == "true" || v == "false" {
+            PropValue::Boolean(v == "true")
+        } else {
+            PropValue::Text(v.to_owned())
+        };
+        out.push(Property { name: k.trim().to_owned(), value });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn props_are_typed_like_device_options() {
+        let p = parse_props("clock-frequency=0x10,offset=-3,fifo=true,mode=fast").unwrap();
+        let values: Vec<&PropValue> = p.iter().map(|p| &p.value).collect();
+        assert!(matches!(
+            values[..],
+            [PropValue::Integer(16), PropValue::Integer(-3), PropValue::Boolean(true), PropValue::Text(_)]
+        ));
+        assert!(parse_props("novalue").is_err());
+        assert!(parse_props("").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,219 @@
+//! Guest images: ELF files (via the `object` crate) or raw binaries
+//! placed at an address.
+
+use std::io::Read;
+use std::path::Path;
+
+use object::elf;
+use object::read::elf::{ElfFile64, FileHeader, ProgramHeader, SectionHeader};
+use object::read::{ReadCache, ReadRef};
+use object::{Endianness, Object, ObjectSymbol};
+
+/// A loadable piece of an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub addr: u64,
+    /// Bytes from the file; the rest up to `mem_size` is zero.
+    pub data: Vec<u8>,
+    pub mem_size: u64,
+}
+
+/// A guest program ready to place in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    pub entry: u64,
+    pub segments: Vec<Segment>,
+    /// Addresses of the `tohost`/`fromhost` symbols, when the ELF has
+    /// them (Spike's HTIF convention).
+    pub htif: Option<HtifSymbols>,
+}
+
+/// Where a program's HTIF mailboxes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HtifSymbols {
+    pub tohost: u64,
+    pub fromhost: Option<u64>,
+}
+
+/// Why an image cannot be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ImageError {
+    pub file: String,
+    pub message: String,
+}
+
+/// What an ELF file starts with.
+pub const ELF_MAGIC: &[u8] = b"\x7fELF";
+
+/// How much of an image file may be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A raw binary: the bytes of memory from its load address to the end
+    /// of the memory region there (a larger file cannot fit).
+    pub raw: u64,
+    /// An ELF: its loadable segments' file bytes, all together (the
+    /// machine's memory). The rest of the file (debug sections) is not
+    /// read, however large.
+    pub segments: u64,
+}
+
+/// Load `path`: an ELF if it starts with the ELF magic (only its program
+/// headers, loadable segments and symbol table are read), else a raw
+/// binary placed (and entered) at `raw_addr`. Files beyond `limits` are
+/// refused, naming the file and the size.
+pub fn load(path: &Path, raw_addr: u64, limits: Limits) -> Result<Image, ImageError> {
+    let file = path.display().to_string();
+    let fail = |message: String| ImageError { file: file.clone(), message };
+    let mut f = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut magic = Vec::new();
+    (&mut f).take(4).read_to_end(&mut magic).map_err(|e| fail(e.to_string()))?;
+    if magic == ELF_MAGIC {
+        return parse_elf(&ReadCache::new(f), limits.segments).map_err(fail);
+    }
+    let rest = wemu_sandbox::file_caps::read_to_cap(f, limits.raw.saturating_sub(magic.len() as u64))
+        .map_err(|e| fail(e.to_string()))?
+        .ok_or_else(|| {
+            if limits.raw == 0 {
+                return fail(format!(
+                    "its load address {raw_addr:#x} is not in any memory region of this machine"
+                ));
+            }
+            fail(format!(
+                "larger than the {} bytes of memory from its load address {raw_addr:#x} to the end of \
+                 that memory region (give the machine more memory with -m, or a lower --kernel-addr)",
+                limits.raw
+            ))
+        })?;
+    magic.extend_from_slice(&rest);
+    parse(&magic, raw_addr).map_err(fail)
+}
+
+/// The first `n` bytes of `path` (fewer if it is shorter): enough to tell
+/// what kind of image it is without reading it all.
+pub fn read_head(path: &Path, n: u64) -> Result<Vec<u8>, ImageError> {
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(n).read_to_end(&mut head))
+        .map_err(|e| ImageError { file: path.display().to_string(), message: e.to_string() })?;
+    Ok(head)
+}
+
+/// Parse image bytes (see [`load`]).
+pub fn parse(bytes: &[u8], raw_addr: u64) -> Result<Image, String> {
+    if !bytes.starts_with(ELF_MAGIC) {
+        if bytes.is_empty() {
+            return Err("empty file".into());
+        }
+        return Ok(Image {
+            entry: raw_addr,
+            segments: vec![Segment { addr: raw_addr, data: bytes.to_vec(), mem_size: bytes.len() as u64 }],
+            htif: None,
+        });
+    }
+    parse_elf(bytes, u64::MAX)
+}
+
+/// Parse an ELF from `data` (bytes in memory, or a file through a
+/// `ReadCache`, which reads only the ranges asked for), refusing
+/// loadable segments of more than `limit` file bytes in all.
+fn parse_elf<'a, R: ReadRef<'a>>(data: R, limit: u64) -> Result<Image, String> {
+    let ident = data.read_bytes_at(0, 5).map_err(|()| "bad ELF header (truncated)".to_owned())?;
+    match ident.get(4) {
+        Some(1) => return Err("32-bit ELF: wemu runs RV64 guests (build for riscv64)".into()),
+        Some(2) => {}
+        _ => return Err("bad ELF header (unknown class)".into()),
+    }
+    let elf = ElfFile64::<Endianness, R>::parse(data).map_err(|e| format!("bad ELF: {e}"))?;
+    let endian = elf.endian();
+    let header = elf.elf_header();
+    let machine = header.e_machine(endian);
+    if machine != elf::EM_RISCV {
+        return Err(format!("ELF for machine {machine}, not RISC-V (EM_RISCV = {})", elf::EM_RISCV));
+    }
+    let mut segments = Vec::new();
+    let mut total = 0u64;
+    for ph in elf.elf_program_headers() {
+        if ph.p_type(endian) != elf::PT_LOAD {
+            continue;
+        }
+        // Checked before reading: a header may claim any size.
+        total = total.saturating_add(ph.p_filesz(endian));
+        if total > limit {
+            return Err(format!(
+                "its loadable segments hold more than {limit} bytes, more than this machine's memory \
+                 (segment at {:#x}, {} bytes in the file)",
+                ph.p_paddr(endian),
+                ph.p_filesz(endian)
+            ));
+        }
+        let data = ph.data(endian, data).map_err(|_| {
+            format!("program header at {:#x}: file range runs past the end of the file", ph.p_offset(endian))
+        })?;
+        let mem_size = ph.p_memsz(endian);
+        if (data.len() as u64) > mem_size {
+            return Err(format!("segment at {:#x}: file size exceeds memory size", ph.p_paddr(endian)));
+        }
+        if mem_size == 0 {
+            continue;
+        }
+        segments.push(Segment { addr: ph.p_paddr(endian), data: data.to_vec(), mem_size });
+    }
+    if segments.is_empty() {
+        return Err("ELF has no loadable segments".into());
+    }
+    Ok(Image { entry: header.e_entry(endian), segments, htif: htif_symbols(&elf) })
+}
+
+/// `tohost`/`fromhost`, unless the symbol table (or its strings) is over
+/// [`wemu_sandbox::file_caps::ELF_SYMTAB_MAX`]: then the image runs without HTIF,
+/// with a warning.
+fn htif_symbols<'a, R: ReadRef<'a>>(elf: &ElfFile64<'a, Endianness, R>) -> Option<HtifSymbols> {
+    let endian = elf.endian();
+    let sections = elf.elf_section_table();
+    for s in sections.iter() {
+        if s.sh_type(endian) != elf::SHT_SYMTAB {
+            continue;
+        }
+        let strings = sections.section(object::SectionIndex(s.sh_link(endian) as usize)).ok();
+        let size = s.sh_size(endian).max(strings.map_or(0, |t| t.sh_size(endian)));
+        if size > wemu_sandbox::file_caps::ELF_SYMTAB_MAX {
+            tracing::warn!(target: "wemu::image",
+                "ELF symbol table of {size} bytes (over {}): not looking for tohost/fromhost",
+                wemu_sandbox::file_caps::ELF_SYMTAB_MAX
+            );
+            return None;
+        }
+    }
+    let symbol = |name: &str| elf.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address());
+    symbol("tohost").map(|tohost| HtifSymbols { tohost, fromhost: symbol("fromhost") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_binaries_load_at_the_given_address() {
+        let img = parse(&[0x13, 0, 0, 0], 0x8000_0000).unwrap();
+        assert_eq!(img.entry, 0x8000_0000);
+        assert_eq!(img.segments[0].data, vec![0x13, 0, 0, 0]);
+    }
+
+    #[test]
+    fn broken_elves_are_refused_not_panicked_on() {
+        assert!(parse(b"\x7fELF", 0).unwrap_err().contains("ELF"));
+        let mut hdr = vec![0u8; 64];
+        hdr[..4].copy_from_slice(b"\x7fELF");
+        hdr[4] = 1;
+        assert!(parse(&hdr, 0).unwrap_err().contains("32-bit"));
+        hdr[4] = 2;
+        hdr[5] = 1;
+        assert!(parse(&hdr, 0).is_err());
+        assert!(parse(&[], 0).unwrap_err().contains("empty"));
+        // Truncations of a valid-looking header at every length.
+        for n in 0..64 {
+            let _ = parse(&hdr[..n], 0);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The machine: harts (`wemu_cpu`) on a bus of RAM and sandboxed devices
+//! (`wemu_sandbox`), IRQ routing, the clock, machine files, boot images,
+//! the device tree, HTIF, host backends, and the run loop with its fault
+//! policies. The data path reads top-down: the hart's `Memory` access →
+//! [`machine`] (the bus as the hart sees it) → `wemu_sandbox::device::WasmDevice`
+//! → the component's export.
+
+pub mod backend;
+pub mod boot;
+pub mod bus;
+pub mod clock;
+pub mod fdt;
+pub mod htif;
+pub mod image;
+pub mod irq;
+pub mod machine;
+pub mod ram;
+
+pub use machine::{Exit, Machine, RunError, config};
