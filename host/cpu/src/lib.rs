@@ -82,7 +82,8 @@ pub trait Memory {
     /// Polled by [`Hart::run`] after every instruction that called this
     /// memory (the answer can only change during such a call). Return
     /// `true` when the machine must act before the next instruction,
-    /// typically because a device access just changed an interrupt line:
+    /// typically because a device access just changed an interrupt line
+    /// (or a device fault was survived, or an IRQ storm began):
     /// `run` then returns [`RunExit::Yield`] so the machine can call
     /// [`Hart::set_irq_pin`] at once instead of at the end of the budget (a
     /// guest handler that acknowledges its interrupt must not see it

@@ -42,7 +42,7 @@ pub struct RamWindowInfo {
 
 /// What an access is: a load, or a store of a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+pub enum MemOp {
     Load,
     Store(u64),
 }
@@ -91,7 +91,7 @@ pub extern "C" fn slow_access(
     write: bool,
     value: u64,
 ) -> SlowResult {
-    let op = if write { Op::Store(value) } else { Op::Load };
+    let op = if write { MemOp::Store(value) } else { MemOp::Load };
     SlowResult::from_result(platform.access_slow(at, addr, size, op))
 }
 
@@ -112,7 +112,7 @@ impl Platform {
     /// An access the RAM window missed: through the address map. A RAM
     /// block it reaches becomes the interpreter's window.
     #[inline(never)]
-    pub fn access_slow(&mut self, at: AccessInfo, addr: u64, size: u8, op: Op) -> Result<u64, MemError> {
+    pub fn access_slow(&mut self, at: AccessInfo, addr: u64, size: u8, op: MemOp) -> Result<u64, MemError> {
         let Some((m, off)) = self.bus.find_range(addr, u64::from(size)) else {
             return Err(MemError::AccessFault);
         };
@@ -121,9 +121,9 @@ impl Platform {
                 self.last_ram.show(&self.rams[i]);
                 let ram = &self.rams[i];
                 match op {
-                    Op::Load => ram.load(off as usize, size).ok_or(MemError::AccessFault),
-                    Op::Store(v) if !ram.read_only() && ram.store(off as usize, size, v) => Ok(0),
-                    Op::Store(_) => Err(MemError::AccessFault),
+                    MemOp::Load => ram.load(off as usize, size).ok_or(MemError::AccessFault),
+                    MemOp::Store(v) if !ram.read_only() && ram.store(off as usize, size, v) => Ok(0),
+                    MemOp::Store(_) => Err(MemError::AccessFault),
                 }
             }
             Target::Mmio { device, region } => self.mmio(at, device, region, off, size, op),
@@ -142,12 +142,12 @@ impl Platform {
         region: u32,
         off: u64,
         size: u8,
-        op: Op,
+        op: MemOp,
     ) -> Result<u64, MemError> {
         // What the access completes with when the device cannot answer.
         let fenced = match op {
-            Op::Load => all_ones(size),
-            Op::Store(_) => 0,
+            MemOp::Load => all_ones(size),
+            MemOp::Store(_) => 0,
         };
         if self.is_isolated(device) {
             if self.trace_mmio {
@@ -161,12 +161,12 @@ impl Platform {
         let now = self.now_ns;
         let dev = &mut self.slots[device].dev;
         let (res, refused) = match op {
-            Op::Load => match dev.read(now, region, off, size) {
+            MemOp::Load => match dev.read(now, region, off, size) {
                 Ok(Ok(v)) => (Ok(Ok(v)), None),
                 Ok(Err(e)) => (Ok(Err(())), self.trace_mmio.then(|| format!("{e:?}"))),
                 Err(f) => (Err(f), None),
             },
-            Op::Store(v) => match dev.write(now, region, off, size, v) {
+            MemOp::Store(v) => match dev.write(now, region, off, size, v) {
                 Ok(Ok(())) => (Ok(Ok(0)), None),
                 Ok(Err(e)) => (Ok(Err(())), self.trace_mmio.then(|| format!("{e:?}"))),
                 Err(f) => (Err(f), None),
@@ -174,8 +174,8 @@ impl Platform {
         };
         if self.trace_mmio {
             let shown = match (&res, op) {
-                (Ok(Ok(v)), Op::Load) => format!("{v:#x}"),
-                (Ok(Ok(_)), Op::Store(_)) => "ok".to_owned(),
+                (Ok(Ok(v)), MemOp::Load) => format!("{v:#x}"),
+                (Ok(Ok(_)), MemOp::Store(_)) => "ok".to_owned(),
                 (Ok(Err(())), _) => format!("refused ({})", refused.unwrap_or_default()),
                 (Err(_), _) => "device fault".to_owned(),
             };
@@ -202,13 +202,13 @@ impl Platform {
     }
 
     /// `--trace mmio`: one line per device access.
-    fn trace_mmio_access(&self, device: usize, region: u32, off: u64, size: u8, op: Op, shown: &str) {
+    fn trace_mmio_access(&self, device: usize, region: u32, off: u64, size: u8, op: MemOp, shown: &str) {
         let name = &self.slots[device].spec.name;
         match op {
-            Op::Load => {
+            MemOp::Load => {
                 tracing::info!(target: "wemu::mmio", "{name} read  region {region} off {off:#x} size {size} -> {shown}")
             }
-            Op::Store(value) => tracing::info!(
+            MemOp::Store(value) => tracing::info!(
                 target: "wemu::mmio",
                 "{name} write region {region} off {off:#x} size {size} value {value:#x} -> {shown}"
             ),
@@ -226,7 +226,7 @@ impl Memory for Platform {
     fn load(&mut self, at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
         match self.last_ram.load(addr, size) {
             Some(v) => Ok(v),
-            None => self.access_slow(at, addr, size, Op::Load),
+            None => self.access_slow(at, addr, size, MemOp::Load),
         }
     }
 
@@ -235,7 +235,7 @@ impl Memory for Platform {
         match self.last_ram.store(addr, size, value) {
             Some(true) => Ok(()),
             Some(false) => Err(MemError::AccessFault),
-            None => self.access_slow(at, addr, size, Op::Store(value)).map(drop),
+            None => self.access_slow(at, addr, size, MemOp::Store(value)).map(drop),
         }
     }
 

@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::image::Image;
 use crate::irq::{HartPin, IrqRouter, Sink};
 use crate::ram::{Ram, RamWindow};
-pub use access::{Op, RamWindowInfo, SlowResult, slow_access};
+pub use access::{MemOp, RamWindowInfo, SlowResult, slow_access};
 pub use config::{ConfigError, Loc, MachineSpec};
 pub use fault::{FaultPolicy, Incident};
 pub use run::{Exit, RunError};

@@ -164,6 +164,10 @@ impl Machine {
                 } else {
                     hart.run(&mut self.platform, budget)
                 };
+                // From here to the next hart's run, faults (in idle, say)
+                // happen where this hart is (when it stopped at an
+                // instruction, that is the pc of the access).
+                self.platform.guest_pc = Some(self.harts[i].pc);
                 if let RunExit::Halt(h) = exit
                     && let Some(exit) = self.finish_halted(i, h)?
                 {
@@ -259,8 +263,10 @@ impl Machine {
         Err(RunError::Guest { hart: i, halt })
     }
 
+    /// A fault under `stop`, reported with the pc of the access that met
+    /// it (its access record), else that of the hart that ran last.
     fn device_error(&self, fault: DeviceFault) -> RunError {
-        RunError::Device { fault, pc: self.harts.get(self.current).map(|h| h.pc) }
+        RunError::Device { fault, pc: self.platform.guest_pc }
     }
 
     /// Act on a pending stop request: power off, reset, or fault.
