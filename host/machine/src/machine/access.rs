@@ -160,23 +160,15 @@ impl Platform {
         }
         let now = self.now_ns;
         let dev = &mut self.slots[device].dev;
-        let (res, refused) = match op {
-            MemOp::Load => match dev.read(now, region, off, size) {
-                Ok(Ok(v)) => (Ok(Ok(v)), None),
-                Ok(Err(e)) => (Ok(Err(())), self.trace_mmio.then(|| format!("{e:?}"))),
-                Err(f) => (Err(f), None),
-            },
-            MemOp::Store(v) => match dev.write(now, region, off, size, v) {
-                Ok(Ok(())) => (Ok(Ok(0)), None),
-                Ok(Err(e)) => (Ok(Err(())), self.trace_mmio.then(|| format!("{e:?}"))),
-                Err(f) => (Err(f), None),
-            },
+        let res = match op {
+            MemOp::Load => dev.read(now, region, off, size),
+            MemOp::Store(v) => dev.write(now, region, off, size, v).map(|r| r.map(|()| 0)),
         };
         if self.trace_mmio {
             let shown = match (&res, op) {
                 (Ok(Ok(v)), MemOp::Load) => format!("{v:#x}"),
                 (Ok(Ok(_)), MemOp::Store(_)) => "ok".to_owned(),
-                (Ok(Err(())), _) => format!("refused ({})", refused.unwrap_or_default()),
+                (Ok(Err(e)), _) => format!("refused ({e:?})"),
                 (Err(_), _) => "device fault".to_owned(),
             };
             self.trace_mmio_access(device, region, off, size, op, &shown);
@@ -186,7 +178,7 @@ impl Platform {
                 self.apply_effects(device);
                 Ok(v)
             }
-            Ok(Err(())) => {
+            Ok(Err(_)) => {
                 self.apply_effects(device);
                 Err(MemError::AccessFault)
             }
