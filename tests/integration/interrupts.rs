@@ -2,7 +2,7 @@
 //! the machine-file features that wire them per hart (`"$harts"`,
 //! `each-hart`).
 
-use wemu_cpu::{MemError, Memory};
+use wemu_cpu::{AccessInfo, MemError, Memory};
 use wemu_machine::machine::config::{self, IrqSpec, PropVal};
 use wemu_machine::machine::{Machine, Options, machine_search_path};
 use wemu_sandbox::loader::{Loader, SearchPath};
@@ -170,9 +170,9 @@ fn a_machine_reset_brings_the_clint_back_to_its_power_on_lines() {
         m.harts[0].peek_csr(MIP).expect("mip") & (MSIP | MTIP)
     };
     assert_eq!(mip(&mut m), MTIP, "mtimecmp 0 <= mtime at power-on");
-    m.platform.store(0x200_4000, 8, u64::MAX).expect("mtimecmp");
-    m.platform.store(0x200_0000, 4, 1).expect("msip");
+    m.platform.store(AccessInfo::HOST, 0x200_4000, 8, u64::MAX).expect("mtimecmp");
+    m.platform.store(AccessInfo::HOST, 0x200_0000, 4, 1).expect("msip");
     assert_eq!(mip(&mut m), MSIP);
-    assert_eq!(m.platform.store(0x10_0000, 4, 0x7777), Err(MemError::Stop));
+    assert_eq!(m.platform.store(AccessInfo::HOST, 0x10_0000, 4, 0x7777), Err(MemError::Stop));
     assert_eq!(mip(&mut m), MTIP, "after the reset: MTIP pending again, MSIP clear");
 }

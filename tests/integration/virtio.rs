@@ -2,7 +2,7 @@
 //! `virtio` guest (tests/guests/virtio) and, for hostile rings, straight
 //! through the bus.
 
-use wemu_cpu::Memory;
+use wemu_cpu::{AccessInfo, Memory};
 use wemu_machine::machine::{Machine, Options, config};
 use wemu_sandbox::loader::{Loader, SearchPath};
 
@@ -127,13 +127,13 @@ fn blk_machine(size: u64) -> (tempfile::TempDir, Machine) {
 }
 
 fn reg(m: &mut Machine, off: u64) -> u64 {
-    m.platform.load(VIRTIO0 + off, 4).expect("register read")
+    m.platform.load(AccessInfo::HOST, VIRTIO0 + off, 4).expect("register read")
 }
 fn set(m: &mut Machine, off: u64, v: u64) {
-    m.platform.store(VIRTIO0 + off, 4, v).expect("register write");
+    m.platform.store(AccessInfo::HOST, VIRTIO0 + off, 4, v).expect("register write");
 }
 fn poke(m: &mut Machine, addr: u64, size: u8, v: u64) {
-    m.platform.store(addr, size, v).expect("RAM write");
+    m.platform.store(AccessInfo::HOST, addr, size, v).expect("RAM write");
 }
 
 /// Negotiate and set up queue 0 (256 entries at QUEUE), DRIVER_OK.
@@ -186,13 +186,17 @@ fn a_heavy_ring_neither_faults_the_device_nor_stalls_it() {
     }
     poke(&mut m, QUEUE + 0x1000 + 2, 2, 32); // avail.idx
     set(&mut m, 0x50, 0);
-    let first = m.platform.load(QUEUE + 0x2000 + 2, 2).expect("used idx");
+    let first = m.platform.load(AccessInfo::HOST, QUEUE + 0x2000 + 2, 2).expect("used idx");
     assert!(first > 0 && first < 32, "first call served {first}");
     let prog = crate::common::asm::SPIN.to_le_bytes();
     m.load_image(wemu_machine::image::parse(&prog, 0x8000_0000).expect("raw"), "spin").expect("load");
     m.run(Some(100_000)).expect("no device fault");
-    assert_eq!(m.platform.load(QUEUE + 0x2000 + 2, 2), Ok(32), "the rest, from the timer");
+    assert_eq!(m.platform.load(AccessInfo::HOST, QUEUE + 0x2000 + 2, 2), Ok(32), "the rest, from the timer");
     assert_eq!(reg(&mut m, 0x70), 15, "no DEVICE_NEEDS_RESET: the chain is legal");
-    assert_eq!(m.platform.load(QUEUE + 0x2000 + 4 + 4, 4), Ok(254 * 0x1000 + 1), "used len");
-    assert_eq!(m.platform.load(status, 1), Ok(0), "VIRTIO_BLK_S_OK");
+    assert_eq!(
+        m.platform.load(AccessInfo::HOST, QUEUE + 0x2000 + 4 + 4, 4),
+        Ok(254 * 0x1000 + 1),
+        "used len"
+    );
+    assert_eq!(m.platform.load(AccessInfo::HOST, status, 1), Ok(0), "VIRTIO_BLK_S_OK");
 }

@@ -12,7 +12,7 @@
 
 use std::time::Instant;
 
-use wemu_cpu::Memory;
+use wemu_cpu::{AccessInfo, Memory};
 use wemu_machine::machine::{Machine, Options, config};
 use wemu_sandbox::loader::{Loader, SearchPath};
 
@@ -25,7 +25,7 @@ const ROUNDS: usize = 5;
 const PER_ROUND: u32 = 20_000;
 
 fn st(m: &mut Machine, addr: u64, size: u8, v: u64) {
-    m.platform.store(addr, size, v).expect("store");
+    m.platform.store(AccessInfo::HOST, addr, size, v).expect("store");
 }
 
 fn machine(dir: &std::path::Path) -> Machine {
@@ -80,14 +80,18 @@ fn round(m: &mut Machine, idx: &mut u16, full: bool) -> f64 {
         st(m, QUEUE + 0x1000 + 2, 2, u64::from(*idx));
         st(m, VIRTIO0 + 0x50, 4, 0);
         if full {
-            let isr = m.platform.load(VIRTIO0 + 0x60, 4).expect("isr");
+            let isr = m.platform.load(AccessInfo::HOST, VIRTIO0 + 0x60, 4).expect("isr");
             st(m, VIRTIO0 + 0x64, 4, isr);
         }
     }
     let ns = start.elapsed().as_nanos() as f64 / f64::from(PER_ROUND);
-    assert_eq!(m.platform.load(QUEUE + 0x2000 + 2, 2), Ok(u64::from(*idx)), "every request used");
-    assert_eq!(m.platform.load(STATUS, 1), Ok(0), "VIRTIO_BLK_S_OK");
-    assert_eq!(m.platform.load(DATA + 4095, 1), Ok(0x5a), "data arrived");
+    assert_eq!(
+        m.platform.load(AccessInfo::HOST, QUEUE + 0x2000 + 2, 2),
+        Ok(u64::from(*idx)),
+        "every request used"
+    );
+    assert_eq!(m.platform.load(AccessInfo::HOST, STATUS, 1), Ok(0), "VIRTIO_BLK_S_OK");
+    assert_eq!(m.platform.load(AccessInfo::HOST, DATA + 4095, 1), Ok(0x5a), "data arrived");
     ns
 }
 

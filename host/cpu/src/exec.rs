@@ -12,7 +12,7 @@ use crate::mmu::{XlateFault, satp};
 use crate::pmp::cfg;
 use crate::trap::{Access, Exception, Halt, TrapCause, TrapRecord};
 use crate::uop::{Entry, lower, slow};
-use crate::{MemError, Memory};
+use crate::{AccessInfo, MemError, Memory};
 use fast::Stop;
 
 /// What one `step` did.
@@ -204,16 +204,16 @@ impl Hart {
             }
             Insn::Load { width, signed, rd, rs1, imm } => {
                 let addr = self.reg(rs1).wrapping_add(sext(imm));
-                let v = self.load(mem, addr, width)?;
+                let v = self.load(mem, self.pc, addr, width)?;
                 self.set_reg(rd, if signed { sign_extend(v, width) } else { v });
             }
             Insn::Store { width, rs1, rs2, imm } => {
                 let addr = self.reg(rs1).wrapping_add(sext(imm));
-                self.store(mem, addr, width, self.reg(rs2))?;
+                self.store(mem, self.pc, addr, width, self.reg(rs2))?;
             }
             Insn::Lr { width, rd, rs1, .. } => {
                 let addr = self.reg(rs1);
-                let v = self.load(mem, addr, width)?;
+                let v = self.load(mem, self.pc, addr, width)?;
                 self.reservation = Some(addr);
                 self.set_reg(rd, sign_extend(v, width));
             }
@@ -224,7 +224,7 @@ impl Hart {
                 // instruction invalidates any reservation held by this hart."
                 let reserved = self.reservation.take() == Some(addr);
                 if reserved {
-                    self.store(mem, addr, width, self.reg(rs2))?;
+                    self.store(mem, self.pc, addr, width, self.reg(rs2))?;
                 }
                 self.set_reg(rd, u64::from(!reserved));
             }
@@ -372,12 +372,13 @@ impl Hart {
     fn xlate<M: Memory>(
         &mut self,
         mem: &mut M,
+        at: AccessInfo,
         va: u64,
         access: Access,
         size: u8,
         need: u8,
     ) -> ExecResult<u64> {
-        self.translate(mem, va, access, size, need).map_err(|f| {
+        self.translate(mem, at, va, access, size, need).map_err(|f| {
             let (page, acc) = fault_causes(access);
             match f {
                 XlateFault::Page => Fault::Exc(page, va),
@@ -442,7 +443,7 @@ impl Hart {
             // Only reachable if the machine set an odd pc: IALIGN is 16.
             return Err(Fault::Exc(Exception::InstructionAddressMisaligned, pc));
         }
-        let pa = self.xlate(mem, pc, Access::Fetch, 2, cfg::X)?;
+        let pa = self.xlate(mem, self.access_at(pc), pc, Access::Fetch, 2, cfg::X)?;
         if let Some(d) = self.icache.get(pa) {
             // The second parcel is translated and checked as on a miss; a
             // different physical page than the cached copy used means a
@@ -451,12 +452,12 @@ impl Hart {
                 return Ok(d);
             }
         }
-        let lo = fetch16(mem, pc, pa)?;
+        let lo = fetch16(mem, self.access_at(pc), pc, pa)?;
         let mut contiguous = true;
         let raw = if lo & 3 == 3 {
             let pa2 = self.second_parcel(mem, pc, pa)?;
             contiguous = pa2 == pa.wrapping_add(2);
-            lo | (fetch16(mem, pc.wrapping_add(2), pa2)? << 16)
+            lo | (fetch16(mem, self.access_at(pc), pc.wrapping_add(2), pa2)? << 16)
         } else {
             lo
         };
@@ -479,7 +480,7 @@ impl Hart {
     fn second_parcel<M: Memory>(&mut self, mem: &mut M, pc: u64, pa: u64) -> ExecResult<u64> {
         let va2 = pc.wrapping_add(2);
         if va2 & 0xfff == 0 {
-            return self.xlate(mem, va2, Access::Fetch, 2, cfg::X);
+            return self.xlate(mem, self.access_at(pc), va2, Access::Fetch, 2, cfg::X);
         }
         let pa2 = pa.wrapping_add(2);
         if self.mode as u8 == self.csrs.pmp_fetch_free() || self.pmp_phys(pa2, 2, self.mode, cfg::X) {
@@ -493,18 +494,20 @@ impl Hart {
     // path with the width known; the slow parts (page walk, PMP, device
     // access) are out of line.
     #[inline(always)]
-    fn load<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width) -> ExecResult<u64> {
+    fn load<M: Memory>(&mut self, mem: &mut M, pc: u64, addr: u64, width: Width) -> ExecResult<u64> {
         check_aligned(addr, width, Exception::LoadAddressMisaligned)?;
-        let pa = self.xlate(mem, addr, Access::Load, width.bytes(), cfg::R)?;
-        mem.load(pa, width.bytes())
+        let at = self.access_at(pc);
+        let pa = self.xlate(mem, at, addr, Access::Load, width.bytes(), cfg::R)?;
+        mem.load(at, pa, width.bytes())
             .map_err(|e| mem_fault(e, Exception::LoadAccessFault, Access::Load, addr, pa))
     }
 
     #[inline(always)]
-    fn store<M: Memory>(&mut self, mem: &mut M, addr: u64, width: Width, v: u64) -> ExecResult<()> {
+    fn store<M: Memory>(&mut self, mem: &mut M, pc: u64, addr: u64, width: Width, v: u64) -> ExecResult<()> {
         check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
-        let pa = self.xlate(mem, addr, Access::Store, width.bytes(), cfg::W)?;
-        mem.store(pa, width.bytes(), v)
+        let at = self.access_at(pc);
+        let pa = self.xlate(mem, at, addr, Access::Store, width.bytes(), cfg::W)?;
+        mem.store(at, pa, width.bytes(), v)
             .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Store, addr, pa))
     }
 
@@ -523,12 +526,13 @@ impl Hart {
     ) -> ExecResult<u64> {
         check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
         let size = width.bytes();
-        let pa = self.xlate(mem, addr, Access::Store, size, cfg::R | cfg::W)?;
+        let at = self.access_at(self.pc);
+        let pa = self.xlate(mem, at, addr, Access::Store, size, cfg::R | cfg::W)?;
         let raw = mem
-            .load(pa, size)
+            .load(at, pa, size)
             .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Load, addr, pa))?;
         let new = amo_result(op, width, raw, src);
-        mem.store(pa, size, new)
+        mem.store(at, pa, size, new)
             .map_err(|e| mem_fault(e, Exception::StoreAccessFault, Access::Store, addr, pa))?;
         Ok(sign_extend(raw, width))
     }
@@ -536,8 +540,8 @@ impl Hart {
 
 /// One halfword of an instruction at virtual `va`, physical `pa`; an
 /// access fault reports the virtual address.
-fn fetch16<M: Memory>(mem: &mut M, va: u64, pa: u64) -> ExecResult<u32> {
-    match mem.fetch(pa, 2) {
+fn fetch16<M: Memory>(mem: &mut M, at: AccessInfo, va: u64, pa: u64) -> ExecResult<u32> {
+    match mem.fetch(at, pa, 2) {
         Ok(v) => Ok((v & 0xffff) as u32),
         Err(MemError::AccessFault) => Err(Fault::Exc(Exception::InstructionAccessFault, va)),
         Err(MemError::Stop) => Err(Fault::Stop(Access::Fetch, pa)),

@@ -183,6 +183,12 @@ impl Hart {
         self.csrs.read(csr, &ctx).ok()
     }
 
+    /// The record of an access made by the instruction at `pc`.
+    #[inline(always)]
+    pub(crate) fn access_at(&self, pc: u64) -> crate::AccessInfo {
+        crate::AccessInfo { hart: self.hart_id as u32, pc }
+    }
+
     pub(crate) fn csr_ctx(&self) -> CsrCtx {
         CsrCtx { mode: self.mode, retired: self.retired, hart_id: self.hart_id }
     }

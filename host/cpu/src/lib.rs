@@ -39,21 +39,51 @@ pub use hart::{Hart, IrqPin, PrivMode};
 pub use insn::{Decoded, FReg, Insn, Reg};
 pub use trap::{Access, Exception, Halt, Interrupt, TrapCause, TrapRecord};
 
+/// Who made a memory access: the hart, and the pc of the instruction that
+/// made it (crosvm's `BusAccessInfo` carries the vCPU the same way). The
+/// hart passes it with every access, so a device fault is reported with
+/// the faulting instruction's pc at once.
+///
+/// Two words passed by value: on the RAM fast path the machine inlines,
+/// nothing reads them, so the compiler only materialises them on the way
+/// to the out-of-line slow path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C)]
+pub struct AccessInfo {
+    /// The hart's id (`mhartid`), or [`AccessInfo::HOST`]'s.
+    pub hart: u32,
+    /// The virtual pc of the instruction making the access.
+    pub pc: u64,
+}
+
+impl AccessInfo {
+    /// An access no hart made (an embedder or test poking the bus, HTIF).
+    pub const HOST: AccessInfo = AccessInfo { hart: u32::MAX, pc: 0 };
+
+    /// The guest pc, when a hart made the access.
+    #[inline]
+    pub fn guest_pc(self) -> Option<u64> {
+        (self.hart != u32::MAX).then_some(self.pc)
+    }
+}
+
 /// Physical memory as the hart sees it. The machine's bus implements this.
+/// Every access carries an [`AccessInfo`]: which hart, at which pc.
 pub trait Memory {
     /// Load `size` (1, 2, 4 or 8) bytes little-endian at physical `addr`, zero-extended.
-    fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError>;
+    fn load(&mut self, at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError>;
     /// Store the low `size` (1, 2, 4 or 8) bytes of `value` little-endian at physical `addr`.
-    fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError>;
+    fn store(&mut self, at: AccessInfo, addr: u64, size: u8, value: u64) -> Result<(), MemError>;
     /// Fetch for execution (`size` 2 or 4); separate so the machine can refuse
     /// execution from device regions (PMP is checked by the hart).
     /// The hart caches what it decoded (see [`Hart::flush_icache`]), so this
     /// is called once per instruction location, not once per execution.
-    fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError>;
+    fn fetch(&mut self, at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError>;
     /// Polled by [`Hart::run`] after every instruction that called this
     /// memory (the answer can only change during such a call). Return
     /// `true` when the machine must act before the next instruction,
-    /// typically because a device access just changed an interrupt line:
+    /// typically because a device access just changed an interrupt line
+    /// (or a device fault was survived, or an IRQ storm began):
     /// `run` then returns [`RunExit::Yield`] so the machine can call
     /// [`Hart::set_irq_pin`] at once instead of at the end of the budget (a
     /// guest handler that acknowledges its interrupt must not see it
@@ -69,7 +99,9 @@ pub enum MemError {
     /// Nothing there, or the device refused: the guest takes an access fault.
     #[error("access fault")]
     AccessFault,
-    /// The machine must stop (e.g. a device model faulted); the machine keeps the reason.
+    /// The machine must stop at this instruction, which does not complete
+    /// (a device faulted under the `stop` policy, or asked to power off or
+    /// reset); the machine keeps the reason.
     #[error("machine stop requested")]
     Stop,
 }

@@ -22,7 +22,7 @@ use crate::hart::{Hart, PrivMode};
 use crate::pmp::{MIXED, Pmp, Verdict, cfg};
 use crate::tlb::{TlbEntry, vpn_of};
 use crate::trap::Access;
-use crate::{MemError, Memory};
+use crate::{AccessInfo, MemError, Memory};
 
 /// PTE fields (§4.3.1 Figure "Sv32 page table entry", §4.4.1 for Sv39).
 pub mod pte {
@@ -105,7 +105,14 @@ fn permits(p: u64, access: Access, mode: PrivMode, sum: bool, mxr: bool) -> bool
 /// The page-table walk of §4.3.2 for `levels` = 3 (Sv39) or 4 (Sv48).
 /// The caller has checked that `va` is canonical.
 #[inline(never)]
-fn walk<M: Memory>(mem: &mut M, pmp: &Pmp, satp_val: u64, levels: u8, va: u64) -> Result<Walk, XlateFault> {
+fn walk<M: Memory>(
+    mem: &mut M,
+    at: AccessInfo,
+    pmp: &Pmp,
+    satp_val: u64,
+    levels: u8,
+    va: u64,
+) -> Result<Walk, XlateFault> {
     // Step 1: a = satp.ppn × PAGESIZE, i = LEVELS − 1.
     let mut a = (satp_val & satp::PPN_MASK) << 12;
     let mut global = false;
@@ -120,7 +127,7 @@ fn walk<M: Memory>(mem: &mut M, pmp: &Pmp, satp_val: u64, levels: u8, va: u64) -
         if pmp.check(pte_addr, 8, false) & cfg::R == 0 {
             return Err(XlateFault::Access);
         }
-        let p = mem.load(pte_addr, 8).map_err(|e| match e {
+        let p = mem.load(at, pte_addr, 8).map_err(|e| match e {
             MemError::AccessFault => XlateFault::Access,
             MemError::Stop => XlateFault::Stop(pte_addr),
         })?;
@@ -228,6 +235,7 @@ impl Hart {
     pub(crate) fn translate<M: Memory>(
         &mut self,
         mem: &mut M,
+        at: AccessInfo,
         va: u64,
         access: Access,
         size: u8,
@@ -240,7 +248,7 @@ impl Hart {
         if self.mode as u8 == free {
             return Ok(va);
         }
-        self.translate_checked(mem, va, access, size, need)
+        self.translate_checked(mem, at, va, access, size, need)
     }
 
     /// `translate` when translation or PMP may apply; out of line to keep
@@ -249,6 +257,7 @@ impl Hart {
     fn translate_checked<M: Memory>(
         &mut self,
         mem: &mut M,
+        at: AccessInfo,
         va: u64,
         access: Access,
         size: u8,
@@ -284,28 +293,29 @@ impl Hart {
             // a fault): let a fresh walk decide.
             self.tlb.invalidate(vpn);
         }
-        self.tlb_fill(mem, va, access, size, need, mode)
+        self.tlb_fill(mem, at, va, access, size, need)
     }
 
-    /// `translate_checked` after a TLB miss (paging on, `mode` S or U):
-    /// walk, check, cache. Out of line to keep the hit path small.
+    /// `translate_checked` after a TLB miss (paging on, effective mode S
+    /// or U): walk, check, cache. Out of line to keep the hit path small.
     #[inline(never)]
     fn tlb_fill<M: Memory>(
         &mut self,
         mem: &mut M,
+        at: AccessInfo,
         va: u64,
         access: Access,
         size: u8,
         need: u8,
-        mode: PrivMode,
     ) -> Result<u64, XlateFault> {
         let st = self.csrs.mstatus();
+        let mode = self.effective_mode(access, st);
         let (sum, mxr) = (st & mstatus::SUM != 0, st & mstatus::MXR != 0);
         let satp_val = self.csrs.satp();
         let levels: u8 = if satp_val >> satp::MODE_SHIFT == satp::MODE_SV48 { 4 } else { 3 };
         let asid = ((satp_val >> satp::ASID_SHIFT) & satp::ASID_MASK) as u16;
         let vpn = vpn_of(va);
-        let w = walk(mem, self.csrs.pmp(), satp_val, levels, va)?;
+        let w = walk(mem, at, self.csrs.pmp(), satp_val, levels, va)?;
         // Step 5 (permissions) and step 7 (A/D, Svade): fault, and cache
         // nothing, so the retry after software fixes the PTE walks again.
         if !permits(w.pte, access, mode, sum, mxr) {

@@ -1,6 +1,6 @@
 //! Test-only helpers: a `Vec<u8>` memory and a tiny instruction encoder.
 
-use crate::{Hart, MemError, Memory, PrivMode};
+use crate::{AccessInfo, Hart, MemError, Memory, PrivMode};
 
 pub const RAM_BASE: u64 = 0x8000_0000;
 pub const RAM_SIZE: usize = 0x1_0000;
@@ -16,6 +16,8 @@ pub struct TestMem {
     /// A store here makes `yield_requested` return true once.
     pub yield_on_store: Option<u64>,
     pub yield_pending: bool,
+    /// The record of every load and store, in order.
+    pub accesses: Vec<AccessInfo>,
 }
 
 impl TestMem {
@@ -27,6 +29,7 @@ impl TestMem {
             fetches: Vec::new(),
             yield_on_store: None,
             yield_pending: false,
+            accesses: Vec::new(),
         }
     }
 
@@ -43,19 +46,19 @@ impl TestMem {
     }
 
     pub fn put16(&mut self, addr: u64, v: u16) {
-        self.store(addr, 2, u64::from(v)).expect("put16 in RAM");
+        self.store(AccessInfo::HOST, addr, 2, u64::from(v)).expect("put16 in RAM");
     }
 
     pub fn put32(&mut self, addr: u64, v: u32) {
-        self.store(addr, 4, u64::from(v)).expect("put32 in RAM");
+        self.store(AccessInfo::HOST, addr, 4, u64::from(v)).expect("put32 in RAM");
     }
 
     pub fn put64(&mut self, addr: u64, v: u64) {
-        self.store(addr, 8, v).expect("put64 in RAM");
+        self.store(AccessInfo::HOST, addr, 8, v).expect("put64 in RAM");
     }
 
     pub fn get(&mut self, addr: u64, size: u8) -> u64 {
-        self.load(addr, size).expect("get in RAM")
+        self.load(AccessInfo::HOST, addr, size).expect("get in RAM")
     }
 
     /// Write 32-bit instruction words consecutively from `addr`.
@@ -66,8 +69,8 @@ impl TestMem {
     }
 }
 
-impl Memory for TestMem {
-    fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
+impl TestMem {
+    fn read(&self, addr: u64, size: u8) -> Result<u64, MemError> {
         let off = self.range(addr, size)?;
         let mut v = 0u64;
         for i in (0..usize::from(size)).rev() {
@@ -75,8 +78,16 @@ impl Memory for TestMem {
         }
         Ok(v)
     }
+}
 
-    fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
+impl Memory for TestMem {
+    fn load(&mut self, at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
+        self.accesses.push(at);
+        self.read(addr, size)
+    }
+
+    fn store(&mut self, at: AccessInfo, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
+        self.accesses.push(at);
         let off = self.range(addr, size)?;
         if self.yield_on_store == Some(addr) {
             self.yield_pending = true;
@@ -87,9 +98,9 @@ impl Memory for TestMem {
         Ok(())
     }
 
-    fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
+    fn fetch(&mut self, _at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
         self.fetches.push((addr, size));
-        self.load(addr, size)
+        self.read(addr, size)
     }
 
     fn yield_requested(&mut self) -> bool {

@@ -5,7 +5,7 @@
 //! The seeds are fixed so a failure reproduces; `WEMU_STREAM_SEEDS=N`
 //! runs more.
 
-use wemu_cpu::{Hart, MemError, Memory, RunExit};
+use wemu_cpu::{AccessInfo, Hart, MemError, Memory, RunExit};
 
 const BASE: u64 = 0x8000_0000;
 const SIZE: usize = 64 * 1024;
@@ -42,11 +42,11 @@ impl Mem {
 }
 
 impl Memory for Mem {
-    fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
+    fn load(&mut self, _at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
         let off = self.range(addr, size)?;
         Ok(self.ram[off..off + usize::from(size)].iter().rev().fold(0, |a, b| (a << 8) | u64::from(*b)))
     }
-    fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
+    fn store(&mut self, _at: AccessInfo, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
         if addr == 0x10_0000 {
             return Err(MemError::Stop); // a "finisher": the machine stops
         }
@@ -54,8 +54,8 @@ impl Memory for Mem {
         self.ram[off..off + usize::from(size)].copy_from_slice(&value.to_le_bytes()[..usize::from(size)]);
         Ok(())
     }
-    fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
-        self.load(addr, size)
+    fn fetch(&mut self, at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
+        self.load(at, addr, size)
     }
 }
 

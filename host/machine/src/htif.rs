@@ -13,7 +13,7 @@
 
 use std::io::Write;
 
-use wemu_cpu::{MemError, Memory};
+use wemu_cpu::{AccessInfo, MemError, Memory};
 
 use crate::image::HtifSymbols;
 
@@ -53,7 +53,7 @@ impl Htif {
     pub fn poll(&mut self, mem: &mut impl Memory) -> Result<Option<HtifAction>, HtifError> {
         let tohost = self.syms.tohost;
         let mailbox = |name, addr| move |_: MemError| HtifError::Mailbox { name, addr };
-        let value = mem.load(tohost, 8).map_err(mailbox("tohost", tohost))?;
+        let value = mem.load(AccessInfo::HOST, tohost, 8).map_err(mailbox("tohost", tohost))?;
         if value == 0 || value != self.last_seen {
             self.last_seen = value;
             return Ok(None);
@@ -74,9 +74,9 @@ impl Htif {
                 tracing::warn!(target: "wemu::htif", "HTIF: unsupported request device {device} command {command} ({value:#x})")
             }
         }
-        mem.store(tohost, 8, 0).map_err(mailbox("tohost", tohost))?;
+        mem.store(AccessInfo::HOST, tohost, 8, 0).map_err(mailbox("tohost", tohost))?;
         if let Some(fromhost) = self.syms.fromhost {
-            mem.store(fromhost, 8, (device << 56) | (command << 48) | 1)
+            mem.store(AccessInfo::HOST, fromhost, 8, (device << 56) | (command << 48) | 1)
                 .map_err(mailbox("fromhost", fromhost))?;
         }
         Ok(action)
@@ -92,7 +92,7 @@ impl Htif {
         let mut args = [0u64; 4];
         for (i, a) in args.iter_mut().enumerate() {
             let addr = arg(i as u64);
-            *a = mem.load(addr, 8).map_err(bad("request block", addr))?;
+            *a = mem.load(AccessInfo::HOST, addr, 8).map_err(bad("request block", addr))?;
         }
         let [nr, a0, a1, a2] = args;
         match nr {
@@ -102,7 +102,7 @@ impl Htif {
                 let mut buf = Vec::with_capacity(len as usize);
                 for i in 0..len {
                     let addr = a1.wrapping_add(i);
-                    buf.push(mem.load(addr, 1).map_err(bad("write buffer", addr))? as u8);
+                    buf.push(mem.load(AccessInfo::HOST, addr, 1).map_err(bad("write buffer", addr))? as u8);
                 }
                 let _ = if a0 == 1 {
                     std::io::stdout().write_all(&buf)
@@ -110,12 +110,13 @@ impl Htif {
                     std::io::stderr().write_all(&buf)
                 };
                 let _ = std::io::stdout().flush();
-                mem.store(magic, 8, len).map_err(bad("request block", magic))?;
+                mem.store(AccessInfo::HOST, magic, 8, len).map_err(bad("request block", magic))?;
             }
             _ => {
                 tracing::warn!(target: "wemu::htif", "HTIF: unsupported proxied syscall {nr}");
                 // -ENOSYS
-                mem.store(magic, 8, (-38i64) as u64).map_err(bad("request block", magic))?;
+                mem.store(AccessInfo::HOST, magic, 8, (-38i64) as u64)
+                    .map_err(bad("request block", magic))?;
             }
         }
         Ok(None)
@@ -129,19 +130,19 @@ mod tests {
     /// 4 KiB of memory at 0x1000.
     struct Mem(Vec<u8>);
     impl Memory for Mem {
-        fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
+        fn load(&mut self, _: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
             let off = addr.checked_sub(0x1000).ok_or(MemError::AccessFault)? as usize;
             let bytes = self.0.get(off..off + usize::from(size)).ok_or(MemError::AccessFault)?;
             Ok(bytes.iter().rev().fold(0, |acc, b| (acc << 8) | u64::from(*b)))
         }
-        fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
+        fn store(&mut self, _: AccessInfo, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
             let off = addr.checked_sub(0x1000).ok_or(MemError::AccessFault)? as usize;
             let bytes = self.0.get_mut(off..off + usize::from(size)).ok_or(MemError::AccessFault)?;
             bytes.copy_from_slice(&value.to_le_bytes()[..usize::from(size)]);
             Ok(())
         }
-        fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
-            self.load(addr, size)
+        fn fetch(&mut self, at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
+            self.load(at, addr, size)
         }
     }
 
@@ -151,20 +152,24 @@ mod tests {
     fn a_request_is_served_once_it_is_stable_then_acknowledged() {
         let mut mem = Mem(vec![0; 4096]);
         let mut htif = Htif::new(SYMS);
-        mem.store(0x1000, 4, 0x21).unwrap(); // low half of a console request only
+        mem.store(AccessInfo::HOST, 0x1000, 4, 0x21).unwrap(); // low half of a console request only
         assert_eq!(htif.poll(&mut mem), Ok(None));
-        mem.store(0x1004, 4, 0x0101_0000).unwrap(); // high half: device 1, command 1
+        mem.store(AccessInfo::HOST, 0x1004, 4, 0x0101_0000).unwrap(); // high half: device 1, command 1
         assert_eq!(htif.poll(&mut mem), Ok(None), "first sight of the full value");
         assert_eq!(htif.poll(&mut mem), Ok(None), "served: prints '!'");
-        assert_eq!(mem.load(0x1000, 8), Ok(0), "tohost cleared");
-        assert_eq!(mem.load(0x1008, 8), Ok((1 << 56) | (1 << 48) | 1), "fromhost acknowledges");
+        assert_eq!(mem.load(AccessInfo::HOST, 0x1000, 8), Ok(0), "tohost cleared");
+        assert_eq!(
+            mem.load(AccessInfo::HOST, 0x1008, 8),
+            Ok((1 << 56) | (1 << 48) | 1),
+            "fromhost acknowledges"
+        );
     }
 
     #[test]
     fn wild_syscall_pointers_are_access_faults_not_panics() {
         let mut mem = Mem(vec![0; 4096]);
         let mut htif = Htif::new(SYMS);
-        mem.store(0x1000, 8, 0xffff_ffff_fff8).unwrap(); // even payload: a syscall pointer
+        mem.store(AccessInfo::HOST, 0x1000, 8, 0xffff_ffff_fff8).unwrap(); // even payload: a syscall pointer
         assert_eq!(htif.poll(&mut mem), Ok(None));
         assert_eq!(
             htif.poll(&mut mem),
@@ -176,9 +181,9 @@ mod tests {
         );
         // write(1, buf near the top of memory, 16) from a valid magic block.
         for (i, v) in [64u64, 1, u64::MAX - 4, 16].iter().enumerate() {
-            mem.store(0x1100 + 8 * i as u64, 8, *v).unwrap();
+            mem.store(AccessInfo::HOST, 0x1100 + 8 * i as u64, 8, *v).unwrap();
         }
-        mem.store(0x1000, 8, 0x1100).unwrap();
+        mem.store(AccessInfo::HOST, 0x1000, 8, 0x1100).unwrap();
         htif.poll(&mut mem).unwrap();
         let err = htif.poll(&mut mem).expect_err("the buffer is outside memory");
         assert_eq!(err, HtifError::Syscall { request: 0x1100, what: "write buffer", addr: u64::MAX - 4 });
@@ -200,15 +205,15 @@ mod tests {
         let mut htif = Htif::new(SYMS);
         // write(1, "ok", 2) through the magic memory at 0x1100.
         for (i, v) in [64u64, 1, 0x1200, 2].iter().enumerate() {
-            mem.store(0x1100 + 8 * i as u64, 8, *v).unwrap();
+            mem.store(AccessInfo::HOST, 0x1100 + 8 * i as u64, 8, *v).unwrap();
         }
-        mem.store(0x1200, 2, u64::from(u16::from_le_bytes(*b"ok"))).unwrap();
-        mem.store(0x1000, 8, 0x1100).unwrap();
+        mem.store(AccessInfo::HOST, 0x1200, 2, u64::from(u16::from_le_bytes(*b"ok"))).unwrap();
+        mem.store(AccessInfo::HOST, 0x1000, 8, 0x1100).unwrap();
         htif.poll(&mut mem).unwrap();
         assert_eq!(htif.poll(&mut mem), Ok(None));
-        assert_eq!(mem.load(0x1100, 8), Ok(2), "write returned its length");
+        assert_eq!(mem.load(AccessInfo::HOST, 0x1100, 8), Ok(2), "write returned its length");
         // exit(7) as an odd payload.
-        mem.store(0x1000, 8, (7 << 1) | 1).unwrap();
+        mem.store(AccessInfo::HOST, 0x1000, 8, (7 << 1) | 1).unwrap();
         htif.poll(&mut mem).unwrap();
         assert_eq!(htif.poll(&mut mem), Ok(Some(HtifAction::Exit(7))));
     }

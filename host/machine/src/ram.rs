@@ -127,6 +127,12 @@ impl Ram {
     pub fn read_only(&self) -> bool {
         self.read_only
     }
+    /// The host address of the block's first byte (for generated code, see
+    /// `Platform::ram_window`). The block is never moved; it is unmapped
+    /// when the last `Rc<Ram>` goes, so a user must keep the machine alive.
+    pub fn host_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
 
     /// Offset of `[addr, addr+len)` inside this block, if wholly inside.
     #[inline]

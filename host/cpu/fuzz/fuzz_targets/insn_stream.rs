@@ -4,26 +4,26 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wemu_cpu::{Hart, MemError, Memory, RunExit};
+use wemu_cpu::{AccessInfo, Hart, MemError, Memory, RunExit};
 
 const BASE: u64 = 0x8000_0000;
 
 struct Mem(Vec<u8>);
 
 impl Memory for Mem {
-    fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
+    fn load(&mut self, _at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
         let off = addr.checked_sub(BASE).ok_or(MemError::AccessFault)? as usize;
         let bytes = self.0.get(off..off.saturating_add(usize::from(size))).ok_or(MemError::AccessFault)?;
         Ok(bytes.iter().rev().fold(0, |a, b| (a << 8) | u64::from(*b)))
     }
-    fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
+    fn store(&mut self, _at: AccessInfo, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
         let off = addr.checked_sub(BASE).ok_or(MemError::AccessFault)? as usize;
         let bytes = self.0.get_mut(off..off.saturating_add(usize::from(size))).ok_or(MemError::AccessFault)?;
         bytes.copy_from_slice(&value.to_le_bytes()[..usize::from(size)]);
         Ok(())
     }
-    fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
-        self.load(addr, size)
+    fn fetch(&mut self, at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
+        self.load(at, addr, size)
     }
 }
 

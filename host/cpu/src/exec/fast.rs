@@ -190,7 +190,7 @@ impl Hart {
         }
         macro_rules! load {
             ($w:ident, $t:ty) => {{
-                match self.load(mem, rs1!().wrapping_add(imm!()), Width::$w) {
+                match self.load(mem, pc, rs1!().wrapping_add(imm!()), Width::$w) {
                     // Truncate to the width, then sign- or zero-extend.
                     Ok(v) => set!(v as $t as i64 as u64),
                     Err(f) => return Err(Stop::Fault(f)),
@@ -200,7 +200,7 @@ impl Hart {
         }
         macro_rules! store {
             ($w:ident) => {{
-                if let Err(f) = self.store(mem, rs1!().wrapping_add(imm!()), Width::$w, rs2!()) {
+                if let Err(f) = self.store(mem, pc, rs1!().wrapping_add(imm!()), Width::$w, rs2!()) {
                     return Err(Stop::Fault(f));
                 }
                 mem_next!()

@@ -36,8 +36,8 @@ impl Hart {
             Insn::FLoad { fmt, rd, rs1, imm } => {
                 let addr = self.reg(rs1).wrapping_add(sext(imm));
                 let v = match fmt {
-                    FpFmt::S => fpu::box_s(self.load(mem, addr, Width::W)? as u32),
-                    FpFmt::D => self.load(mem, addr, Width::D)?,
+                    FpFmt::S => fpu::box_s(self.load(mem, self.pc, addr, Width::W)? as u32),
+                    FpFmt::D => self.load(mem, self.pc, addr, Width::D)?,
                 };
                 self.set_freg(rd, v);
             }
@@ -46,7 +46,7 @@ impl Hart {
                 // (Vol I §"NaN Boxing of Narrower Values").
                 let addr = self.reg(rs1).wrapping_add(sext(imm));
                 let width = if fmt == FpFmt::S { Width::W } else { Width::D };
-                self.store(mem, addr, width, self.freg(rs2))?;
+                self.store(mem, self.pc, addr, width, self.freg(rs2))?;
             }
             Insn::FOp { op, fmt, rd, rs1, rs2, rm } => {
                 let r = fpu::arith(op, fmt, self.freg(rs1), self.freg(rs2), round(rm)?);

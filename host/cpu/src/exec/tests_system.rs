@@ -439,14 +439,14 @@ fn amo_whose_store_stops_leaves_rd_alone() {
     /// RAM that stops the machine on any store.
     struct NoStore(TestMem);
     impl crate::Memory for NoStore {
-        fn load(&mut self, a: u64, s: u8) -> Result<u64, crate::MemError> {
-            self.0.load(a, s)
+        fn load(&mut self, at: crate::AccessInfo, a: u64, s: u8) -> Result<u64, crate::MemError> {
+            self.0.load(at, a, s)
         }
-        fn store(&mut self, _: u64, _: u8, _: u64) -> Result<(), crate::MemError> {
+        fn store(&mut self, _: crate::AccessInfo, _: u64, _: u8, _: u64) -> Result<(), crate::MemError> {
             Err(crate::MemError::Stop)
         }
-        fn fetch(&mut self, a: u64, s: u8) -> Result<u64, crate::MemError> {
-            self.0.fetch(a, s)
+        fn fetch(&mut self, at: crate::AccessInfo, a: u64, s: u8) -> Result<u64, crate::MemError> {
+            self.0.fetch(at, a, s)
         }
     }
     let (mut hart, mem) = setup(&[amo(0b00000, 3, 10, 11, 12)]);
@@ -539,4 +539,30 @@ fn a_working_handler_is_not_a_trap_loop() {
     assert_eq!(hart.run(&mut mem, 12), RunExit::Budget);
     assert_eq!(hart.x[10], 1);
     assert_eq!(hart.pc, PC + 12);
+}
+
+#[test]
+fn every_data_access_carries_the_hart_and_the_pc_of_its_instruction() {
+    // addi; sd; ld; amoadd.d — through `run` (the cached fast path) and
+    // through `step`.
+    let words = [addi(5, 0, 7), sd(5, 11, 0), ld(6, 11, 0), amo(0b00000, 3, 7, 11, 5)];
+    for stepped in [false, true] {
+        let (mut hart, mut mem) = setup(&words);
+        hart.hart_id = 3;
+        hart.x[11] = DATA;
+        mem.accesses.clear();
+        if stepped {
+            for _ in 0..words.len() {
+                assert!(matches!(hart.step(&mut mem), Ok(StepEvent::Retired)));
+            }
+        } else {
+            // Twice: the first pass decodes, the second runs from the cache.
+            hart.run(&mut mem, words.len() as u64);
+            hart.pc = PC;
+            mem.accesses.clear();
+            hart.run(&mut mem, words.len() as u64);
+        }
+        let at = |pc: u64| crate::AccessInfo { hart: 3, pc };
+        assert_eq!(mem.accesses, [at(PC + 4), at(PC + 8), at(PC + 12), at(PC + 12)], "stepped: {stepped}");
+    }
 }

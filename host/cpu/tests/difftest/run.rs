@@ -5,7 +5,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use wemu_cpu::{Exception, Hart, MemError, Memory, StepEvent, TrapCause};
+use wemu_cpu::{AccessInfo, Exception, Hart, MemError, Memory, StepEvent, TrapCause};
 
 use crate::reftool::{self, QEMU_USER};
 
@@ -62,19 +62,19 @@ impl Ram {
 }
 
 impl Memory for Ram {
-    fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
+    fn load(&mut self, _at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
         let off = self.off(addr, size)?;
         let mut b = [0u8; 8];
         b[..usize::from(size)].copy_from_slice(&self.bytes[off..off + usize::from(size)]);
         Ok(u64::from_le_bytes(b))
     }
-    fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
+    fn store(&mut self, _at: AccessInfo, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
         let off = self.off(addr, size)?;
         self.bytes[off..off + usize::from(size)].copy_from_slice(&value.to_le_bytes()[..usize::from(size)]);
         Ok(())
     }
-    fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
-        self.load(addr, size)
+    fn fetch(&mut self, at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
+        self.load(at, addr, size)
     }
 }
 
@@ -94,7 +94,7 @@ pub fn run_wemu(elf: &[u8], entry: u64) -> Result<Vec<u8>, String> {
                     64 => {
                         for i in 0..a2 {
                             let b = ram
-                                .load(a1.wrapping_add(i), 1)
+                                .load(AccessInfo::HOST, a1.wrapping_add(i), 1)
                                 .map_err(|e| format!("write(): bad buffer: {e}"))?;
                             if a0 == 1 {
                                 stdout.push(b as u8);

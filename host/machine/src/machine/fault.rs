@@ -7,10 +7,8 @@
 use std::fmt;
 
 use serde::Deserialize;
-use wemu_cpu::MemError;
 
-use super::run::StopRequest;
-use super::{Machine, Platform};
+use super::{Machine, Platform, StopRequest};
 use crate::backend::chardev::CharInput;
 use wemu_sandbox::device::{DeviceFault, Effects, WasmDevice};
 
@@ -148,18 +146,6 @@ impl fmt::Display for Incident {
     }
 }
 
-/// The result of the access a fault cut short, to complete the interrupted
-/// instruction with when it is executed again, without calling the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Completion {
-    pub device: usize,
-    pub write: bool,
-    pub region: u32,
-    pub offset: u64,
-    pub size: u8,
-    pub result: Result<u64, MemError>,
-}
-
 /// All-ones of an access of `size` bytes: what a fenced device reads as.
 pub(crate) fn all_ones(size: u8) -> u64 {
     if size >= 8 { u64::MAX } else { (1u64 << (u32::from(size) * 8)) - 1 }
@@ -168,7 +154,8 @@ pub(crate) fn all_ones(size: u8) -> u64 {
 impl Platform {
     /// The device's fault policy applies now. With `stop` the fault ends
     /// the run (first fault wins); otherwise the device is isolated or
-    /// reset at once and the incident waits for its guest pc.
+    /// reset at once and the incident is recorded with the guest pc of the
+    /// access in progress (or of the hart that ran last).
     pub(crate) fn on_fault(&mut self, device: usize, fault: DeviceFault) {
         // Whatever the failed call queued never happened.
         drop(self.slots[device].dev.take_effects());
@@ -185,7 +172,17 @@ impl Platform {
             }
             FaultPolicy::Reset => self.restart(device),
         };
-        self.unreported.push(Incident::Fault { fault, pc: None, action });
+        self.record(Incident::Fault { fault, pc: self.guest_pc, action });
+    }
+
+    /// Keep an incident and warn about it; the hart yields after the
+    /// instruction in progress, so the machine acts on it at once.
+    pub(crate) fn record(&mut self, incident: Incident) {
+        if self.warn_incidents {
+            tracing::warn!(target: "wemu::fault", "{incident}");
+        }
+        self.incidents.push(incident);
+        self.yield_now = true;
     }
 
     /// A stop-policy fault is pending: nothing more should run.
@@ -272,45 +269,12 @@ impl Platform {
         self.route(device, rest, false);
         Action::Reset { count }
     }
-
-    /// Complete an access from a pending [`Completion`] if it is the one.
-    pub(crate) fn completed(
-        &mut self,
-        device: usize,
-        write: bool,
-        region: u32,
-        offset: u64,
-        size: u8,
-    ) -> Option<Result<u64, MemError>> {
-        let c = self.completing?;
-        if (c.device, c.write, c.region, c.offset, c.size) != (device, write, region, offset, size) {
-            return None;
-        }
-        self.completing = None;
-        Some(c.result)
-    }
 }
 
 impl Machine {
-    /// Give the incidents handled since the last call the current hart's
-    /// pc, warn about each, and keep them.
-    pub(crate) fn flush_incidents(&mut self) {
-        if self.platform.unreported.is_empty() {
-            return;
-        }
-        let pc = self.harts.get(self.current).map(|h| h.pc);
-        for mut inc in std::mem::take(&mut self.platform.unreported) {
-            match &mut inc {
-                Incident::Fault { pc: p, .. } | Incident::IrqStorm { pc: p, .. } => *p = pc,
-            }
-            tracing::warn!(target: "wemu::fault", "{inc}");
-            self.incidents.push(inc);
-        }
-    }
-
     /// Device faults the machine survived and IRQ storms, in order.
     pub fn incidents(&self) -> &[Incident] {
-        &self.incidents
+        &self.platform.incidents
     }
 
     /// The IRQ line that changed level most often within one storm window:
@@ -322,27 +286,34 @@ impl Machine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::machine::{Options, config};
-    use wemu_cpu::Memory;
+    use wemu_cpu::{AccessInfo, Memory};
     use wemu_sandbox::device::FaultKind;
     use wemu_sandbox::loader::search::Origin;
     use wemu_sandbox::loader::{Loader, SearchPath};
 
-    const UART: u64 = 0x1000_0000;
-    const LSR: u64 = UART + 5;
+    pub(crate) const UART: u64 = 0x1000_0000;
+    pub(crate) const LSR: u64 = UART + 5;
 
     /// RAM and a built-in ns16550a on hart 0's MEIP with `policy`, and
     /// bytes waiting on its input.
-    fn uart_machine(policy: FaultPolicy) -> Machine {
-        let text = "[[memory]]\nname = \"ram\"\nbase = 0x80000000\nsize = \"1M\"\n\
-                    [[device]]\nname = \"uart0\"\ncomponent = \"ns16550a\"\nregions = [0x10000000]\n\
-                    irqs = [\"hart0.meip\"]\nchardev = \"null\"\n";
+    pub(crate) fn uart_machine(policy: FaultPolicy) -> Machine {
+        uart_machine_with(policy, "")
+    }
+
+    /// `uart_machine` with `extra` keys in the UART's table.
+    pub(crate) fn uart_machine_with(policy: FaultPolicy, extra: &str) -> Machine {
+        let text = format!(
+            "[[memory]]\nname = \"ram\"\nbase = 0x80000000\nsize = \"1M\"\n\
+             [[device]]\nname = \"uart0\"\ncomponent = \"ns16550a\"\nregions = [0x10000000]\n\
+             irqs = [\"hart0.meip\"]\nchardev = \"null\"\n{extra}"
+        );
         let spec = config::parse_layer(
             &SearchPath::default(),
             &Origin::File("t.toml".into()),
-            text,
+            &text,
             &mut Vec::new(),
         )
         .expect("machine file");
@@ -366,38 +337,42 @@ mod tests {
     fn isolating_a_device_fences_it_and_drops_its_input() {
         let mut m = uart_machine(FaultPolicy::Isolate);
         let p = &mut m.platform;
-        p.store(UART + 1, 1, 1).expect("IER: receive interrupt on");
+        p.store(AccessInfo::HOST, UART + 1, 1, 1).expect("IER: receive interrupt on");
         p.deliver_input();
         assert_eq!(p.pin_changes.len(), 1, "MEIP rose with the received byte");
         p.on_fault(0, fault());
         assert!(p.is_isolated(0));
         assert_eq!(p.pin_changes.last().map(|c| c.2), Some(false), "MEIP lowered through the router");
         assert!(!p.input_live() && p.inputs[0].input.pending().is_empty(), "input no longer offered");
-        assert_eq!(p.load(LSR, 1), Ok(0xff), "reads are all-ones");
-        assert_eq!(p.load(UART, 4), Ok(0xffff_ffff), "of the access size, even one it would refuse");
-        assert_eq!(p.store(UART + 1, 1, 0), Ok(()), "writes are dropped");
-        assert!(matches!(&p.unreported[..], [Incident::Fault { action: Action::Isolated, .. }]));
+        assert_eq!(p.load(AccessInfo::HOST, LSR, 1), Ok(0xff), "reads are all-ones");
+        assert_eq!(
+            p.load(AccessInfo::HOST, UART, 4),
+            Ok(0xffff_ffff),
+            "of the access size, even one it would refuse"
+        );
+        assert_eq!(p.store(AccessInfo::HOST, UART + 1, 1, 0), Ok(()), "writes are dropped");
+        assert!(matches!(&p.incidents[..], [Incident::Fault { action: Action::Isolated, .. }]));
     }
 
     #[test]
     fn resetting_a_device_gives_a_fresh_instance_and_keeps_its_input() {
         let mut m = uart_machine(FaultPolicy::Reset);
         let p = &mut m.platform;
-        p.store(UART + 3, 1, 0x83).expect("LCR: DLAB and 8 bits");
+        p.store(AccessInfo::HOST, UART + 3, 1, 0x83).expect("LCR: DLAB and 8 bits");
         p.on_fault(0, fault());
         assert!(!p.is_isolated(0));
-        assert_eq!(p.load(UART + 3, 1), Ok(0), "LCR at its power-on value");
+        assert_eq!(p.load(AccessInfo::HOST, UART + 3, 1), Ok(0), "LCR at its power-on value");
         assert!(!p.inputs[0].input.pending().is_empty(), "the new instance gets the input");
         p.deliver_input();
-        assert_eq!(p.load(LSR, 1).map(|v| v & 1), Ok(1), "and it arrives: data ready");
-        assert!(matches!(&p.unreported[..], [Incident::Fault { action: Action::Reset { count: 1 }, .. }]));
+        assert_eq!(p.load(AccessInfo::HOST, LSR, 1).map(|v| v & 1), Ok(1), "and it arrives: data ready");
+        assert!(matches!(&p.incidents[..], [Incident::Fault { action: Action::Reset { count: 1 }, .. }]));
         // Three resets within a second, then isolation.
         p.on_fault(0, fault());
         p.on_fault(0, fault());
         p.on_fault(0, fault());
         assert!(p.is_isolated(0));
         assert!(matches!(
-            p.unreported.last(),
+            p.incidents.last(),
             Some(Incident::Fault { action: Action::IsolatedAfterResets, .. })
         ));
     }
@@ -418,7 +393,7 @@ mod tests {
         m.platform.on_fault(0, fault());
         m.platform.on_fault(0, DeviceFault { op: "second".into(), ..fault() });
         assert!(matches!(&m.platform.stop, Some(StopRequest::Fault(f)) if f.op == "test"));
-        assert!(!m.platform.is_isolated(0) && m.platform.unreported.is_empty());
+        assert!(!m.platform.is_isolated(0) && m.platform.incidents.is_empty());
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! A machine: harts plus the platform (address map, RAM, device instances,
 //! IRQ wiring, clock). `build` turns a resolved machine file into one;
-//! `run` (in run.rs) executes it.
+//! `run` (in run.rs) executes it; the harts' accesses go through
+//! `access.rs`, device effects through `effects.rs`, faults through
+//! `fault.rs`.
 
+pub mod access;
 pub mod config;
+mod effects;
 pub mod fault;
 mod run;
 pub mod storm;
@@ -19,13 +23,14 @@ use crate::clock::Clock;
 use crate::image::Image;
 use crate::irq::{HartPin, IrqRouter, Sink};
 use crate::ram::{Ram, RamWindow};
+pub use access::{MemOp, RamWindowInfo, SlowResult, slow_access};
 pub use config::{ConfigError, Loc, MachineSpec};
 pub use fault::{FaultPolicy, Incident};
 pub use run::{Exit, RunError};
 use wemu_sandbox::EventQueue;
 use wemu_sandbox::backend::DmaMemory;
 use wemu_sandbox::contract::{DeviceModelPre, types};
-use wemu_sandbox::device::{self, CreateError, DeviceFault, DeviceState, WasmDevice};
+use wemu_sandbox::device::{self, CreateError, DeviceFault, DeviceState, PowerRequest, WasmDevice};
 use wemu_sandbox::loader::{self, LoadError, Loader};
 
 /// Most harts a machine may have.
@@ -48,6 +53,14 @@ pub enum BuildError {
 
 fn other(loc: &Loc, message: impl Into<String>) -> BuildError {
     BuildError::Other { loc: loc.clone(), message: message.into() }
+}
+
+/// Something a device asked for that ends the current batch and the
+/// instruction that made the access (`MemError::Stop`).
+#[derive(Debug)]
+pub(crate) enum StopRequest {
+    Power(PowerRequest),
+    Fault(DeviceFault),
 }
 
 /// Host-side choices the machine file leaves to the command line.
@@ -127,24 +140,26 @@ pub struct Platform {
     pub(crate) inputs: Vec<InputBinding>,
     /// Hart pin changes waiting to be applied between batches.
     pub(crate) pin_changes: Vec<(usize, HartPin, bool)>,
-    /// A device armed or cancelled a timer during the current batch.
-    pub(crate) timers_changed: bool,
+    /// The hart must yield after this instruction: a device armed or
+    /// cancelled a timer, or a fault was survived or a storm began
+    /// (`Memory::yield_requested`).
+    pub(crate) yield_now: bool,
     /// Virtual time at the start of the current batch.
     pub(crate) now_ns: u64,
-    pub(crate) stop: Option<run::StopRequest>,
+    pub(crate) stop: Option<StopRequest>,
     pub(crate) trace_mmio: bool,
     pub(crate) trace_insns: bool,
     pub(crate) trace_irq: bool,
     /// For new instances of devices that reset after a fault.
     pub(crate) engine: wasmtime::Engine,
-    /// Faults survived and storms seen since the machine last looked: they
-    /// get the guest pc and a warning from `Machine::flush_incidents`.
-    pub(crate) unreported: Vec<fault::Incident>,
-    /// Set when a fault (or storm) cut a hart's device access short: how
-    /// that access completes when the instruction runs again.
-    pub(crate) completion: Option<fault::Completion>,
-    /// The completion in effect while the interrupted instruction reruns.
-    pub(crate) completing: Option<fault::Completion>,
+    /// The guest pc incidents get: that of the hart access in progress
+    /// (from its `AccessInfo`), else that of the hart that ran last.
+    pub(crate) guest_pc: Option<u64>,
+    /// Device faults survived and IRQ storms, with their guest pc.
+    pub(crate) incidents: Vec<Incident>,
+    /// Warn about each incident as it happens (off while building: a
+    /// fault then is a setup error).
+    pub(crate) warn_incidents: bool,
     pub(crate) storm: storm::StormGuard,
     /// Per device: the virtual time its timers last fired at, and how many
     /// fired at that instant (the hang guard in `fire_timers`).
@@ -169,8 +184,6 @@ pub struct Machine {
     pub(crate) htif: Option<crate::htif::Htif>,
     /// The hart running now (for fault reports).
     pub(crate) current: usize,
-    /// Device faults survived and IRQ storms, with their guest pc.
-    pub(crate) incidents: Vec<Incident>,
 }
 
 impl Machine {
@@ -318,16 +331,16 @@ impl Machine {
             events: EventQueue::default(),
             inputs,
             pin_changes: Vec::new(),
-            timers_changed: false,
+            yield_now: false,
             now_ns: 0,
             stop: None,
             trace_mmio: opts.trace_mmio,
             trace_insns: opts.trace_insns,
             trace_irq: opts.trace_irq,
             engine: loader.engine().clone(),
-            unreported: Vec::new(),
-            completion: None,
-            completing: None,
+            guest_pc: None,
+            incidents: Vec::new(),
+            warn_incidents: false,
             storm: storm::StormGuard::default(),
             timer_fires: vec![(0, 0); spec.devices.len()],
         };
@@ -337,10 +350,10 @@ impl Machine {
         for i in 0..platform.slots.len() {
             platform.apply_effects(i);
             let fault = match platform.stop.take() {
-                Some(run::StopRequest::Fault(f)) => Some(f),
+                Some(StopRequest::Fault(f)) => Some(f),
                 other => {
                     platform.stop = other;
-                    platform.unreported.iter().find_map(|inc| match inc {
+                    platform.incidents.iter().find_map(|inc| match inc {
                         Incident::Fault { fault, .. } => Some(fault.clone()),
                         Incident::IrqStorm { .. } => None,
                     })
@@ -350,9 +363,14 @@ impl Machine {
                 return Err(other(&platform.slots[i].spec.loc, f.to_string()));
             }
         }
+        // Storms met while building are warned about now.
+        for inc in &platform.incidents {
+            tracing::warn!(target: "wemu::fault", "{inc}");
+        }
+        platform.warn_incidents = true;
         let entry = spec.memory.first().map_or(0, |m| m.base);
         let harts = (0..u64::from(spec.harts)).map(|id| Hart::new(id, entry)).collect();
-        Ok(Machine { spec, harts, platform, boot: None, htif: None, current: 0, incidents: Vec::new() })
+        Ok(Machine { spec, harts, platform, boot: None, htif: None, current: 0 })
     }
 
     /// Place `image` in memory and start every hart at its entry (a bare

@@ -1,25 +1,18 @@
-//! Running a machine: the hart's memory accesses (`wemu_cpu::Memory`),
-//! device effects (IRQs, timers, power), input delivery, idle skipping and
-//! the stop conditions.
+//! Running a machine: the batch loop over the harts, idle skipping, the
+//! stop conditions, machine reset and image placement. The harts' memory
+//! accesses are in `access.rs`, device effects in `effects.rs`.
 
 use std::time::Duration;
 
-use wemu_cpu::{Halt, MemError, Memory, RunExit};
+use wemu_cpu::{AccessInfo, Halt, Memory, RunExit};
 
-use super::fault::{Completion, Incident, all_ones};
-use super::storm::Admit;
-use super::{Machine, Platform};
+use super::{Machine, Platform, StopRequest};
 use crate::bus::Target;
 use crate::image::Image;
-use crate::irq::{Delivery, Sink};
-use wemu_sandbox::device::limits::TIMER_REFIRES;
-use wemu_sandbox::device::{DeviceFault, Effects, FaultKind, PowerRequest, TimerOp};
+use wemu_sandbox::device::{DeviceFault, PowerRequest};
 
 /// Instructions a hart runs between looks at input, timers and pins.
 const BATCH: u64 = 10_000;
-/// Longest chain of device-to-device IRQ deliveries (A's line changes B's
-/// input, whose output changes C's…) before it counts as a loop.
-const MAX_IRQ_HOPS: usize = 64;
 
 /// Why the machine stopped on its own (as opposed to a `RunError`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,331 +43,7 @@ pub enum RunError {
     Deadlock { pcs: Vec<u64>, refused: usize },
 }
 
-/// Something a device asked for that ends the current batch.
-#[derive(Debug)]
-pub(crate) enum StopRequest {
-    Power(PowerRequest),
-    Fault(DeviceFault),
-}
-
 impl Platform {
-    fn mmio_read(&mut self, device: usize, region: u32, off: u64, size: u8) -> Result<u64, MemError> {
-        if let Some(r) = self.completed(device, false, region, off, size) {
-            return r;
-        }
-        if self.is_isolated(device) {
-            if self.trace_mmio {
-                tracing::info!(target: "wemu::mmio", "{} read  region {region} off {off:#x} size {size} -> isolated", self.slots[device].spec.name);
-            }
-            return Ok(all_ones(size));
-        }
-        let now = self.now_ns;
-        let slot = &mut self.slots[device];
-        let res = slot.dev.read(now, region, off, size);
-        if self.trace_mmio {
-            let shown = match &res {
-                Ok(Ok(v)) => format!("{v:#x}"),
-                Ok(Err(e)) => format!("refused ({e:?})"),
-                Err(_) => "device fault".to_owned(),
-            };
-            tracing::info!(target: "wemu::mmio", "{} read  region {region} off {off:#x} size {size} -> {shown}", slot.spec.name);
-        }
-        let access =
-            Completion { device, write: false, region, offset: off, size, result: Ok(all_ones(size)) };
-        match res {
-            Ok(Ok(v)) => self.after_access(Completion { result: Ok(v), ..access }),
-            Ok(Err(_)) => self.after_access(Completion { result: Err(MemError::AccessFault), ..access }),
-            Err(f) => {
-                self.on_fault(device, f);
-                self.cut_short(access)
-            }
-        }
-    }
-
-    fn mmio_write(
-        &mut self,
-        device: usize,
-        region: u32,
-        off: u64,
-        size: u8,
-        value: u64,
-    ) -> Result<(), MemError> {
-        if let Some(r) = self.completed(device, true, region, off, size) {
-            return r.map(drop);
-        }
-        if self.is_isolated(device) {
-            if self.trace_mmio {
-                tracing::info!(target: "wemu::mmio", "{} write region {region} off {off:#x} size {size} value {value:#x} -> isolated", self.slots[device].spec.name);
-            }
-            return Ok(());
-        }
-        let now = self.now_ns;
-        let slot = &mut self.slots[device];
-        let res = slot.dev.write(now, region, off, size, value);
-        if self.trace_mmio {
-            let shown = match &res {
-                Ok(Ok(())) => "ok".to_owned(),
-                Ok(Err(e)) => format!("refused ({e:?})"),
-                Err(_) => "device fault".to_owned(),
-            };
-            tracing::info!(target: "wemu::mmio", "{} write region {region} off {off:#x} size {size} value {value:#x} -> {shown}", slot.spec.name);
-        }
-        // A write that faulted is dropped.
-        let access = Completion { device, write: true, region, offset: off, size, result: Ok(0) };
-        match res {
-            Ok(Ok(())) => self.after_access(access).map(drop),
-            Ok(Err(_)) => {
-                self.after_access(Completion { result: Err(MemError::AccessFault), ..access }).map(drop)
-            }
-            Err(f) => {
-                self.on_fault(device, f);
-                self.cut_short(access).map(drop)
-            }
-        }
-    }
-
-    /// Apply a device's effects after an access that returned `access.result`.
-    /// A power request, or a fault anywhere in the cascade, ends the batch.
-    fn after_access(&mut self, access: Completion) -> Result<u64, MemError> {
-        let before = self.unreported.len();
-        self.apply_effects(access.device);
-        if self.stop.is_some() || self.unreported.len() > before {
-            return self.cut_short(access);
-        }
-        access.result
-    }
-
-    /// End the batch at this access: the hart stops at the instruction
-    /// (so the machine knows its pc), and the instruction is then run again
-    /// with this access completing as `access.result` — the device is not
-    /// called twice (see `Machine::finish_halted`).
-    fn cut_short(&mut self, access: Completion) -> Result<u64, MemError> {
-        self.completion.get_or_insert(access);
-        Err(MemError::Stop)
-    }
-
-    /// Route the IRQ changes, timer requests and power requests a device
-    /// queued. Faults along the way are handled by the devices' policies.
-    pub(crate) fn apply_effects(&mut self, device: usize) {
-        let effects = self.slots[device].dev.take_effects();
-        self.route(device, effects, false);
-    }
-
-    /// Apply `effects` of device `first`, then those of every device they
-    /// reach through IRQ inputs, one call at a time. Line changes pass the
-    /// storm guard, unless `released` (held levels of `first`, delivered at
-    /// a batch boundary). A chain of more than `MAX_IRQ_HOPS`
-    /// device-to-device deliveries is a contract fault of the device that
-    /// would extend it (a loop between devices).
-    pub(crate) fn route(&mut self, first: usize, effects: Effects, released: bool) {
-        let mut work = vec![(first, 0usize, Some(effects))];
-        while let Some((device, depth, effects)) = work.pop() {
-            let effects = match effects {
-                Some(e) => e,
-                None if self.is_isolated(device) => continue,
-                None => self.slots[device].dev.take_effects(),
-            };
-            // A new deadline may fall inside the current batch: end it so
-            // the budget is recomputed.
-            self.timers_changed |= !effects.timer_ops.is_empty();
-            for op in effects.timer_ops {
-                match op {
-                    TimerOp::Set { id, deadline_ns } => self.events.set(device, id, deadline_ns),
-                    TimerOp::Cancel { id } => self.events.cancel(device, id),
-                }
-            }
-            if let Some(p) = effects.power
-                && !self.stopping()
-            {
-                self.stop.get_or_insert(StopRequest::Power(p));
-            }
-            let now = self.now_ns;
-            for (line, level) in effects.irq_changes {
-                if self.trace_irq {
-                    self.trace_line(device, line, level);
-                }
-                // Held back by the storm guard (unless being released).
-                let bypass = released && depth == 0;
-                if !(bypass || self.admit(device, line, level)) {
-                    continue;
-                }
-                match self.irq.set(device, line, level) {
-                    None => {}
-                    Some(Delivery::Hart { hart, pin, level }) => self.pin_changes.push((hart, pin, level)),
-                    Some(Delivery::Device { device: target, line, level }) => {
-                        if self.is_isolated(target) {
-                            continue;
-                        }
-                        if depth >= MAX_IRQ_HOPS {
-                            let slot = &self.slots[device];
-                            let fault = DeviceFault {
-                                device: slot.spec.name.clone(),
-                                component: slot.spec.component.clone(),
-                                op: format!("irq.set({line}, {level})"),
-                                kind: FaultKind::Contract(format!(
-                                    "IRQ storm: a chain of more than {MAX_IRQ_HOPS} device-to-device interrupt deliveries (a loop?)"
-                                )),
-                            };
-                            self.on_fault(device, fault);
-                            break;
-                        }
-                        match self.slots[target].dev.irq_input(now, line, level) {
-                            Ok(()) => work.push((target, depth + 1, None)),
-                            Err(f) => {
-                                self.on_fault(target, f);
-                                // Wired to itself: the rest of these changes
-                                // came from the instance that just failed.
-                                if target == device {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                }
-                if self.stopping() {
-                    break;
-                }
-            }
-            if self.stopping() {
-                return;
-            }
-        }
-    }
-
-    /// Pass one line change through the storm guard; false: held back.
-    fn admit(&mut self, device: usize, line: u32, level: bool) -> bool {
-        if self.irq.sink_of(device, line).is_none() {
-            // Not wired: the router keeps no level, so nothing to count and
-            // nothing a storm could cost.
-            return true;
-        }
-        let current = self.irq.source_level(device, line);
-        match self.storm.admit(device, line, level, current, self.now_ns) {
-            Admit::Deliver => true,
-            Admit::Defer { first_storm } => {
-                if first_storm {
-                    let spec = &self.slots[device].spec;
-                    self.unreported.push(Incident::IrqStorm {
-                        device: spec.name.clone(),
-                        component: spec.component.clone(),
-                        line,
-                        at_ns: self.now_ns,
-                        pc: None,
-                    });
-                }
-                false
-            }
-        }
-    }
-
-    /// Deliver the levels the storm guard held back (a batch boundary).
-    fn release_held_irqs(&mut self) {
-        for (device, line, level) in self.storm.take_deferred() {
-            if self.is_isolated(device) {
-                continue;
-            }
-            self.route(device, Effects { irq_changes: vec![(line, level)], ..Effects::default() }, true);
-            if self.stopping() {
-                return;
-            }
-        }
-    }
-
-    /// `--trace irq`: one line per level a device drives, with where the
-    /// line goes (the sink may not change if another source holds it).
-    fn trace_line(&self, device: usize, line: u32, level: bool) {
-        let to = match self.irq.sink_of(device, line) {
-            Some(Sink::Hart { hart, pin }) => format!("hart{hart}.{}", pin.name()),
-            Some(Sink::Device { device: d, line: input }) => format!("{}.{input}", self.slots[*d].spec.name),
-            Some(Sink::Unconnected { label }) => format!("unconnected ({label})"),
-            None => "unconnected".to_owned(),
-        };
-        tracing::info!(target: "wemu::irq", "{} line {line} -> {to}: {}", self.slots[device].spec.name, u8::from(level));
-    }
-
-    /// Fire the device timers due at `now`, in deadline order. A timer
-    /// re-armed at or before `now` fires again at once; a device whose
-    /// timers fire more than its armed-timer limit plus `TIMER_REFIRES`
-    /// times at one instant keeps virtual time from moving on, so it is a
-    /// hang fault, handled by its policy.
-    pub(crate) fn fire_timers(&mut self, now: u64) {
-        while let Some((dev, id)) = self.events.pop_due(now) {
-            if self.is_isolated(dev) {
-                continue;
-            }
-            let fired = match self.timer_fires.get_mut(dev) {
-                Some(at) if at.0 == now => {
-                    at.1 = at.1.saturating_add(1);
-                    at.1
-                }
-                Some(at) => {
-                    *at = (now, 1);
-                    1
-                }
-                None => 1,
-            };
-            let allowed = self.slots[dev].dev.state().limits.timers.saturating_add(TIMER_REFIRES);
-            if fired > allowed {
-                let slot = &self.slots[dev];
-                let fault = DeviceFault {
-                    device: slot.spec.name.clone(),
-                    component: slot.spec.component.clone(),
-                    op: format!("timer-fired({id})"),
-                    kind: FaultKind::Hang(format!(
-                        "its timers fired {allowed} times at virtual time {now} ns without time moving on \
-                         (a timer re-armed at or before the current time from timer-fired?)"
-                    )),
-                };
-                self.on_fault(dev, fault);
-            } else {
-                match self.slots[dev].dev.timer_fired(now, id) {
-                    Ok(()) => self.apply_effects(dev),
-                    Err(f) => self.on_fault(dev, f),
-                }
-            }
-            if self.stopping() {
-                return;
-            }
-        }
-    }
-
-    /// Offer waiting input bytes to their devices; whether any device took
-    /// any.
-    pub(crate) fn deliver_input(&mut self) -> bool {
-        let mut took = false;
-        for i in 0..self.inputs.len() {
-            let (device, port) = (self.inputs[i].device, self.inputs[i].port);
-            if self.is_isolated(device) {
-                continue;
-            }
-            let pending = self.inputs[i].input.pending();
-            if pending.is_empty() {
-                continue;
-            }
-            let chunk = pending[..pending.len().min(4096)].to_vec();
-            let now = self.now_ns;
-            match self.slots[device].dev.char_input(now, port, &chunk) {
-                Ok(taken) => {
-                    took |= taken > 0;
-                    self.inputs[i].input.consume(taken);
-                    self.apply_effects(device);
-                }
-                Err(f) => self.on_fault(device, f),
-            }
-            if self.stopping() {
-                break;
-            }
-        }
-        took
-    }
-
-    /// Could more input still arrive from a backend (a device may take
-    /// it)? Bytes waiting that the device refused do not count: only the
-    /// guest can make room for them, and an idle guest will not.
-    pub(crate) fn input_live(&self) -> bool {
-        self.inputs.iter().any(|b| b.input.open())
-    }
-
     /// Copy an image's segments into RAM/ROM; every byte must land in memory.
     pub(crate) fn place(&mut self, image: &Image) -> Result<(), String> {
         for seg in &image.segments {
@@ -400,89 +69,14 @@ impl Platform {
     }
 }
 
-impl Platform {
-    /// A load the fast path missed: through the address map.
-    #[inline(never)]
-    fn load_slow(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
-        let Some((m, off)) = self.bus.find_range(addr, u64::from(size)) else {
-            return Err(MemError::AccessFault);
-        };
-        match m.target {
-            Target::Memory(i) => {
-                self.last_ram.show(&self.rams[i]);
-                self.rams[i].load(off as usize, size).ok_or(MemError::AccessFault)
-            }
-            Target::Mmio { device, region } => self.mmio_read(device, region, off, size),
-        }
-    }
-
-    /// A store the fast path missed: through the address map.
-    #[inline(never)]
-    fn store_slow(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
-        let Some((m, off)) = self.bus.find_range(addr, u64::from(size)) else {
-            return Err(MemError::AccessFault);
-        };
-        match m.target {
-            Target::Memory(i) => {
-                self.last_ram.show(&self.rams[i]);
-                let ram = &self.rams[i];
-                if ram.read_only() || !ram.store(off as usize, size, value) {
-                    return Err(MemError::AccessFault);
-                }
-                Ok(())
-            }
-            Target::Mmio { device, region } => self.mmio_write(device, region, off, size, value),
-        }
-    }
-}
-
-impl Memory for Platform {
-    // Loads and stores: the RAM fast path inline, the rest out of line so
-    // `Hart::run`'s loop stays small. The fast path is the block the
-    // previous access hit; each block covers exactly its bus mapping, so
-    // the answer is the one the address map would give.
-    #[inline]
-    fn load(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
-        match self.last_ram.load(addr, size) {
-            Some(v) => Ok(v),
-            None => self.load_slow(addr, size),
-        }
-    }
-
-    #[inline]
-    fn store(&mut self, addr: u64, size: u8, value: u64) -> Result<(), MemError> {
-        match self.last_ram.store(addr, size, value) {
-            Some(true) => Ok(()),
-            Some(false) => Err(MemError::AccessFault),
-            None => self.store_slow(addr, size, value),
-        }
-    }
-
-    #[inline]
-    fn yield_requested(&mut self) -> bool {
-        !self.pin_changes.is_empty() || self.timers_changed
-    }
-
-    #[inline]
-    fn fetch(&mut self, addr: u64, size: u8) -> Result<u64, MemError> {
-        // Code runs from memory only, never from device registers.
-        match self.bus.find_range(addr, u64::from(size)) {
-            Some((m, off)) => match m.target {
-                Target::Memory(i) => self.rams[i].load(off as usize, size).ok_or(MemError::AccessFault),
-                Target::Mmio { .. } => Err(MemError::AccessFault),
-            },
-            None => Err(MemError::AccessFault),
-        }
-    }
-}
-
 /// `Hart::run`, one `step` at a time, logging each instruction as
 /// `pc: raw  disassembly` (QEMU's `-d in_asm`, per executed instruction).
 fn run_traced(hart: &mut wemu_cpu::Hart, mem: &mut Platform, budget: u64) -> RunExit {
     for _ in 0..budget {
         let pc = hart.pc;
-        let raw = match mem.fetch(pc, 2) {
-            Ok(lo) if lo & 3 == 3 => mem.fetch(pc.wrapping_add(2), 2).map(|hi| lo | (hi << 16)).ok(),
+        let at = AccessInfo { hart: hart.hart_id as u32, pc };
+        let raw = match mem.fetch(at, pc, 2) {
+            Ok(lo) if lo & 3 == 3 => mem.fetch(at, pc.wrapping_add(2), 2).map(|hi| lo | (hi << 16)).ok(),
             Ok(lo) => Some(lo),
             Err(_) => None,
         };
@@ -513,10 +107,9 @@ impl Machine {
     pub fn run(&mut self, max_insns: Option<u64>) -> Result<Exit, RunError> {
         let timebase_div = (1_000_000_000 / self.spec.timebase_frequency.max(1)).max(1);
         loop {
-            // Faults met outside a hart's run (e.g. a library caller poking
-            // the bus) have no instruction to complete.
-            self.platform.completion = None;
-            self.flush_incidents();
+            // Faults met between accesses (timers, input, held IRQ levels)
+            // are reported with the pc of the hart that ran last.
+            self.platform.guest_pc = self.harts.get(self.current).map(|h| h.pc);
             if let Some(exit) = self.take_stop()? {
                 return Ok(exit);
             }
@@ -536,7 +129,6 @@ impl Machine {
             if !self.platform.stopping() {
                 self.platform.release_held_irqs();
             }
-            self.flush_incidents();
             self.apply_pins();
             if let Some(exit) = self.take_stop()? {
                 return Ok(exit);
@@ -557,7 +149,7 @@ impl Machine {
             let several = self.harts.len() > 1;
             for i in 0..self.harts.len() {
                 self.current = i;
-                self.platform.timers_changed = false;
+                self.platform.yield_now = false;
                 let hart = &mut self.harts[i];
                 if several {
                     // Another hart ran since this one's LR: its reservation
@@ -572,6 +164,10 @@ impl Machine {
                 } else {
                     hart.run(&mut self.platform, budget)
                 };
+                // From here to the next hart's run, faults (in idle, say)
+                // happen where this hart is (when it stopped at an
+                // instruction, that is the pc of the access).
+                self.platform.guest_pc = Some(self.harts[i].pc);
                 if let RunExit::Halt(h) = exit
                     && let Some(exit) = self.finish_halted(i, h)?
                 {
@@ -652,42 +248,25 @@ impl Machine {
         }
     }
 
-    /// Hart `i` stopped at an instruction: a power request or a fault
-    /// ended its batch, or the guest cannot go on. A fault the machine
-    /// survived is reported with this pc, and the instruction runs again
-    /// with the access that was cut short completing as recorded; other
-    /// accesses it makes go to the devices as usual (an AMO's load before
-    /// a store that faulted runs twice).
-    fn finish_halted(&mut self, i: usize, mut halt: Halt) -> Result<Option<Exit>, RunError> {
-        // Each round needs a new fault, and faults isolate or use up
-        // resets; the bound only keeps a surprise from spinning.
-        for _ in 0..16 {
-            self.flush_incidents();
-            let power_reset = self.platform.stop.is_some();
-            if let Some(exit) = self.take_stop()? {
-                return Ok(Some(exit));
-            }
-            if power_reset {
-                // The machine was reset: the harts start over.
-                return Ok(None);
-            }
-            let Some(c) = self.platform.completion.take() else { break };
-            self.platform.completing = Some(c);
-            let stepped = self.harts[i].step(&mut self.platform);
-            self.platform.completing = None;
-            match stepped {
-                Ok(_) => {
-                    self.flush_incidents();
-                    return Ok(None);
-                }
-                Err(h) => halt = h,
-            }
+    /// Hart `i` stopped at an instruction that did not complete: a fault
+    /// under the `stop` policy or a power request ended it, or the guest
+    /// cannot go on.
+    fn finish_halted(&mut self, i: usize, halt: Halt) -> Result<Option<Exit>, RunError> {
+        let power_reset = self.platform.stop.is_some();
+        if let Some(exit) = self.take_stop()? {
+            return Ok(Some(exit));
+        }
+        if power_reset {
+            // The machine was reset: the harts start over.
+            return Ok(None);
         }
         Err(RunError::Guest { hart: i, halt })
     }
 
+    /// A fault under `stop`, reported with the pc of the access that met
+    /// it (its access record), else that of the hart that ran last.
     fn device_error(&self, fault: DeviceFault) -> RunError {
-        RunError::Device { fault, pc: self.harts.get(self.current).map(|h| h.pc) }
+        RunError::Device { fault, pc: self.platform.guest_pc }
     }
 
     /// Act on a pending stop request: power off, reset, or fault.
@@ -730,7 +309,6 @@ impl Machine {
                 return Err(self.device_error(f));
             }
         }
-        self.platform.completion = None;
         for r in &self.platform.rams {
             if !r.read_only() {
                 r.clear();

@@ -87,6 +87,8 @@ pub struct WasmDevice {
     fuel: u64,
     /// Fuel the last call (or `create`) started with.
     last_budget: u64,
+    /// Export calls made on this instance since `create`.
+    calls: u64,
 }
 
 impl std::fmt::Debug for WasmDevice {
@@ -160,6 +162,7 @@ impl WasmDevice {
             description,
             fuel,
             last_budget: SETUP_FUEL,
+            calls: 0,
         };
         // Lines raised during create are checked now that the count is known.
         let outputs = dev.description.irq_outputs;
@@ -209,6 +212,12 @@ impl WasmDevice {
         self.last_budget.saturating_sub(self.store.get_fuel().unwrap_or(0))
     }
 
+    /// Export calls (read, write, irq-input, timer-fired, …) made on this
+    /// instance since `create`, which is not counted.
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+
     /// Memories and tables together: their size once instantiated, and the
     /// largest they reached, in bytes.
     pub fn memory_use(&self) -> (Option<u64>, u64) {
@@ -228,6 +237,7 @@ impl WasmDevice {
         st.irq_sets_this_call = 0;
         let budget = self.fuel;
         self.last_budget = budget;
+        self.calls += 1;
         if let Err(e) = self.store.set_fuel(budget) {
             return Err(classify(&mut self.store, e, &self.name, &self.component, op(), budget));
         }
