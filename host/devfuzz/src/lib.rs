@@ -34,4 +34,6 @@ pub use engine::{FuzzOptions, Progress, Summary, fuzz};
 pub use finding::{Finding, FindingKind};
 pub use harness::{Harness, install_panic_hook};
 pub use replay::{Minimized, minimize, replay};
-pub use target::{Target, TargetOptions, parse_props};
+pub use target::{Target, TargetOptions};
+/// `k=v,k2=v2` as device properties, typed as `--device` types them.
+pub use wemu_sandbox::props::parse_list as parse_props;

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use super::env::{PORTS, Sandbox};
 use super::instrument;
 use super::ops::{Codec, Profile};
-use wemu_sandbox::contract::types::{PropValue, Property};
+use wemu_sandbox::contract::types::Property;
 use wemu_sandbox::device::{self, CreateError};
 use wemu_sandbox::loader::{LoadedComponent, Loader, search};
 
@@ -107,43 +107,5 @@ impl Target {
             dictionary,
         });
         Ok(target)
-    }
-}
-
-/// `k=v,k2=v2` as device properties, typed as `--device` types them:
-/// integers (decimal, 0x hex, negative), `true`/`false`, else text.
-pub fn parse_props(s: &str) -> Result<Vec<Property>> {
-    let mut out = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').with_context(|| format!("--props: '{part}' is not key=value"))?;
-        let int = |t: &str| wemu_sandbox::numbers::parse_u64(t).and_then(|n| i64::try_from(n).ok());
-        let value = if let Some(n) = int(v) {
-            PropValue::Integer(n)
-        } else if let Some(n) = v.strip_prefix('-').and_then(int) {
-            PropValue::Integer(-n)
-        } else if v == "true" || v == "false" {
-            PropValue::Boolean(v == "true")
-        } else {
-            PropValue::Text(v.to_owned())
-        };
-        out.push(Property { name: k.trim().to_owned(), value });
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn props_are_typed_like_device_options() {
-        let p = parse_props("clock-frequency=0x10,offset=-3,fifo=true,mode=fast").unwrap();
-        let values: Vec<&PropValue> = p.iter().map(|p| &p.value).collect();
-        assert!(matches!(
-            values[..],
-            [PropValue::Integer(16), PropValue::Integer(-3), PropValue::Boolean(true), PropValue::Text(_)]
-        ));
-        assert!(parse_props("novalue").is_err());
-        assert!(parse_props("").unwrap().is_empty());
     }
 }
