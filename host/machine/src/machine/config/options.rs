@@ -43,7 +43,7 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
                 Some((b, s)) => {
                     let base =
                         parse_u64(b).ok_or_else(|| err(&loc, format!("dma base '{b}' is not a number")))?;
-                    let size = parse_size(s).map_err(|e| err(&loc, e))?;
+                    let size = parse_size(s).map_err(|e| err(&loc, e.to_string()))?;
                     dma.push(WindowRepr { base: Some(base), size: Some(Size(size)), memory: None });
                 }
                 // `dma=ram`: a memory region by name.
@@ -51,7 +51,9 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
             },
             "timers" => d.timers = Some(bool_of(v)?),
             "power" => d.power = Some(bool_of(v)?),
-            "memory-limit" => d.memory_limit = Some(Size(parse_size(v).map_err(|e| err(&loc, e))?)),
+            "memory-limit" => {
+                d.memory_limit = Some(Size(parse_size(v).map_err(|e| err(&loc, e.to_string()))?))
+            }
             "fuel" => {
                 d.fuel = Some(parse_u64(v).ok_or_else(|| err(&loc, format!("fuel '{v}' is not a number")))?)
             }
