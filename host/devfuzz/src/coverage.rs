@@ -51,14 +51,6 @@ impl CoverageMap {
         Ok(CoverageMap { list, start: vec![0; words], counters })
     }
 
-    pub fn len(&self) -> usize {
-        self.counters
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.counters == 0
-    }
-
     /// Remember the counters before an execution.
     pub fn begin(&mut self, dev: &WasmDevice) {
         let now = &self.list.as_le_slice(dev.store())[..self.start.len()];
@@ -170,14 +162,6 @@ impl Virgin {
     /// Value-profile features hit at least once.
     pub fn features(&self) -> usize {
         self.features
-    }
-
-    pub fn len(&self) -> usize {
-        self.seen.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
     }
 
     /// Would `hits` add anything?

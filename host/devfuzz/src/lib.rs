@@ -16,17 +16,17 @@
 
 mod block;
 pub mod campaign;
-pub mod coverage;
-pub mod engine;
-pub mod env;
-pub mod finding;
-pub mod harness;
-pub mod instrument;
+mod coverage;
+mod engine;
+mod env;
+mod finding;
+mod harness;
+mod instrument;
 mod memory;
-pub mod mutate;
-pub mod ops;
-pub mod replay;
-pub mod target;
+mod mutate;
+mod ops;
+mod replay;
+mod target;
 #[cfg(test)]
 mod tests;
 

@@ -128,6 +128,7 @@ impl IrqRouter {
     }
 
     /// Current level of a sink.
+    #[cfg(test)]
     pub fn level(&self, sink: &Sink) -> bool {
         self.asserted.get(sink).is_some_and(|s| !s.is_empty())
     }

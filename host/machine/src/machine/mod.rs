@@ -44,7 +44,7 @@ pub enum BuildError {
     #[error("{loc}: {error}")]
     Bus { loc: Loc, error: BusError },
     #[error("{loc}: {error}")]
-    Grant { loc: Loc, error: GrantError },
+    Grant { loc: Loc, error: Box<GrantError> },
     #[error("{loc}: chardev '{binding}': {error}")]
     Chardev { loc: Loc, binding: String, error: ChardevError },
     #[error("{loc}: {error}")]
@@ -253,7 +253,7 @@ impl Machine {
                 granted.push("power");
             }
             loader::check_grants(&loaded, &d.name, &granted)
-                .map_err(|error| BuildError::Grant { loc: d.loc.clone(), error })?;
+                .map_err(|error| BuildError::Grant { loc: d.loc.clone(), error: Box::new(error) })?;
 
             let mut state = DeviceState::new(&d.name, d.memory_limit.unwrap_or(device::DEFAULT_MEMORY_LIMIT));
             state.limits = device_limits(d);
