@@ -30,10 +30,10 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{FuzzOptions, Progress, Summary, fuzz};
-pub use finding::{Finding, FindingKind};
+pub use engine::{FuzzError, FuzzOptions, Progress, Summary, fuzz};
+pub use finding::{Finding, FindingKind, UnknownFindingKind};
 pub use harness::{Harness, install_panic_hook};
 pub use replay::{Minimized, minimize, replay};
-pub use target::{Target, TargetOptions};
+pub use target::{Target, TargetError, TargetOptions};
 /// `k=v,k2=v2` as device properties, typed as `--device` types them.
 pub use wemu_sandbox::props::parse_list as parse_props;

@@ -16,4 +16,4 @@ mod irq;
 pub mod machine;
 mod ram;
 
-pub use machine::{Exit, Machine, RunError, config};
+pub use machine::{BuildError, Exit, IrqTargetError, Machine, RunError, config};
