@@ -80,7 +80,8 @@ pub(crate) fn run(args: FuzzArgs) -> Result<ExitCode> {
 
     let loader = loader(&args.paths)?;
     let mut opts = fuzz::TargetOptions::new(&args.name);
-    opts.props = fuzz::parse_props(args.props.as_deref().unwrap_or(""))?;
+    opts.props = fuzz::parse_props(args.props.as_deref().unwrap_or(""))
+        .map_err(|e| anyhow::anyhow!("--props: {e}"))?;
     // Replays run instrumented too: the same code burns the same fuel.
     opts.coverage = !args.no_coverage;
     opts.fuel = args.limits.fuel;

@@ -109,7 +109,7 @@ pub(crate) struct MachineArgs {
 }
 
 pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    config::parse_size(s)
+    config::parse_size(s).map_err(|e| e.to_string())
 }
 
 /// "90" (seconds), "90s", "5m", "1h", "250ms".
@@ -139,7 +139,7 @@ pub(crate) fn parse_addr(s: &str) -> Result<u64, String> {
 pub(crate) fn loader(paths: &PathArgs) -> Result<Loader> {
     let search = SearchPath::new(&paths.device_path, "WEMU_DEVICE_PATH");
     let cache = if paths.no_cache { None } else { CompileCache::default_dir().map(CompileCache::new) };
-    Loader::new(search, cache)
+    Ok(Loader::new(search, cache)?)
 }
 
 /// The machine file with the command line's changes applied.

@@ -37,7 +37,7 @@ pub(crate) fn run(args: ValidateArgs) -> Result<ExitCode> {
         }
         wemu_sandbox::loader::Origin::BuiltIn(n) => (*n).to_owned(),
     };
-    let props = wemu_tools::validate::parse_props(args.props.as_deref().unwrap_or(""))
+    let props = wemu_sandbox::props::parse_list(args.props.as_deref().unwrap_or(""))
         .map_err(|e| anyhow::anyhow!("--props: {e}"))?;
     let opts =
         wemu_tools::validate::Options { props, fuel: args.limits.fuel, memory_limit: args.limits.memory() };

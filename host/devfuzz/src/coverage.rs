@@ -6,7 +6,6 @@
 //! Hit counts are bucketed as AFL does (1, 2, 3, 4–7, 8–15, 16–31, 32–127,
 //! 128+), so a loop running more often also counts as new behaviour.
 
-use anyhow::Result;
 use wasmtime::component::WasmList;
 
 use super::instrument::{COVERAGE_EXPORT, CmpSite};
@@ -21,30 +20,35 @@ pub struct CoverageMap {
     counters: usize,
 }
 
+/// The coverage export of an instrumented instance is missing or broken.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CoverageError {
+    #[error("the component has no coverage export: {0}")]
+    NoExport(String),
+    /// Setting the call's fuel failed.
+    #[error("{0}")]
+    Fuel(String),
+    #[error("calling the coverage export: {0}")]
+    Call(String),
+    #[error("the coverage map has {words} words, expected at least {expected}")]
+    Short { words: usize, expected: usize },
+}
+
 impl CoverageMap {
     /// Look up the coverage export of an instrumented instance with
     /// `counters` counters (the list also holds the comparison slots).
-    pub fn attach(dev: &mut WasmDevice, counters: usize) -> Result<Self> {
+    pub fn attach(dev: &mut WasmDevice, counters: usize) -> Result<Self, CoverageError> {
         let (store, instance) = dev.store_and_instance();
         let func = instance
             .get_typed_func::<(), (WasmList<u64>,)>(&mut *store, COVERAGE_EXPORT)
-            .map_err(|e| anyhow::anyhow!("the component has no coverage export: {e:#}"))?;
-        store.set_fuel(SETUP_FUEL).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        let (list,) =
-            func.call(&mut *store, ()).map_err(|e| anyhow::anyhow!("calling the coverage export: {e:#}"))?;
+            .map_err(|e| CoverageError::NoExport(format!("{e:#}")))?;
+        store.set_fuel(SETUP_FUEL).map_err(|e| CoverageError::Fuel(format!("{e:#}")))?;
+        let (list,) = func.call(&mut *store, ()).map_err(|e| CoverageError::Call(format!("{e:#}")))?;
         let words = counters.div_ceil(8);
         if list.len() < words {
-            anyhow::bail!("the coverage map has {} words, expected at least {words}", list.len());
+            return Err(CoverageError::Short { words: list.len(), expected: words });
         }
         Ok(CoverageMap { list, start: vec![0; words], counters })
-    }
-
-    pub fn len(&self) -> usize {
-        self.counters
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.counters == 0
     }
 
     /// Remember the counters before an execution.
@@ -158,14 +162,6 @@ impl Virgin {
     /// Value-profile features hit at least once.
     pub fn features(&self) -> usize {
         self.features
-    }
-
-    pub fn len(&self) -> usize {
-        self.seen.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
     }
 
     /// Would `hits` add anything?

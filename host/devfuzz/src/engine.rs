@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::coverage::Virgin;
@@ -197,14 +196,23 @@ fn read_dir_sorted(dir: &Path) -> Vec<Vec<u8>> {
     paths.iter().filter_map(|p| wemu_sandbox::file_caps::read_corpus_entry(p)).collect()
 }
 
+/// A campaign that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FuzzError {
+    #[error("creating {}: {error}", dir.display())]
+    CreateDir { dir: std::path::PathBuf, error: std::io::Error },
+    #[error("starting a fuzzing thread: {error}")]
+    Spawn { error: std::io::Error },
+}
+
 /// Fuzz `target`; `on_progress` is called about once a second.
 pub fn fuzz(
     target: Arc<Target>,
     opts: &FuzzOptions,
     on_progress: &mut dyn FnMut(&Progress),
-) -> Result<Summary> {
+) -> Result<Summary, FuzzError> {
     for dir in [&opts.corpus_dir, &opts.crashes_dir] {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|error| FuzzError::CreateDir { dir: dir.clone(), error })?;
     }
     let blocks = target.blocks;
     let shared = Arc::new(Shared {
@@ -266,7 +274,7 @@ pub fn fuzz(
                 Err(e) => {
                     // The scope waits for the workers already started.
                     shared.stop.store(true, Ordering::Relaxed);
-                    return Err(e).context("starting a fuzzing thread");
+                    return Err(FuzzError::Spawn { error: e });
                 }
             }
         }

@@ -65,13 +65,25 @@ impl fmt::Display for FindingKind {
     }
 }
 
+/// A finding kind name that is not one of [`FindingKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown finding kind '{name}' (known: {})", known_kinds())]
+pub struct UnknownFindingKind {
+    pub name: String,
+}
+
+fn known_kinds() -> String {
+    let names: Vec<&str> = FindingKind::ALL.iter().map(|k| k.name()).collect();
+    names.join(", ")
+}
+
 impl FromStr for FindingKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        FindingKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = FindingKind::ALL.iter().map(|k| k.name()).collect();
-            format!("unknown finding kind '{s}' (known: {})", names.join(", "))
-        })
+    type Err = UnknownFindingKind;
+    fn from_str(s: &str) -> Result<Self, UnknownFindingKind> {
+        FindingKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| UnknownFindingKind { name: s.to_owned() })
     }
 }
 

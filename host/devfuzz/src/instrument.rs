@@ -36,7 +36,6 @@
 //! These features follow the block counters in the map. The constants
 //! compared against also form the mutator's dictionary (`ops.rs`).
 
-use anyhow::{Context, Result, bail};
 use wasm_encoder::{
     Alias, CanonicalFunctionSection, CanonicalOption, Component, ComponentExportKind, ComponentExportSection,
     ComponentTypeSection, ComponentValType, ExportKind, PrimitiveValType, RawSection,
@@ -141,6 +140,41 @@ enum Section {
     Module(u32, std::ops::Range<usize>),
 }
 
+/// Why a component could not be instrumented (the fuzzer then runs
+/// without coverage).
+#[derive(Debug, thiserror::Error)]
+pub enum InstrumentError {
+    #[error("parsing the component: {0}")]
+    ParseComponent(wasmparser::BinaryReaderError),
+    /// The core module does not read.
+    #[error(transparent)]
+    Read(#[from] wasmparser::BinaryReaderError),
+    #[error("not a component")]
+    NotComponent,
+    #[error("the component has no core module")]
+    NoCoreModule,
+    #[error("its main core module is not instantiated exactly once")]
+    NotInstantiatedOnce,
+    #[error("it is already instrumented")]
+    AlreadyInstrumented,
+    #[error("its main module has no code")]
+    NoCode,
+    #[error("a function without a type")]
+    FunctionWithoutType,
+    #[error("function locals: {0}")]
+    Locals(String),
+    #[error("re-encoding: {0}")]
+    Reencode(String),
+    #[error("re-encoding an instruction: {0}")]
+    ReencodeInstruction(String),
+    #[error("rewriting the device module: {0}")]
+    Rewrite(String),
+    #[error("counting the comparison sites went wrong ({counted} != {expected})")]
+    CountMismatch { counted: usize, expected: usize },
+}
+
+type Result<T, E = InstrumentError> = std::result::Result<T, E>;
+
 /// Instrument the device's core module in `component` (see the module docs).
 pub fn instrument(component: &[u8]) -> Result<Instrumented> {
     let mut sections = Vec::new();
@@ -149,7 +183,7 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented> {
     let mut instantiations: Vec<(u32, u32)> = Vec::new();
     let mut depth = 0u32;
     for payload in Parser::new(0).parse_all(component) {
-        let payload = payload.context("parsing the component")?;
+        let payload = payload.map_err(InstrumentError::ParseComponent)?;
         if depth > 0 {
             // Inside a nested module or component: its own index spaces.
             match payload {
@@ -162,7 +196,7 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented> {
         match &payload {
             Payload::Version { encoding, .. } => {
                 if *encoding != wasmparser::Encoding::Component {
-                    bail!("not a component");
+                    return Err(InstrumentError::NotComponent);
                 }
                 continue;
             }
@@ -239,10 +273,10 @@ pub fn instrument(component: &[u8]) -> Result<Instrumented> {
             Section::Raw(..) => None,
         })
         .max_by_key(|(_, r)| r.len())
-        .context("the component has no core module")?;
+        .ok_or(InstrumentError::NoCoreModule)?;
     let instance = match instantiations.iter().filter(|(m, _)| *m == main).collect::<Vec<_>>()[..] {
         [(_, i)] => *i,
-        _ => bail!("its main core module is not instantiated exactly once"),
+        _ => return Err(InstrumentError::NotInstantiatedOnce),
     };
 
     let (module, layout) = instrument_module(&component[main_range])?;

@@ -16,22 +16,24 @@
 
 mod block;
 pub mod campaign;
-pub mod coverage;
-pub mod engine;
-pub mod env;
-pub mod finding;
-pub mod harness;
-pub mod instrument;
+mod coverage;
+mod engine;
+mod env;
+mod finding;
+mod harness;
+mod instrument;
 mod memory;
-pub mod mutate;
-pub mod ops;
-pub mod replay;
-pub mod target;
+mod mutate;
+mod ops;
+mod replay;
+mod target;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{FuzzOptions, Progress, Summary, fuzz};
-pub use finding::{Finding, FindingKind};
+pub use engine::{FuzzError, FuzzOptions, Progress, Summary, fuzz};
+pub use finding::{Finding, FindingKind, UnknownFindingKind};
 pub use harness::{Harness, install_panic_hook};
 pub use replay::{Minimized, minimize, replay};
-pub use target::{Target, TargetOptions, parse_props};
+pub use target::{Target, TargetError, TargetOptions};
+/// `k=v,k2=v2` as device properties, typed as `--device` types them.
+pub use wemu_sandbox::props::parse_list as parse_props;

@@ -62,6 +62,7 @@ impl Mutator {
 
     /// Mutate `input` (1, 2, 4 or 8 stacked changes); `other` is another
     /// corpus entry to splice with.
+    #[cfg(test)]
     pub fn mutate(&mut self, codec: &Codec, input: &[u8], other: &[u8]) -> Vec<u8> {
         self.mutate_ops(codec, input, other).0
     }

@@ -1,14 +1,29 @@
 //! The device under test: found on the same search path a machine uses,
 //! instrumented for coverage, compiled once and shared by all workers.
 
-use anyhow::{Context, Result, bail};
-
 use super::env::{PORTS, Sandbox};
 use super::instrument;
 use super::ops::{Codec, Profile};
-use wemu_sandbox::contract::types::{PropValue, Property};
+use wemu_sandbox::contract::types::Property;
 use wemu_sandbox::device::{self, CreateError};
-use wemu_sandbox::loader::{LoadedComponent, Loader, search};
+use wemu_sandbox::loader::{LoadError, LoadedComponent, Loader, Origin, search};
+
+/// Why the device under test could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("no device component named '{name}' (see `wemu devices` for the search path)")]
+    NotFound { name: String },
+    #[error("reading {origin}: {error}")]
+    Read { origin: Origin, error: std::io::Error },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// `create` refused the properties.
+    #[error("{0} (set them with --props)")]
+    Refused(Box<CreateError>),
+    /// The first instance could not be made.
+    #[error("{0}")]
+    Create(Box<CreateError>),
+}
 
 /// How to load the target.
 #[derive(Debug, Clone)]
@@ -60,11 +75,11 @@ pub struct Target {
 impl Target {
     /// Find, instrument, compile and check `opts.name`, then create it once
     /// to learn its regions and lines (and to check the properties).
-    pub fn load(loader: &Loader, opts: &TargetOptions) -> Result<Self> {
-        let origin = search::find_device(loader.search_path(), &opts.name).with_context(|| {
-            format!("no device component named '{}' (see `wemu devices` for the search path)", opts.name)
-        })?;
-        let original = search::read_device(&origin).with_context(|| format!("reading {origin}"))?;
+    pub fn load(loader: &Loader, opts: &TargetOptions) -> Result<Self, TargetError> {
+        let origin = search::find_device(loader.search_path(), &opts.name)
+            .ok_or_else(|| TargetError::NotFound { name: opts.name.clone() })?;
+        let original = search::read_device(&origin)
+            .map_err(|error| TargetError::Read { origin: origin.clone(), error })?;
         let dictionary = instrument::dictionary(&original);
         let (bytes, instrumented, coverage_note) = if opts.coverage {
             match instrument::instrument(&original) {
@@ -92,8 +107,8 @@ impl Target {
         };
         let sandbox = match Sandbox::new(&target) {
             Ok(s) => s,
-            Err(e @ CreateError::Refused { .. }) => bail!("{e} (set them with --props)"),
-            Err(e) => bail!("{e}"),
+            Err(e @ CreateError::Refused { .. }) => return Err(TargetError::Refused(Box::new(e))),
+            Err(e) => return Err(TargetError::Create(Box::new(e))),
         };
         let d = sandbox.dev.description();
         let caps = &target.loaded.checked.capabilities;
@@ -107,43 +122,5 @@ impl Target {
             dictionary,
         });
         Ok(target)
-    }
-}
-
-/// `k=v,k2=v2` as device properties, typed as `--device` types them:
-/// integers (decimal, 0x hex, negative), `true`/`false`, else text.
-pub fn parse_props(s: &str) -> Result<Vec<Property>> {
-    let mut out = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').with_context(|| format!("--props: '{part}' is not key=value"))?;
-        let int = |t: &str| wemu_sandbox::numbers::parse_u64(t).and_then(|n| i64::try_from(n).ok());
-        let value = if let Some(n) = int(v) {
-            PropValue::Integer(n)
-        } else if let Some(n) = v.strip_prefix('-').and_then(int) {
-            PropValue::Integer(-n)
-        } else if v == "true" || v == "false" {
-            PropValue::Boolean(v == "true")
-        } else {
-            PropValue::Text(v.to_owned())
-        };
-        out.push(Property { name: k.trim().to_owned(), value });
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn props_are_typed_like_device_options() {
-        let p = parse_props("clock-frequency=0x10,offset=-3,fifo=true,mode=fast").unwrap();
-        let values: Vec<&PropValue> = p.iter().map(|p| &p.value).collect();
-        assert!(matches!(
-            values[..],
-            [PropValue::Integer(16), PropValue::Integer(-3), PropValue::Boolean(true), PropValue::Text(_)]
-        ));
-        assert!(parse_props("novalue").is_err());
-        assert!(parse_props("").unwrap().is_empty());
     }
 }

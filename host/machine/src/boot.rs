@@ -11,10 +11,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-
-use crate::fdt::{self, Chosen};
-use crate::image::{self, Image, Segment};
+use crate::fdt::{self, Chosen, FdtError};
+use crate::image::{self, Image, ImageError, Segment};
 use crate::machine::{Boot, Machine};
 
 const MIB: u64 = 1 << 20;
@@ -39,6 +37,55 @@ pub enum Bios {
     None,
     /// This file (ELF, or raw placed at the start of RAM).
     File(PathBuf),
+}
+
+/// Why a machine could not be booted.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("machine '{machine}' has no RAM to boot from")]
+    NoRam { machine: String },
+    /// A firmware or kernel image (`what`) that cannot be read or placed.
+    #[error("{what} {}: {error}", path.display())]
+    Image { what: &'static str, path: PathBuf, error: ImageError },
+    #[error(
+        "--kernel-addr {addr:#x}: kernel {} is an ELF, loaded at the addresses in its program headers; \
+         --kernel-addr places a raw binary (or a Linux Image): drop it, or link the ELF at that address",
+        kernel.display()
+    )]
+    KernelAddrOfElf { addr: u64, kernel: PathBuf },
+    #[error(
+        "no OpenSBI firmware found (looked for {}; set WEMU_OPENSBI): install Debian's `opensbi` \
+         package, or pass --bios FILE, or --bios none to run the kernel bare metal",
+        OPENSBI_PATHS.join(", ")
+    )]
+    NoFirmware,
+    #[error("nothing to run: give --kernel FILE (and/or --bios FILE)")]
+    NothingToRun,
+    #[error("--initrd needs a --kernel to go with it")]
+    InitrdWithoutKernel,
+    #[error("initrd {}: {error}", path.display())]
+    Initrd { path: PathBuf, error: std::io::Error },
+    #[error(
+        "initrd {} (more than {room} bytes) does not fit in RAM at {start:#x} (RAM ends at \
+         {ram_end:#x}); give the machine more memory with -m",
+        path.display()
+    )]
+    InitrdTooLarge { path: PathBuf, room: u64, start: u64, ram_end: u64 },
+    #[error(transparent)]
+    Fdt(#[from] FdtError),
+    #[error("the device tree ({len} bytes) does not fit in RAM")]
+    DtbTooLarge { len: u64 },
+    #[error("no room below the device tree at {dtb_addr:#x} for the firmware's boot information")]
+    NoRoomForFirmwareInfo { dtb_addr: u64 },
+    /// Two images would share bytes.
+    #[error(
+        "{a} [{a0:#x}..{a1:#x}) overlaps {b} [{b0:#x}..{b1:#x}): give the machine more memory \
+         with -m, or move the kernel with --kernel-addr"
+    )]
+    Overlap { a: String, a0: u64, a1: u64, b: String, b0: u64, b1: u64 },
+    /// Placing the images in memory failed.
+    #[error(transparent)]
+    Install(ImageError),
 }
 
 impl std::str::FromStr for Bios {
@@ -88,9 +135,13 @@ pub fn find_opensbi() -> Option<PathBuf> {
 /// Load an image file as `what` ("kernel", "firmware") for `machine`: a
 /// raw one must fit in the memory region it is placed in, an ELF's
 /// loadable segments in the machine's memory (see [`image::load`]).
-fn load(machine: &Machine, path: &Path, raw_addr: u64, what: &str) -> Result<Image> {
+fn load(machine: &Machine, path: &Path, raw_addr: u64, what: &'static str) -> Result<Image, BootError> {
     let limits = image::Limits { raw: room_at(machine, raw_addr), segments: memory_total(machine) };
-    image::load(path, raw_addr, limits).with_context(|| format!("{what} {}", path.display()))
+    image::load(path, raw_addr, limits).map_err(|error| BootError::Image {
+        what,
+        path: path.to_owned(),
+        error,
+    })
 }
 
 /// Bytes of memory from `addr` to the end of the region holding it (0 if
@@ -118,20 +169,24 @@ fn start_of(img: &Image) -> u64 {
 
 /// Lay out firmware, kernel, initrd and device tree in `machine`'s RAM and
 /// start its harts. Returns what was placed, for the log.
-pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
+pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot, BootError> {
     let ram = machine
         .spec
         .memory
         .iter()
         .find(|m| !m.readonly)
         .cloned()
-        .with_context(|| format!("machine '{}' has no RAM to boot from", machine.spec.name))?;
+        .ok_or_else(|| BootError::NoRam { machine: machine.spec.name.clone() })?;
     let ram_end = ram.base.saturating_add(ram.size);
 
     // The header tells a Linux `Image` (which wants firmware) apart; the
     // file itself is read once its load address is known.
     let head = match &opts.kernel {
-        Some(p) => image::read_head(p, 0x40).with_context(|| format!("kernel {}", p.display()))?,
+        Some(p) => image::read_head(p, 0x40).map_err(|error| BootError::Image {
+            what: "kernel",
+            path: p.clone(),
+            error,
+        })?,
         None => Vec::new(),
     };
     let linux = is_linux_image(&head);
@@ -140,26 +195,16 @@ pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
     {
         // An ELF goes where its program headers say; moving it would break
         // its absolute addresses, so the option cannot be honoured.
-        bail!(
-            "--kernel-addr {addr:#x}: kernel {} is an ELF, loaded at the addresses in its program headers; \
-             --kernel-addr places a raw binary (or a Linux Image): drop it, or link the ELF at that address",
-            p.display()
-        );
+        return Err(BootError::KernelAddrOfElf { addr, kernel: p.clone() });
     }
     let firmware_path = match &opts.bios {
         Bios::None => None,
         Bios::Auto if !linux => None,
         Bios::File(p) => Some(p.clone()),
-        Bios::Auto | Bios::Default => Some(find_opensbi().with_context(|| {
-            format!(
-                "no OpenSBI firmware found (looked for {}; set WEMU_OPENSBI): install Debian's `opensbi` \
-                 package, or pass --bios FILE, or --bios none to run the kernel bare metal",
-                OPENSBI_PATHS.join(", ")
-            )
-        })?),
+        Bios::Auto | Bios::Default => Some(find_opensbi().ok_or(BootError::NoFirmware)?),
     };
     if opts.kernel.is_none() && firmware_path.is_none() {
-        bail!("nothing to run: give --kernel FILE (and/or --bios FILE)");
+        return Err(BootError::NothingToRun);
     }
 
     let mut images: Vec<(String, Image)> = Vec::new();
@@ -185,21 +230,16 @@ pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
 
     let mut chosen = Chosen { bootargs: opts.append.clone(), initrd: None };
     if let Some(path) = &opts.initrd {
-        let Some(entry) = kernel_entry else { bail!("--initrd needs a --kernel to go with it") };
+        let Some(entry) = kernel_entry else { return Err(BootError::InitrdWithoutKernel) };
         // QEMU's riscv_load_initrd: far enough that the kernel does not
         // clobber it when it unpacks, low enough to stay in low memory.
         let start = entry.saturating_add((ram.size / 2).min(128 * MIB));
         // Read no more than fits: the file may be a device or a pipe.
         let room = ram_end.saturating_sub(start);
-        let file = std::fs::File::open(path).with_context(|| format!("initrd {}", path.display()))?;
-        let Some(data) = wemu_sandbox::file_caps::read_to_cap(file, room)
-            .with_context(|| format!("initrd {}", path.display()))?
-        else {
-            bail!(
-                "initrd {} (more than {room} bytes) does not fit in RAM at {start:#x} (RAM ends at \
-                 {ram_end:#x}); give the machine more memory with -m",
-                path.display()
-            );
+        let initrd_err = |error| BootError::Initrd { path: path.clone(), error };
+        let file = std::fs::File::open(path).map_err(initrd_err)?;
+        let Some(data) = wemu_sandbox::file_caps::read_to_cap(file, room).map_err(initrd_err)? else {
+            return Err(BootError::InitrdTooLarge { path: path.clone(), room, start, ram_end });
         };
         let end = start.saturating_add(data.len() as u64);
         chosen.initrd = Some((start, end));
@@ -236,7 +276,7 @@ pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
             images.push(d);
             addr
         }
-        None if firmware.is_some() => bail!("the device tree ({dtb_len} bytes) does not fit in RAM"),
+        None if firmware.is_some() => return Err(BootError::DtbTooLarge { len: dtb_len }),
         _ => {
             tracing::info!(target: "wemu::boot", "boot: no room for the device tree beside the program; a1 = 0");
             0
@@ -246,9 +286,10 @@ pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
     let (entry, a2) = match (&firmware, kernel_entry) {
         (Some(fw), next) => {
             // The page below the device tree: free in QEMU's layout too.
-            let info_addr = dtb_addr.checked_sub(0x1000).filter(|&a| a >= ram.base).with_context(|| {
-                format!("no room below the device tree at {dtb_addr:#x} for the firmware's boot information")
-            })?;
+            let info_addr = dtb_addr
+                .checked_sub(0x1000)
+                .filter(|&a| a >= ram.base)
+                .ok_or(BootError::NoRoomForFirmwareInfo { dtb_addr })?;
             let fields = [
                 FW_DYNAMIC_MAGIC,
                 FW_DYNAMIC_VERSION,
@@ -274,7 +315,7 @@ pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
 
     check_overlaps(&images)?;
     let boot = Boot { images, entry, a1: dtb_addr, a2 };
-    machine.install(boot.clone())?;
+    machine.install(boot.clone()).map_err(BootError::Install)?;
     for (name, img) in &boot.images {
         tracing::info!(target: "wemu::boot", "boot: {name} at [{:#x}..{:#x})", start_of(img), end_of(img));
     }
@@ -282,7 +323,7 @@ pub fn boot(machine: &mut Machine, opts: &BootOptions) -> Result<Boot> {
 }
 
 /// Two images sharing bytes would silently corrupt one another.
-fn check_overlaps(images: &[(String, Image)]) -> Result<()> {
+fn check_overlaps(images: &[(String, Image)]) -> Result<(), BootError> {
     for (i, (a, ia)) in images.iter().enumerate() {
         for (b, ib) in &images[i + 1..] {
             for sa in &ia.segments {
@@ -290,10 +331,7 @@ fn check_overlaps(images: &[(String, Image)]) -> Result<()> {
                     let (a0, a1) = (sa.addr, sa.addr.saturating_add(sa.mem_size));
                     let (b0, b1) = (sb.addr, sb.addr.saturating_add(sb.mem_size));
                     if a0 < b1 && b0 < a1 {
-                        bail!(
-                            "{a} [{a0:#x}..{a1:#x}) overlaps {b} [{b0:#x}..{b1:#x}): give the machine more memory \
-                             with -m, or move the kernel with --kernel-addr"
-                        );
+                        return Err(BootError::Overlap { a: a.clone(), a0, a1, b: b.clone(), b0, b1 });
                     }
                 }
             }

@@ -103,10 +103,6 @@ impl Bus {
         let below = self.map.range(..base).next_back().map(|(_, m)| m).filter(|m| m.last() >= base);
         below.into_iter().chain(self.map.range(base..=last.max(base)).map(|(_, m)| m))
     }
-
-    pub fn mappings(&self) -> impl Iterator<Item = &Mapping> {
-        self.map.values()
-    }
 }
 
 #[cfg(test)]

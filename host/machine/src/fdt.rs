@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use vm_fdt::FdtWriter;
 
-use crate::irq::{HartPin, Sink};
+use crate::irq::{HartPin, IrqPin, Sink};
 use crate::machine::Machine;
 use wemu_sandbox::contract::types::{DtNode, DtValue};
 
@@ -44,11 +44,11 @@ const HOST_OWNED: &[&str] =
 /// The hart's local interrupt cause number for a pin, as the cpu
 /// interrupt-controller (`riscv,cpu-intc`) numbers them.
 fn cause_of(pin: HartPin) -> u32 {
-    match pin {
-        HartPin::Msip => 3,
-        HartPin::Mtip => 7,
-        HartPin::Seip => 9,
-        HartPin::Meip => 11,
+    match pin.cpu_pin() {
+        IrqPin::MachineSoftware => 3,
+        IrqPin::MachineTimer => 7,
+        IrqPin::SupervisorExternal => 9,
+        IrqPin::MachineExternal => 11,
     }
 }
 

@@ -23,42 +23,52 @@ pub enum Sink {
     },
 }
 
-/// Hart pins a line may drive (mirrors `wemu_cpu::IrqPin`, but ordered).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum HartPin {
-    Meip,
-    Mtip,
-    Msip,
-    /// The external half of SEIP (e.g. a PLIC S-mode context).
-    Seip,
-}
+/// A hart pin a line may drive: `wemu_cpu::IrqPin` with the names machine
+/// files use and an order (routing keys its sinks in a `BTreeMap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HartPin(pub IrqPin);
 
 impl HartPin {
+    /// Every pin, in sink order, with its machine-file name.
+    const ALL: [(IrqPin, &'static str); 4] = [
+        (IrqPin::MachineExternal, "meip"),
+        (IrqPin::MachineTimer, "mtip"),
+        (IrqPin::MachineSoftware, "msip"),
+        // The external half of SEIP (e.g. a PLIC S-mode context).
+        (IrqPin::SupervisorExternal, "seip"),
+    ];
+
+    fn rank(self) -> usize {
+        Self::ALL.iter().position(|&(p, _)| p == self.0).unwrap_or(Self::ALL.len())
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "meip" => Some(HartPin::Meip),
-            "mtip" => Some(HartPin::Mtip),
-            "msip" => Some(HartPin::Msip),
-            "seip" => Some(HartPin::Seip),
-            _ => None,
-        }
+        Self::ALL.iter().find(|&&(_, n)| n == s).map(|&(p, _)| HartPin(p))
     }
     /// The name machine files use (`hart0.meip`).
     pub fn name(self) -> &'static str {
-        match self {
-            HartPin::Meip => "meip",
-            HartPin::Mtip => "mtip",
-            HartPin::Msip => "msip",
-            HartPin::Seip => "seip",
-        }
+        Self::ALL.get(self.rank()).map_or("?", |&(_, n)| n)
     }
     pub fn cpu_pin(self) -> IrqPin {
-        match self {
-            HartPin::Meip => IrqPin::MachineExternal,
-            HartPin::Mtip => IrqPin::MachineTimer,
-            HartPin::Msip => IrqPin::MachineSoftware,
-            HartPin::Seip => IrqPin::SupervisorExternal,
-        }
+        self.0
+    }
+}
+
+impl From<IrqPin> for HartPin {
+    fn from(p: IrqPin) -> Self {
+        HartPin(p)
+    }
+}
+
+impl PartialOrd for HartPin {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for HartPin {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
     }
 }
 
@@ -118,6 +128,7 @@ impl IrqRouter {
     }
 
     /// Current level of a sink.
+    #[cfg(test)]
     pub fn level(&self, sink: &Sink) -> bool {
         self.asserted.get(sink).is_some_and(|s| !s.is_empty())
     }
@@ -143,16 +154,30 @@ mod tests {
     }
 
     #[test]
+    fn hart_pin_names_round_trip_in_sink_order() {
+        let names = ["meip", "mtip", "msip", "seip"];
+        let pins: Vec<HartPin> = names.iter().filter_map(|n| HartPin::parse(n)).collect();
+        assert_eq!(pins.iter().map(|p| p.name()).collect::<Vec<_>>(), names);
+        assert!(pins.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
     fn wired_or_delivers_only_edges_of_the_combined_level() {
         let mut r = IrqRouter::default();
-        let pin = Sink::Hart { hart: 0, pin: HartPin::Meip };
+        let pin = Sink::Hart { hart: 0, pin: HartPin(IrqPin::MachineExternal) };
         r.connect(1, 0, pin.clone());
         r.connect(2, 0, pin.clone());
-        assert_eq!(r.set(1, 0, true), Some(Delivery::Hart { hart: 0, pin: HartPin::Meip, level: true }));
+        assert_eq!(
+            r.set(1, 0, true),
+            Some(Delivery::Hart { hart: 0, pin: HartPin(IrqPin::MachineExternal), level: true })
+        );
         assert_eq!(r.set(2, 0, true), None, "already high");
         assert_eq!(r.set(1, 0, false), None, "still held by device 2");
         assert!(r.source_level(2, 0) && !r.source_level(1, 0));
-        assert_eq!(r.set(2, 0, false), Some(Delivery::Hart { hart: 0, pin: HartPin::Meip, level: false }));
+        assert_eq!(
+            r.set(2, 0, false),
+            Some(Delivery::Hart { hart: 0, pin: HartPin(IrqPin::MachineExternal), level: false })
+        );
         assert!(!r.level(&pin));
         assert!(!r.source_level(2, 0) && !r.source_level(7, 0), "low, and unwired");
     }

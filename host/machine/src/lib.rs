@@ -7,13 +7,13 @@
 
 pub mod backend;
 pub mod boot;
-pub mod bus;
-pub mod clock;
+mod bus;
+mod clock;
 pub mod fdt;
-pub mod htif;
+mod htif;
 pub mod image;
-pub mod irq;
+mod irq;
 pub mod machine;
-pub mod ram;
+mod ram;
 
-pub use machine::{Exit, Machine, RunError, config};
+pub use machine::{BuildError, Exit, IrqTargetError, Machine, RunError, config};

@@ -64,6 +64,7 @@ impl Ram {
     ///
     /// # Panics
     /// If the host cannot reserve `size` bytes of address space.
+    #[cfg(test)]
     pub fn new(name: &str, base: u64, size: usize, read_only: bool) -> Self {
         Self::try_new(name, base, size, read_only).unwrap_or_else(|e| panic!("{e}"))
     }
@@ -115,9 +116,6 @@ impl Ram {
         unsafe { self.ptr.as_ptr().add(off) }
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
     pub fn base(&self) -> u64 {
         self.base
     }

@@ -13,5 +13,6 @@ mod events;
 pub mod file_caps;
 pub mod loader;
 pub mod numbers;
+pub mod props;
 
 pub use events::EventQueue;

@@ -2,8 +2,16 @@
 //! the command line: decimal or `0x` hex with `_` separators, and sizes
 //! with a `K`/`M`/`G` suffix.
 
+/// A size that does not parse (or overflows 64 bits).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{text}' is not a size (e.g. 128M, 64K, 0x1000)")]
+pub struct SizeError {
+    /// The text as given.
+    pub text: String,
+}
+
 /// Parse "128M", "4k", "1G", "0x1000", "4096".
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, SizeError> {
     let t = s.trim();
     let (num, mul) = match t.char_indices().last() {
         Some((i, 'k' | 'K')) => (&t[..i], 1u64 << 10),
@@ -11,9 +19,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         Some((i, 'g' | 'G')) => (&t[..i], 1 << 30),
         _ => (t, 1),
     };
-    parse_u64(num)
-        .and_then(|n| n.checked_mul(mul))
-        .ok_or_else(|| format!("'{s}' is not a size (e.g. 128M, 64K, 0x1000)"))
+    parse_u64(num).and_then(|n| n.checked_mul(mul)).ok_or_else(|| SizeError { text: s.to_owned() })
 }
 
 /// Decimal or 0x-hex, underscores allowed.

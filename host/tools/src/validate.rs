@@ -110,27 +110,6 @@ impl Default for Options {
     }
 }
 
-/// Parse `k=v,k=v` the way `--device` reads property values: an integer
-/// (decimal, 0x hex, negative), `true`/`false`, else text.
-pub fn parse_props(s: &str) -> Result<Vec<types::Property>, String> {
-    let mut out = Vec::new();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').ok_or_else(|| format!("'{part}' is not key=value"))?;
-        let int = |t: &str| wemu_sandbox::numbers::parse_u64(t).and_then(|n| i64::try_from(n).ok());
-        let value = if let Some(n) = int(v) {
-            types::PropValue::Integer(n)
-        } else if let Some(n) = v.strip_prefix('-').and_then(int) {
-            types::PropValue::Integer(-n)
-        } else if v == "true" || v == "false" {
-            types::PropValue::Boolean(v == "true")
-        } else {
-            types::PropValue::Text(v.to_owned())
-        };
-        out.push(types::Property { name: k.to_owned(), value });
-    }
-    Ok(out)
-}
-
 fn human_bytes(n: u64) -> String {
     match n {
         n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
@@ -475,24 +454,6 @@ fn exercise(dev: &mut WasmDevice, opts: &Options, r: &mut Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn props_parse_like_the_device_option() {
-        let p = parse_props("a=1,b=0x10,c=-3,d=true,e=text").unwrap();
-        let v: Vec<_> = p.iter().map(|p| (p.name.as_str(), format!("{:?}", p.value))).collect();
-        assert_eq!(
-            v,
-            [
-                ("a", "PropValue::Integer(1)".to_owned()),
-                ("b", "PropValue::Integer(16)".to_owned()),
-                ("c", "PropValue::Integer(-3)".to_owned()),
-                ("d", "PropValue::Boolean(true)".to_owned()),
-                ("e", "PropValue::Text(\"text\")".to_owned()),
-            ]
-        );
-        assert!(parse_props("novalue").unwrap_err().contains("'novalue'"));
-        assert!(parse_props("").unwrap().is_empty());
-    }
 
     #[test]
     fn language_is_the_components_own_not_an_inner_modules() {

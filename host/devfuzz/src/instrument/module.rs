@@ -3,7 +3,9 @@
 //! constants, the counter memory and the function that exports it (see the
 //! parent module for the design).
 
-use anyhow::{Context, Result, bail};
+use super::InstrumentError;
+
+type Result<T, E = InstrumentError> = std::result::Result<T, E>;
 use wasm_encoder::reencode::{self, Reencode, RoundtripReencoder};
 use wasm_encoder::{ExportKind, Function, Instruction, MemArg, MemoryType};
 use wasmparser::{Operator, Parser, Payload};
@@ -102,7 +104,7 @@ pub(super) fn instrument_module(bytes: &[u8]) -> Result<(wasm_encoder::Module, L
                 for e in r {
                     let name = e?.name;
                     if name == CORE_FUNC || name == CORE_MEMORY {
-                        bail!("it is already instrumented");
+                        return Err(InstrumentError::AlreadyInstrumented);
                     }
                 }
             }
@@ -123,7 +125,7 @@ pub(super) fn instrument_module(bytes: &[u8]) -> Result<(wasm_encoder::Module, L
         }
     }
     if bodies.is_empty() {
-        bail!("its main module has no code");
+        return Err(InstrumentError::NoCode);
     }
 
     let map_memory = info.memories;
@@ -156,22 +158,26 @@ pub(super) fn instrument_module(bytes: &[u8]) -> Result<(wasm_encoder::Module, L
             .get(i)
             .and_then(|t| info.params.get(*t as usize))
             .copied()
-            .context("a function without a type")?;
+            .ok_or(InstrumentError::FunctionWithoutType)?;
         if instrumented(i) {
             rewritten.push(instrument_body(&mut plain, body, params, map_memory, &mut next)?);
         } else {
             let mut f = reencode::utils::new_function_with_parsed_locals(&mut plain, body)
-                .map_err(|e| anyhow::anyhow!("function locals: {e}"))?;
+                .map_err(|e| InstrumentError::Locals(e.to_string()))?;
             let mut ops = body.get_operators_reader()?;
             while !ops.eof() {
-                let insn = plain.instruction(ops.read()?).map_err(|e| anyhow::anyhow!("re-encoding: {e}"))?;
+                let insn =
+                    plain.instruction(ops.read()?).map_err(|e| InstrumentError::Reencode(e.to_string()))?;
                 f.instruction(&insn);
             }
             rewritten.push(f);
         }
     }
     if next.next_feature != counters {
-        bail!("counting the comparison sites went wrong ({} != {counters})", next.next_feature);
+        return Err(InstrumentError::CountMismatch {
+            counted: next.next_feature as usize,
+            expected: counters as usize,
+        });
     }
     let end = slots + 8 * next.sites.len() as u32;
     let pages = u64::from(end).div_ceil(65536).max(1);
@@ -206,7 +212,7 @@ pub(super) fn instrument_module(bytes: &[u8]) -> Result<(wasm_encoder::Module, L
     };
     let mut module = wasm_encoder::Module::new();
     re.parse_core_module(&mut module, Parser::new(0), bytes)
-        .map_err(|e| anyhow::anyhow!("rewriting the device module: {e}"))?;
+        .map_err(|e| InstrumentError::Rewrite(e.to_string()))?;
     Ok((module, Layout { blocks, counters, slots, sites: next.sites, map_bytes: pages * 65536 }))
 }
 
@@ -356,7 +362,7 @@ fn instrument_body(
     for pair in body.get_locals_reader()? {
         let (n, ty) = pair?;
         declared += n;
-        locals.push((n, re.val_type(ty).map_err(|e| anyhow::anyhow!("function locals: {e}"))?));
+        locals.push((n, re.val_type(ty).map_err(|e| InstrumentError::Locals(e.to_string()))?));
     }
     let scratch = Scratch { x32: declared, addr: declared + 1, x64: declared + 2 };
     locals.push((2, wasm_encoder::ValType::I32));
@@ -395,7 +401,7 @@ fn instrument_body(
         }
         let starts = starts_block(op, &mut depth);
         let insn =
-            re.instruction(op.clone()).map_err(|e| anyhow::anyhow!("re-encoding an instruction: {e}"))?;
+            re.instruction(op.clone()).map_err(|e| InstrumentError::ReencodeInstruction(e.to_string()))?;
         f.instruction(&insn);
         if starts {
             bump(&mut f, memory, block());

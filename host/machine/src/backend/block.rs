@@ -4,9 +4,18 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use wemu_sandbox::backend::BlockBackend;
 pub use wemu_sandbox::backend::BlockError;
+
+/// A block image that could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockOpenError {
+    #[error("opening block image {}: {error}", path.display())]
+    Open { path: PathBuf, error: std::io::Error },
+    /// Its size could not be read.
+    #[error("{0}")]
+    Size(std::io::Error),
+}
 
 /// A raw image opened read-only or read-write.
 pub struct BlockImage {
@@ -17,13 +26,13 @@ pub struct BlockImage {
 }
 
 impl BlockImage {
-    pub fn open(path: &Path, read_only: bool) -> Result<Self> {
+    pub fn open(path: &Path, read_only: bool) -> Result<Self, BlockOpenError> {
         let file = OpenOptions::new()
             .read(true)
             .write(!read_only)
             .open(path)
-            .with_context(|| format!("opening block image {}", path.display()))?;
-        let size = file.metadata()?.len();
+            .map_err(|error| BlockOpenError::Open { path: path.to_owned(), error })?;
+        let size = file.metadata().map_err(BlockOpenError::Size)?.len();
         Ok(BlockImage { path: path.to_owned(), file, size, read_only })
     }
 

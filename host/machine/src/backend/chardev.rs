@@ -9,8 +9,6 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
 
-use anyhow::{Context, Result, bail};
-
 pub use wemu_sandbox::backend::CharSink;
 
 /// What `--serial` (or a machine file's chardev binding) says.
@@ -24,15 +22,24 @@ pub enum ChardevSpec {
     Null,
 }
 
+/// A character backend that is not known or could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ChardevError {
+    #[error("unknown character backend '{0}' (expected stdio, file:PATH or null)")]
+    Unknown(String),
+    #[error("opening serial output file {}: {error}", path.display())]
+    Open { path: PathBuf, error: std::io::Error },
+}
+
 impl std::str::FromStr for ChardevSpec {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
+    type Err = ChardevError;
+    fn from_str(s: &str) -> Result<Self, ChardevError> {
         match s {
             "stdio" => Ok(ChardevSpec::Stdio),
             "null" | "none" => Ok(ChardevSpec::Null),
             _ => match s.strip_prefix("file:") {
                 Some(p) if !p.is_empty() => Ok(ChardevSpec::File(PathBuf::from(p))),
-                _ => bail!("unknown character backend '{s}' (expected stdio, file:PATH or null)"),
+                _ => Err(ChardevError::Unknown(s.to_owned())),
             },
         }
     }
@@ -259,12 +266,12 @@ pub fn stdout_sink() -> Box<dyn CharSink> {
 }
 
 /// Open a backend: its output sink and input source.
-pub fn open(spec: &ChardevSpec) -> Result<(Box<dyn CharSink>, CharInput)> {
+pub fn open(spec: &ChardevSpec) -> Result<(Box<dyn CharSink>, CharInput), ChardevError> {
     Ok(match spec {
         ChardevSpec::Stdio => (Box::new(Stdout), CharInput::stdin()),
         ChardevSpec::File(path) => {
-            let file = File::create(path)
-                .with_context(|| format!("opening serial output file {}", path.display()))?;
+            let file =
+                File::create(path).map_err(|error| ChardevError::Open { path: path.clone(), error })?;
             (Box::new(FileSink(file)), CharInput::none())
         }
         ChardevSpec::Null => (Box::new(Null), CharInput::none()),

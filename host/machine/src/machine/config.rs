@@ -56,8 +56,8 @@ enum SizeRepr {
 }
 
 impl TryFrom<SizeRepr> for Size {
-    type Error = String;
-    fn try_from(r: SizeRepr) -> Result<Self, String> {
+    type Error = wemu_sandbox::numbers::SizeError;
+    fn try_from(r: SizeRepr) -> Result<Self, Self::Error> {
         match r {
             SizeRepr::Int(v) => Ok(Size(v)),
             SizeRepr::Text(s) => parse_size(&s).map(Size),

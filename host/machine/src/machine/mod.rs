@@ -17,7 +17,8 @@ use std::rc::Rc;
 use wemu_cpu::Hart;
 
 use crate::backend::block::BlockImage;
-use crate::backend::chardev::{self, CharInput, CharSink, ChardevSpec};
+use crate::backend::block::BlockOpenError;
+use crate::backend::chardev::{self, CharInput, CharSink, ChardevError, ChardevSpec};
 use crate::bus::{Bus, BusError, Mapping, Target};
 use crate::clock::Clock;
 use crate::image::Image;
@@ -31,7 +32,7 @@ use wemu_sandbox::EventQueue;
 use wemu_sandbox::backend::DmaMemory;
 use wemu_sandbox::contract::{DeviceModelPre, types};
 use wemu_sandbox::device::{self, CreateError, DeviceFault, DeviceState, PowerRequest, WasmDevice};
-use wemu_sandbox::loader::{self, LoadError, Loader};
+use wemu_sandbox::loader::{self, GrantError, LoadError, Loader};
 
 /// Most harts a machine may have.
 pub const MAX_HARTS: u32 = 64;
@@ -47,8 +48,31 @@ pub enum BuildError {
     Create { loc: Loc, error: Box<CreateError> },
     #[error("{loc}: {error}")]
     Bus { loc: Loc, error: BusError },
+    #[error("{loc}: {error}")]
+    Grant { loc: Loc, error: Box<GrantError> },
+    #[error("{loc}: chardev '{binding}': {error}")]
+    Chardev { loc: Loc, binding: String, error: ChardevError },
+    #[error("{loc}: {error}")]
+    Block { loc: Loc, error: BlockOpenError },
+    #[error("{loc}: {error}")]
+    IrqTarget { loc: Loc, error: IrqTargetError },
     #[error("{loc}: {message}")]
     Other { loc: Loc, message: String },
+}
+
+/// An IRQ target (`hartN.PIN` or `DEVICE.LINE`) that names nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IrqTargetError {
+    #[error("IRQ target '{target}': expected DEVICE.LINE or hartN.PIN (e.g. hart0.meip)")]
+    Syntax { target: String },
+    #[error("IRQ target '{target}': pin must be meip, mtip, msip or seip")]
+    Pin { target: String },
+    #[error("IRQ target '{target}': this machine has harts 0 to {}", harts - 1)]
+    NoSuchHart { target: String, harts: u32 },
+    #[error("IRQ target '{target}': no device named '{device}'")]
+    NoSuchDevice { target: String, device: String },
+    #[error("IRQ target '{target}': '{line}' is not a line number")]
+    Line { target: String, line: String },
 }
 
 fn other(loc: &Loc, message: impl Into<String>) -> BuildError {
@@ -241,7 +265,8 @@ impl Machine {
             if d.power {
                 granted.push("power");
             }
-            loader::check_grants(&loaded, &d.name, &granted).map_err(|m| other(&d.loc, m))?;
+            loader::check_grants(&loaded, &d.name, &granted)
+                .map_err(|error| BuildError::Grant { loc: d.loc.clone(), error: Box::new(error) })?;
 
             let mut state = DeviceState::new(&d.name, d.memory_limit.unwrap_or(device::DEFAULT_MEMORY_LIMIT));
             state.limits = device_limits(d);
@@ -249,21 +274,23 @@ impl Machine {
             state.dma.rams =
                 rams.iter().filter(|r| !r.read_only()).map(|r| Rc::clone(r) as Rc<dyn DmaMemory>).collect();
             for (port, binding) in d.chardevs.iter().enumerate() {
-                let spec_for = resolve_chardev(binding, opts).map_err(|m| other(&d.loc, m))?;
+                let chardev_err =
+                    |error| BuildError::Chardev { loc: d.loc.clone(), binding: binding.clone(), error };
+                let spec_for = resolve_chardev(binding, opts).map_err(chardev_err)?;
                 let (sink, input): (Box<dyn CharSink>, CharInput) =
                     if spec_for == ChardevSpec::Stdio && stdin_taken {
                         // stdin can feed only one device; later ones only print.
                         (chardev::stdout_sink(), CharInput::none())
                     } else {
-                        chardev::open(&spec_for)
-                            .map_err(|e| other(&d.loc, format!("chardev '{binding}': {e:#}")))?
+                        chardev::open(&spec_for).map_err(chardev_err)?
                     };
                 stdin_taken |= spec_for == ChardevSpec::Stdio;
                 state.chardevs.push(sink);
                 inputs.push(InputBinding { device: slots.len(), port: port as u32, input });
             }
             if let Some((path, ro)) = &d.block {
-                let image = BlockImage::open(path, *ro).map_err(|e| other(&d.loc, format!("{e:#}")))?;
+                let image = BlockImage::open(path, *ro)
+                    .map_err(|error| BuildError::Block { loc: d.loc.clone(), error })?;
                 state.blocks.push(Rc::new(image));
             }
 
@@ -449,11 +476,11 @@ fn check_dma_windows(spec: &MachineSpec, bus: &Bus) -> Result<(), BuildError> {
 }
 
 /// `serial0` → the first `--serial`, etc.; or a literal backend spec.
-fn resolve_chardev(binding: &str, opts: &Options) -> Result<ChardevSpec, String> {
+fn resolve_chardev(binding: &str, opts: &Options) -> Result<ChardevSpec, ChardevError> {
     if let Some(n) = binding.strip_prefix("serial").and_then(|n| n.parse::<usize>().ok()) {
         return Ok(opts.serials.get(n).cloned().unwrap_or(ChardevSpec::Null));
     }
-    binding.parse::<ChardevSpec>().map_err(|e| format!("chardev '{binding}': {e}"))
+    binding.parse::<ChardevSpec>()
 }
 
 fn wire_irqs(spec: &MachineSpec, slots: &[Slot]) -> Result<IrqRouter, BuildError> {
@@ -482,9 +509,8 @@ fn wire_irqs(spec: &MachineSpec, slots: &[Slot]) -> Result<IrqRouter, BuildError
                     }
                     None => Sink::Unconnected { label: format!("irq {n}") },
                 },
-                config::IrqSpec::Target(t) => {
-                    parse_target(t, spec.harts, &find).map_err(|m| other(&d.loc, m))?
-                }
+                config::IrqSpec::Target(t) => parse_target(t, spec.harts, &find)
+                    .map_err(|error| BuildError::IrqTarget { loc: d.loc.clone(), error })?,
                 // `resolve` expanded these before the devices were built.
                 config::IrqSpec::EachHart(_) => {
                     return Err(other(&d.loc, "an each-hart IRQ entry was not expanded"));
@@ -509,20 +535,20 @@ fn wire_irqs(spec: &MachineSpec, slots: &[Slot]) -> Result<IrqRouter, BuildError
 }
 
 /// "hart0.meip" or "plic0.10".
-fn parse_target(t: &str, harts: u32, find: &dyn Fn(&str) -> Option<usize>) -> Result<Sink, String> {
-    let (who, what) = t
-        .split_once('.')
-        .ok_or_else(|| format!("IRQ target '{t}': expected DEVICE.LINE or hartN.PIN (e.g. hart0.meip)"))?;
+fn parse_target(t: &str, harts: u32, find: &dyn Fn(&str) -> Option<usize>) -> Result<Sink, IrqTargetError> {
+    let target = || t.to_owned();
+    let (who, what) = t.split_once('.').ok_or_else(|| IrqTargetError::Syntax { target: target() })?;
     if let Some(n) = who.strip_prefix("hart").and_then(|n| n.parse::<usize>().ok()) {
-        let pin = HartPin::parse(what)
-            .ok_or_else(|| format!("IRQ target '{t}': pin must be meip, mtip, msip or seip"))?;
+        let pin = HartPin::parse(what).ok_or_else(|| IrqTargetError::Pin { target: target() })?;
         if n >= harts as usize {
-            return Err(format!("IRQ target '{t}': this machine has harts 0 to {}", harts - 1));
+            return Err(IrqTargetError::NoSuchHart { target: target(), harts });
         }
         return Ok(Sink::Hart { hart: n, pin });
     }
-    let device = find(who).ok_or_else(|| format!("IRQ target '{t}': no device named '{who}'"))?;
-    let line = what.parse::<u32>().map_err(|_| format!("IRQ target '{t}': '{what}' is not a line number"))?;
+    let device =
+        find(who).ok_or_else(|| IrqTargetError::NoSuchDevice { target: target(), device: who.to_owned() })?;
+    let line =
+        what.parse::<u32>().map_err(|_| IrqTargetError::Line { target: target(), line: what.to_owned() })?;
     Ok(Sink::Device { device, line })
 }
 

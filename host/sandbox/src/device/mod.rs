@@ -33,12 +33,9 @@ pub struct Description {
 }
 
 impl Description {
-    fn from_wit(d: types::Description) -> Result<Self, String> {
+    fn from_wit(d: types::Description) -> Result<Self, DescriptionError> {
         if d.irq_outputs > MAX_IRQ_LINES || d.irq_inputs > MAX_IRQ_LINES {
-            return Err(format!(
-                "declares {} IRQ outputs and {} inputs (at most {MAX_IRQ_LINES} each)",
-                d.irq_outputs, d.irq_inputs
-            ));
+            return Err(DescriptionError::TooManyIrqLines { outputs: d.irq_outputs, inputs: d.irq_inputs });
         }
         Ok(Description {
             model: d.name,
@@ -49,6 +46,13 @@ impl Description {
             dt_node: d.dt_node,
         })
     }
+}
+
+/// A `describe` result the host refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DescriptionError {
+    #[error("declares {outputs} IRQ outputs and {inputs} inputs (at most {MAX_IRQ_LINES} each)")]
+    TooManyIrqLines { outputs: u32, inputs: u32 },
 }
 
 /// Why an instance could not be made.
@@ -147,10 +151,10 @@ impl WasmDevice {
                 message,
             })
             .and_then(|d| {
-                Description::from_wit(d).map_err(|message| CreateError::Invalid {
+                Description::from_wit(d).map_err(|e| CreateError::Invalid {
                     device: name.clone(),
                     component: component.to_owned(),
-                    message,
+                    message: e.to_string(),
                 })
             })?;
         let mut dev = WasmDevice {

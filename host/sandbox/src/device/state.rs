@@ -132,15 +132,21 @@ pub struct TimerRequests {
     held: HashSet<u32>,
 }
 
+/// A timer armed beyond the instance's `max-timers`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("armed timer {id} with {armed} timers armed already, its limit (max-timers)")]
+pub struct TimerLimit {
+    pub id: u32,
+    /// Timers armed when it was refused.
+    pub armed: usize,
+}
+
 impl TimerRequests {
     /// Arm (or re-arm) timer `id`; refused when `limit` timers are armed
     /// already and `id` is not one of them.
-    pub fn set(&mut self, id: u32, deadline_ns: u64, limit: u32) -> Result<(), String> {
+    pub fn set(&mut self, id: u32, deadline_ns: u64, limit: u32) -> Result<(), TimerLimit> {
         if !self.live.contains(&id) && self.live.len() >= limit as usize {
-            return Err(format!(
-                "armed timer {id} with {} timers armed already, its limit (max-timers)",
-                self.live.len()
-            ));
+            return Err(TimerLimit { id, armed: self.live.len() });
         }
         self.live.insert(id);
         self.push(id, Some(TimerOp::Set { id, deadline_ns }));
@@ -316,7 +322,7 @@ impl clock::Host for DeviceState {
     }
     fn set_timer(&mut self, id: u32, deadline_ns: u64) -> wasmtime::Result<()> {
         let limit = self.limits.timers;
-        self.timers.set(id, deadline_ns, limit).map_err(|msg| self.violate(msg))
+        self.timers.set(id, deadline_ns, limit).map_err(|e| self.violate(e.to_string()))
     }
     fn cancel_timer(&mut self, id: u32) -> wasmtime::Result<()> {
         self.timers.cancel(id);
@@ -472,7 +478,8 @@ mod tests {
         t.set(2, 20, 2).expect("second");
         t.set(1, 30, 2).expect("re-arming is not a new timer");
         let err = t.set(3, 40, 2).expect_err("a third");
-        assert!(err.contains("armed timer 3 with 2 timers armed already"), "{err}");
+        assert_eq!(err, TimerLimit { id: 3, armed: 2 });
+        assert!(err.to_string().contains("armed timer 3 with 2 timers armed already"), "{err}");
         assert_eq!(t.take().len(), 2);
         t.fired(2);
         t.set(3, 40, 2).expect("timer 2 fired: room again");

@@ -85,7 +85,7 @@ impl CompileCache {
         unsafe { Component::deserialize(engine, payload) }.ok()
     }
 
-    fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
+    fn store(&self, path: &Path, component: &Component) -> Result<(), StoreError> {
         std::fs::create_dir_all(&self.dir)?;
         let payload = component.serialize()?;
         let mut file = Sha256::digest(&payload).to_vec();
@@ -96,4 +96,13 @@ impl CompileCache {
         std::fs::rename(&tmp, path)?;
         Ok(())
     }
+}
+
+/// Why a compile artefact was not written (logged, never fatal).
+#[derive(Debug, thiserror::Error)]
+enum StoreError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Serialize(#[from] wasmtime::Error),
 }

@@ -43,8 +43,17 @@ pub struct LoadedComponent {
     pub cache: CacheOutcome,
 }
 
+/// The wasmtime engine or the host-import linker could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("creating the wasm engine: {message}")]
+    Engine { message: String },
+    #[error("{message}")]
+    Linker { message: String },
+}
+
 /// The wasmtime configuration every device runs under.
-pub fn engine() -> anyhow::Result<Engine> {
+pub fn engine() -> Result<Engine, EngineError> {
     let mut cfg = Config::new();
     cfg.wasm_component_model(true);
     // Fuel makes the per-call budget deterministic (an epoch would depend on
@@ -55,7 +64,7 @@ pub fn engine() -> anyhow::Result<Engine> {
     // dependency enabling `component-model-async` cannot slow calls).
     cfg.concurrency_support(false);
     cfg.cranelift_opt_level(wasmtime::OptLevel::Speed);
-    Engine::new(&cfg).map_err(|e| anyhow::anyhow!("creating the wasm engine: {e:#}"))
+    Engine::new(&cfg).map_err(|e| EngineError::Engine { message: format!("{e:#}") })
 }
 
 /// Finds, compiles and caches device components.
@@ -68,9 +77,10 @@ pub struct Loader {
 }
 
 impl Loader {
-    pub fn new(search: SearchPath, cache: Option<CompileCache>) -> anyhow::Result<Self> {
+    pub fn new(search: SearchPath, cache: Option<CompileCache>) -> Result<Self, EngineError> {
         let engine = engine()?;
-        let linker = device::linker(&engine).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let linker =
+            device::linker(&engine).map_err(|e| EngineError::Linker { message: format!("{e:#}") })?;
         Ok(Loader { engine, linker, search, cache, loaded: HashMap::new() })
     }
 
@@ -166,14 +176,23 @@ fn wasmparser_is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
 }
 
-/// Refuse a component whose imports need capabilities the machine file
-/// does not grant this instance.
-pub fn check_grants(loaded: &LoadedComponent, instance: &str, granted: &[&str]) -> Result<(), String> {
-    let missing: Vec<&str> =
-        loaded.checked.capabilities.iter().copied().filter(|c| !granted.contains(c)).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
+/// An instance's component imports capabilities its machine file does not
+/// grant it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "device '{instance}' ({component}, from {origin}) imports capabilit{} {} that the machine does not grant it",
+    if missing.len() == 1 { "y" } else { "ies" },
+    how_to_grant(missing)
+)]
+pub struct GrantError {
+    pub instance: String,
+    pub component: String,
+    pub origin: Origin,
+    /// The capabilities (import interfaces) not granted.
+    pub missing: Vec<&'static str>,
+}
+
+fn how_to_grant(missing: &[&str]) -> String {
     let how: Vec<String> = missing
         .iter()
         .map(|m| {
@@ -182,11 +201,21 @@ pub fn check_grants(loaded: &LoadedComponent, instance: &str, granted: &[&str]) 
             format!("'{m}' (grant it with `{key}` in the machine file, or `{opt}` in --device)")
         })
         .collect();
-    Err(format!(
-        "device '{instance}' ({}, from {}) imports capabilit{} {} that the machine does not grant it",
-        loaded.name,
-        loaded.origin,
-        if missing.len() == 1 { "y" } else { "ies" },
-        how.join(", ")
-    ))
+    how.join(", ")
+}
+
+/// Refuse a component whose imports need capabilities the machine file
+/// does not grant this instance.
+pub fn check_grants(loaded: &LoadedComponent, instance: &str, granted: &[&str]) -> Result<(), GrantError> {
+    let missing: Vec<&'static str> =
+        loaded.checked.capabilities.iter().copied().filter(|c| !granted.contains(c)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(GrantError {
+        instance: instance.to_owned(),
+        component: loaded.name.clone(),
+        origin: loaded.origin.clone(),
+        missing,
+    })
 }

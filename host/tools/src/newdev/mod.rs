@@ -18,8 +18,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use anyhow::{Context, Result, bail};
-
 /// The language of a skeleton.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -28,14 +26,62 @@ pub enum Lang {
     Js,
 }
 
+/// Why `new-device` or `componentize` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NewDeviceError {
+    #[error("'{0}' is not a language wemu has a device SDK for (rust, c, js)")]
+    UnknownLang(String),
+    #[error(
+        "'{0}' is not a device name: use lowercase letters, digits and single dashes, \
+         starting with a letter, at most 31 characters (e.g. my-timer)"
+    )]
+    BadName(String),
+    #[error("devices/doorbell-js/package-lock.json is not the lockfile version 3 layout expected")]
+    LockfileLayout,
+    #[error("{} already exists and is not empty", .0.display())]
+    NotEmpty(PathBuf),
+    #[error("creating {}", path.display())]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("writing {}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// Why a core module could not be wrapped into a component.
+#[derive(Debug, thiserror::Error)]
+pub enum ComponentizeError {
+    #[error("it is already a component")]
+    AlreadyComponent,
+    #[error("it is not a wasm module (no wasm magic bytes)")]
+    NotWasm,
+    #[error("reading the module")]
+    Decode(#[source] BoxError),
+    #[error(
+        "it carries no component type (the custom section wit-bindgen embeds): \
+         Rust: build the crate with wemu-guest; C: link device_model_component_type.o"
+    )]
+    NoComponentType,
+    #[error(
+        "reading the component type wit-bindgen embeds (Rust: build with wemu-guest; \
+         C: link device_model_component_type.o)"
+    )]
+    ComponentType(#[source] BoxError),
+    #[error("making the component")]
+    Encode(#[source] BoxError),
+}
+
+/// What wit-component reports, with its chain of causes.
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+type Result<T, E = NewDeviceError> = std::result::Result<T, E>;
+
 impl FromStr for Lang {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = NewDeviceError;
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "rust" => Ok(Lang::Rust),
             "c" => Ok(Lang::C),
             "js" | "javascript" => Ok(Lang::Js),
-            _ => Err(format!("'{s}' is not a language wemu has a device SDK for (rust, c, js)")),
+            _ => Err(NewDeviceError::UnknownLang(s.to_owned())),
         }
     }
 }
@@ -92,14 +138,11 @@ postcard = { version = "1", default-features = false, features = ["alloc"] }"#;
 
 /// Device names: lowercase letters, digits and single dashes, starting
 /// with a letter; at most 31 characters (a device-tree node name).
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<()> {
     let ok_chars = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     let starts = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
     if !ok_chars || !starts || name.ends_with('-') || name.contains("--") || name.len() > 31 {
-        return Err(format!(
-            "'{name}' is not a device name: use lowercase letters, digits and single dashes, \
-             starting with a letter, at most 31 characters (e.g. my-timer)"
-        ));
+        return Err(NewDeviceError::BadName(name.to_owned()));
     }
     Ok(())
 }
@@ -189,9 +232,7 @@ const DOORBELL_JS_LOCK: &str = include_str!("../../../../devices/doorbell-js/pac
 /// rewritten for `name`; every `node_modules/` entry, with its integrity
 /// hash, is kept as is, so `npm ci` installs the same packages.
 fn js_package(name: &str) -> Result<(String, String)> {
-    let bad = || {
-        anyhow::anyhow!("devices/doorbell-js/package-lock.json is not the lockfile version 3 layout expected")
-    };
+    let bad = || NewDeviceError::LockfileLayout;
     let (head, packages) = DOORBELL_JS_LOCK.split_once("\n    \"node_modules/").ok_or_else(bad)?;
     if !head.contains("\"lockfileVersion\": 3,") {
         return Err(bad());
@@ -221,9 +262,9 @@ fn render(template: &str, vars: &[(&str, String)]) -> String {
 
 /// Write the skeleton; returns the files written (relative to `dir`).
 pub fn create(opts: &Options) -> Result<Vec<PathBuf>> {
-    check_name(&opts.name).map_err(anyhow::Error::msg)?;
+    check_name(&opts.name)?;
     if opts.dir.exists() && std::fs::read_dir(&opts.dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        bail!("{} already exists and is not empty", opts.dir.display());
+        return Err(NewDeviceError::NotEmpty(opts.dir.clone()));
     }
 
     let name = opts.name.as_str();
@@ -301,9 +342,11 @@ pub fn create(opts: &Options) -> Result<Vec<PathBuf>> {
     for (rel, bytes) in files {
         let path = opts.dir.join(&rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| NewDeviceError::CreateDir { path: parent.to_owned(), source })?;
         }
-        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, bytes)
+            .map_err(|source| NewDeviceError::Write { path: path.clone(), source })?;
         written.push(rel);
     }
     Ok(written)
@@ -346,26 +389,21 @@ fn wemu_on_path() -> bool {
 /// Wrap a core wasm module carrying its component type (what wit-bindgen
 /// embeds: Rust via `wemu-guest`, C via `device_model_component_type.o`)
 /// into a component.
-pub fn componentize(module: &[u8]) -> Result<Vec<u8>> {
+pub fn componentize(module: &[u8]) -> Result<Vec<u8>, ComponentizeError> {
     if module.len() >= 8 && module[..4] == *b"\0asm" && module[6..8] == [1, 0] {
-        bail!("it is already a component");
+        return Err(ComponentizeError::AlreadyComponent);
     }
     if !module.starts_with(b"\0asm") {
-        bail!("it is not a wasm module (no wasm magic bytes)");
+        return Err(ComponentizeError::NotWasm);
     }
-    let (with_type, _) = wit_component::metadata::decode(module).context("reading the module")?;
+    let (with_type, _) =
+        wit_component::metadata::decode(module).map_err(|e| ComponentizeError::Decode(e.into()))?;
     if with_type.is_none() {
-        bail!(
-            "it carries no component type (the custom section wit-bindgen embeds): \
-             Rust: build the crate with wemu-guest; C: link device_model_component_type.o"
-        );
+        return Err(ComponentizeError::NoComponentType);
     }
     let mut encoder = wit_component::ComponentEncoder::default();
-    encoder.module(module).context(
-        "reading the component type wit-bindgen embeds (Rust: build with wemu-guest; \
-         C: link device_model_component_type.o)",
-    )?;
-    encoder.validate(true).encode().context("making the component")
+    encoder.module(module).map_err(|e| ComponentizeError::ComponentType(e.into()))?;
+    encoder.validate(true).encode().map_err(|e| ComponentizeError::Encode(e.into()))
 }
 
 #[cfg(test)]

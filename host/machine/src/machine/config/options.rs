@@ -2,6 +2,7 @@
 
 use super::layering::{ByName, merge_device};
 use super::*;
+use wemu_sandbox::contract::types::PropValue;
 
 /// Apply one `--device NAME,key=value,...` option to the machine: adds a
 /// device, or changes the one whose `id` matches.
@@ -20,7 +21,7 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
     let mut dma = Vec::new();
     let mut chardevs = Vec::new();
     for part in parts {
-        let (k, v) = part.split_once('=').ok_or_else(|| err(&loc, format!("'{part}' is not key=value")))?;
+        let (k, v) = wemu_sandbox::props::split_pair(part).map_err(|e| err(&loc, e.to_string()))?;
         let bool_of = |v: &str| match v {
             "on" | "true" | "yes" | "1" => Ok(true),
             "off" | "false" | "no" | "0" => Ok(false),
@@ -42,7 +43,7 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
                 Some((b, s)) => {
                     let base =
                         parse_u64(b).ok_or_else(|| err(&loc, format!("dma base '{b}' is not a number")))?;
-                    let size = parse_size(s).map_err(|e| err(&loc, e))?;
+                    let size = parse_size(s).map_err(|e| err(&loc, e.to_string()))?;
                     dma.push(WindowRepr { base: Some(base), size: Some(Size(size)), memory: None });
                 }
                 // `dma=ram`: a memory region by name.
@@ -50,7 +51,9 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
             },
             "timers" => d.timers = Some(bool_of(v)?),
             "power" => d.power = Some(bool_of(v)?),
-            "memory-limit" => d.memory_limit = Some(Size(parse_size(v).map_err(|e| err(&loc, e))?)),
+            "memory-limit" => {
+                d.memory_limit = Some(Size(parse_size(v).map_err(|e| err(&loc, e.to_string()))?))
+            }
             "fuel" => {
                 d.fuel = Some(parse_u64(v).ok_or_else(|| err(&loc, format!("fuel '{v}' is not a number")))?)
             }
@@ -66,16 +69,10 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
             }
             "on-fault" => d.on_fault = Some(v.parse().map_err(|e: String| err(&loc, e))?),
             _ => {
-                let value = if let Some(n) = parse_u64(v).and_then(|n| i64::try_from(n).ok()) {
-                    toml::Value::Integer(n)
-                } else if let Some(n) =
-                    v.strip_prefix('-').and_then(parse_u64).and_then(|n| i64::try_from(n).ok())
-                {
-                    toml::Value::Integer(-n)
-                } else if v == "true" || v == "false" {
-                    toml::Value::Boolean(v == "true")
-                } else {
-                    toml::Value::String(v.to_owned())
+                let value = match wemu_sandbox::props::parse_value(v) {
+                    PropValue::Integer(n) => toml::Value::Integer(n),
+                    PropValue::Boolean(b) => toml::Value::Boolean(b),
+                    PropValue::Text(t) => toml::Value::String(t),
                 };
                 props.insert(k.to_owned(), value);
             }
