@@ -62,18 +62,20 @@ fn plic_and_clint_behave_like_qemu() {
     let kernel = guest("plic-clint");
     // QEMU's timer follows the host clock: on a loaded machine its timer
     // interrupt can land on the wrong side of the guest's rdtime check
-    // (seen under load: "not before mtimecmp: false"). That is the
-    // reference misbehaving, so give it a few tries; wemu's virtual
-    // clock is exact every time.
+    // (seen under load: "not before mtimecmp: false"), and its UART
+    // interrupt can be claimed twice ("received 'q' … (2 claim)"). That is
+    // the reference misbehaving, so give it a few tries to agree; wemu's
+    // virtual clock is exact every time (its output is also checked
+    // against the expected lines in the test above).
+    let ours = run_plic_clint(1);
     let (mut qcode, mut qout) = qemu_interactive(path(&kernel), 1, Some((READY, b"q")));
     for _ in 0..3 {
-        if !qout.contains("FAILED") {
+        if qout == ours.stdout {
             break;
         }
         (qcode, qout) = qemu_interactive(path(&kernel), 1, Some((READY, b"q")));
     }
-    let ours = run_plic_clint(1);
-    assert_eq!(ours.stdout, qout, "same console output as qemu-system-riscv64 -M virt");
+    assert_eq!(ours.stdout, qout, "same console output as qemu-system-riscv64 -M virt (4 tries)");
     assert_eq!((ours.code, qcode), (Some(0), Some(0)));
 }
 
