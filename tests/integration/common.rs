@@ -42,6 +42,26 @@ pub fn node_missing() -> bool {
     !(reftool::have(&reftool::NODE) && reftool::have(&reftool::NPM))
 }
 
+/// Whether the C devices (crc32-dma) are in the binary: the build skips
+/// them when `WEMU_SKIP_C_DEVICES` is set (no clang at hand). If not, the
+/// running test is skipped, saying why, or failed under CI (`reftool`'s rule).
+pub fn c_devices_built() -> bool {
+    c_devices_built_for(&reftool::current_test())
+}
+
+/// [`c_devices_built`] for a named part of a test.
+pub fn c_devices_built_for(test: &str) -> bool {
+    if !wemu_builtins::C_DEVICES_BUILT {
+        reftool::cannot_run(
+            &reftool::Policy::from_env(),
+            test,
+            "the C devices were not built (WEMU_SKIP_C_DEVICES was set): install clang and lld \
+             (`just setup-c`) and build again without it",
+        );
+    }
+    wemu_builtins::C_DEVICES_BUILT
+}
+
 /// `npm ci` in `dir` unless its node_modules is newer than its
 /// package-lock.json (what `just setup-js` does for devices/doorbell-js).
 /// Serialised: two installs into one directory would collide.

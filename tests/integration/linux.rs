@@ -8,29 +8,44 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::common::{Outcome, root, wemu_within};
+use crate::reftool;
 
-/// The directory holding Image, initramfs.cpio and disk.img.
-fn artefacts() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+/// The directory holding Image, initramfs.cpio and disk.img, or why the
+/// Linux tests cannot run here (no OpenSBI, or tests/linux/build.sh
+/// lacks a tool: it exits 3 and says which on stdout). Then the test is
+/// skipped, and counted, or fails under CI (`reftool`'s rule); any other
+/// build failure fails it.
+fn artefacts() -> Option<PathBuf> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        if wemu_machine::boot::find_opensbi().is_none() {
+            return Err("no OpenSBI firmware (Debian package opensbi): run `just setup-linux`".to_owned());
+        }
         let out = std::process::Command::new("bash")
             .arg(root().join("tests/linux/build.sh"))
             .stderr(std::process::Stdio::inherit())
             .output()
             .expect("run tests/linux/build.sh");
-        assert!(
-            out.status.success(),
-            "tests/linux/build.sh failed (missing packages? `just setup` installs them)"
-        );
-        let text = String::from_utf8(out.stdout).expect("utf-8 path");
-        PathBuf::from(text.lines().last().expect("build.sh prints the directory").trim())
-    })
-    .clone()
+        let text = String::from_utf8_lossy(&out.stdout);
+        if out.status.code() == Some(3) {
+            return Err(text.trim().to_owned());
+        }
+        assert!(out.status.success(), "tests/linux/build.sh failed: {text}");
+        Ok(PathBuf::from(text.lines().last().expect("build.sh prints the directory").trim()))
+    });
+    match dir {
+        Ok(dir) => Some(dir.clone()),
+        Err(why) => {
+            reftool::cannot_run(&reftool::Policy::from_env(), &reftool::current_test(), why);
+            None
+        }
+    }
 }
 
-/// Boot with the disk attached read-only (so tests can share it).
-fn boot(extra: &[&str], append: &str, input: Option<(&str, &[u8])>) -> Outcome {
-    let dir = artefacts();
+/// Boot with the disk attached read-only (so tests can share it); None
+/// if the test cannot run here (see [`artefacts`]).
+fn boot(extra: &[&str], append: &str, input: Option<(&str, &[u8])>) -> Option<Outcome> {
+    let dir = artefacts()?;
     let kernel = dir.join("Image");
     let initrd = dir.join("initramfs.cpio");
     let drive = format!("file={},readonly=on", dir.join("disk.img").display());
@@ -48,7 +63,7 @@ fn boot(extra: &[&str], append: &str, input: Option<(&str, &[u8])>) -> Outcome {
         append,
     ];
     args.extend_from_slice(extra);
-    wemu_within(&args, input, Duration::from_secs(240))
+    Some(wemu_within(&args, input, Duration::from_secs(240)))
 }
 
 fn assert_booted(r: &Outcome, harts: u32) {
@@ -69,28 +84,29 @@ fn assert_booted(r: &Outcome, harts: u32) {
 
 #[test]
 fn linux_boots_reads_the_disk_and_powers_off() {
-    let r = boot(&[], "console=ttyS0 wemu.poweroff", None);
+    let Some(r) = boot(&[], "console=ttyS0 wemu.poweroff", None) else { return };
     assert_booted(&r, 1);
 }
 
 #[test]
 fn linux_boots_on_two_harts() {
-    let r = boot(&["--smp", "2"], "console=ttyS0 wemu.poweroff", None);
+    let Some(r) = boot(&["--smp", "2"], "console=ttyS0 wemu.poweroff", None) else { return };
     assert!(r.stdout.contains("smp: Brought up 1 node, 2 CPUs"), "{}", r.stdout);
     assert_booted(&r, 2);
 }
 
 #[test]
 fn a_linux_boot_is_deterministic() {
-    let a = boot(&[], "console=ttyS0 wemu.poweroff", None);
-    let b = boot(&[], "console=ttyS0 wemu.poweroff", None);
+    let Some(a) = boot(&[], "console=ttyS0 wemu.poweroff", None) else { return };
+    let Some(b) = boot(&[], "console=ttyS0 wemu.poweroff", None) else { return };
     assert_booted(&a, 1);
     assert_eq!(a.stdout, b.stdout, "two boots of the same kernel must print the same console log");
 }
 
 #[test]
 fn a_person_can_type_at_the_shell() {
-    let r = boot(&[], "console=ttyS0", Some(("'exit' powers off", b"echo typed-$((6 * 7))\nexit\n")));
+    let input = Some(("'exit' powers off", b"echo typed-$((6 * 7))\nexit\n".as_slice()));
+    let Some(r) = boot(&[], "console=ttyS0", input) else { return };
     assert!(r.stdout.contains("typed-42"), "the shell ran what was typed:\n{}", r.stdout);
     assert!(r.stdout.contains("wemu-init: powering off"), "{}", r.stdout);
     assert_eq!(r.code, Some(0), "{}", r.stderr);

@@ -8,7 +8,9 @@
 # initramfs.cpio and disk.img. It lives in the cache, outside git:
 # ${WEMU_LINUX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wemu/linux}/<key>, where
 # <key> hashes this script and its inputs, so a change rebuilds and an
-# unchanged tree costs nothing. `just setup-linux` installs the packages.
+# unchanged tree costs nothing. `just setup-linux` installs the packages;
+# without them it exits 3 and says what is missing on stdout (the tests
+# then skip, or fail under CI).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,10 +27,10 @@ if [ -f "$out/Image" ] && [ -f "$out/initramfs.cpio" ] && [ -f "$out/disk.img" ]
 fi
 
 for tool in ${cross}gcc make flex bison bc mke2fs dpkg-source; do
-    command -v "$tool" >/dev/null || { echo "build.sh: '$tool' is missing: run 'just setup-linux'" >&2; exit 1; }
+    command -v "$tool" >/dev/null || { echo "build.sh: '$tool' is missing: run 'just setup-linux'"; exit 3; }
 done
 tarball="$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n1 || true)"
-[ -n "$tarball" ] || { echo "build.sh: no /usr/src/linux-source-6.1.tar.*: run 'just setup-linux'" >&2; exit 1; }
+[ -n "$tarball" ] || { echo "build.sh: no /usr/src/linux-source-6.1.tar.*: run 'just setup-linux'"; exit 3; }
 
 mkdir -p "$cache"
 work="$cache/work"

@@ -9,6 +9,8 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
+/// False when the build skipped the C devices (`WEMU_SKIP_C_DEVICES`).
+pub use embedded::C_DEVICES_BUILT;
 /// `(name, component bytes)` of every built-in device, sorted by name.
 pub use embedded::DEVICES;
 /// `(name, TOML text)` of every built-in machine file, sorted by name.

@@ -128,10 +128,6 @@ pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     }
 }
 
-pub(crate) fn parse_policy(s: &str) -> Result<machine::FaultPolicy, String> {
-    s.parse()
-}
-
 pub(crate) fn parse_addr(s: &str) -> Result<u64, String> {
     config::parse_u64(s).ok_or_else(|| format!("'{s}' is not an address"))
 }

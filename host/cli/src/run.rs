@@ -7,7 +7,7 @@ use clap::Args;
 use wemu_machine::backend::chardev::{ChardevSpec, RawTerminal};
 use wemu_machine::machine::{self, Exit, Machine, RunError};
 
-use crate::options::{MachineArgs, boot_options, loader, machine_spec, parse_policy};
+use crate::options::{MachineArgs, boot_options, loader, machine_spec};
 use crate::{EXIT_DEVICE_FAULT, EXIT_GUEST_FATAL};
 
 #[derive(Args)]
@@ -42,7 +42,7 @@ pub(crate) struct RunArgs {
     /// go low; the guest goes on) or "reset" it (a new instance; more than 3
     /// resets of one device within a second of virtual time isolate it).
     /// A device's `on-fault` in the machine file or --device overrides it.
-    #[arg(long, value_name = "POLICY", default_value = "stop", value_parser = parse_policy)]
+    #[arg(long, value_name = "POLICY", default_value = "stop")]
     pub(crate) on_device_fault: machine::FaultPolicy,
 
     /// At exit, print instructions retired, wall time and MIPS to stderr

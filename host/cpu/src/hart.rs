@@ -21,8 +21,9 @@ pub enum PrivMode {
 }
 
 /// Interrupt lines the machine drives into the hart; each is reflected
-/// level-sensitively in the matching read-only `mip` bit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// level-sensitively in the matching read-only `mip` bit. Ordered as
+/// declared (interrupt routing keys its sinks by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum IrqPin {
     /// MEIP, from the interrupt controller (PLIC).
     MachineExternal,
@@ -38,6 +39,25 @@ pub enum IrqPin {
 }
 
 impl IrqPin {
+    /// Every pin, in order.
+    pub const ALL: [IrqPin; 4] =
+        [IrqPin::MachineExternal, IrqPin::MachineTimer, IrqPin::MachineSoftware, IrqPin::SupervisorExternal];
+
+    /// The pin's `mip` bit name, as machine files spell it (`hart0.meip`).
+    pub fn name(self) -> &'static str {
+        match self {
+            IrqPin::MachineExternal => "meip",
+            IrqPin::MachineTimer => "mtip",
+            IrqPin::MachineSoftware => "msip",
+            IrqPin::SupervisorExternal => "seip",
+        }
+    }
+
+    /// The pin a name (as [`IrqPin::name`] gives it) denotes.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
     fn mip_bit(self) -> u64 {
         match self {
             IrqPin::MachineExternal => csr::irq::MEI,

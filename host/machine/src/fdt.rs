@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use vm_fdt::FdtWriter;
 
-use crate::irq::{HartPin, IrqPin, Sink};
+use crate::irq::{IrqPin, Sink};
 use crate::machine::Machine;
 use wemu_sandbox::contract::types::{DtNode, DtValue};
 
@@ -43,8 +43,8 @@ const HOST_OWNED: &[&str] =
 
 /// The hart's local interrupt cause number for a pin, as the cpu
 /// interrupt-controller (`riscv,cpu-intc`) numbers them.
-fn cause_of(pin: HartPin) -> u32 {
-    match pin.cpu_pin() {
+fn cause_of(pin: IrqPin) -> u32 {
+    match pin {
         IrqPin::MachineSoftware => 3,
         IrqPin::MachineTimer => 7,
         IrqPin::SupervisorExternal => 9,

@@ -35,12 +35,39 @@ pub struct HtifSymbols {
     pub fromhost: Option<u64>,
 }
 
-/// Why an image cannot be loaded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}: {message}")]
+/// Why an image cannot be loaded: the file and the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {cause}")]
 pub struct ImageError {
     pub file: String,
-    pub message: String,
+    pub cause: ImageFault,
+}
+
+/// What is wrong with an image file.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageFault {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("its load address {raw_addr:#x} is not in any memory region of this machine")]
+    NotInMemory { raw_addr: u64 },
+    #[error(
+        "larger than the {room} bytes of memory from its load address {raw_addr:#x} to the end of \
+         that memory region (give the machine more memory with -m, or a lower --kernel-addr)"
+    )]
+    TooLarge { raw_addr: u64, room: u64 },
+    #[error(transparent)]
+    Place(#[from] PlaceError),
+}
+
+/// Why an image's segment cannot be copied into the machine's memory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaceError {
+    #[error("segment [{start:#x}..{end:#x}) is not inside one memory region of this machine")]
+    Outside { start: u64, end: u64 },
+    #[error("segment at {addr:#x} falls on device region '{region}', not memory")]
+    OnDevice { addr: u64, region: String },
 }
 
 /// Why image bytes are not a loadable RV64 image.
@@ -93,29 +120,23 @@ pub struct Limits {
 /// refused, naming the file and the size.
 pub fn load(path: &Path, raw_addr: u64, limits: Limits) -> Result<Image, ImageError> {
     let file = path.display().to_string();
-    let fail = |message: String| ImageError { file: file.clone(), message };
-    let mut f = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let fail = |cause: ImageFault| ImageError { file: file.clone(), cause };
+    let mut f = std::fs::File::open(path).map_err(|e| fail(e.into()))?;
     let mut magic = Vec::new();
-    (&mut f).take(4).read_to_end(&mut magic).map_err(|e| fail(e.to_string()))?;
+    (&mut f).take(4).read_to_end(&mut magic).map_err(|e| fail(e.into()))?;
     if magic == ELF_MAGIC {
-        return parse_elf(&ReadCache::new(f), limits.segments).map_err(|e| fail(e.to_string()));
+        return parse_elf(&ReadCache::new(f), limits.segments).map_err(|e| fail(e.into()));
     }
     let rest = wemu_sandbox::file_caps::read_to_cap(f, limits.raw.saturating_sub(magic.len() as u64))
-        .map_err(|e| fail(e.to_string()))?
+        .map_err(|e| fail(e.into()))?
         .ok_or_else(|| {
-            if limits.raw == 0 {
-                return fail(format!(
-                    "its load address {raw_addr:#x} is not in any memory region of this machine"
-                ));
-            }
-            fail(format!(
-                "larger than the {} bytes of memory from its load address {raw_addr:#x} to the end of \
-                 that memory region (give the machine more memory with -m, or a lower --kernel-addr)",
-                limits.raw
-            ))
+            fail(match limits.raw {
+                0 => ImageFault::NotInMemory { raw_addr },
+                room => ImageFault::TooLarge { raw_addr, room },
+            })
         })?;
     magic.extend_from_slice(&rest);
-    parse(&magic, raw_addr).map_err(|e| fail(e.to_string()))
+    parse(&magic, raw_addr).map_err(|e| fail(e.into()))
 }
 
 /// The first `n` bytes of `path` (fewer if it is shorter): enough to tell
@@ -124,7 +145,7 @@ pub fn read_head(path: &Path, n: u64) -> Result<Vec<u8>, ImageError> {
     let mut head = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(n).read_to_end(&mut head))
-        .map_err(|e| ImageError { file: path.display().to_string(), message: e.to_string() })?;
+        .map_err(|e| ImageError { file: path.display().to_string(), cause: e.into() })?;
     Ok(head)
 }
 

@@ -11,7 +11,7 @@ pub use wemu_cpu::IrqPin;
 pub enum Sink {
     Hart {
         hart: usize,
-        pin: HartPin,
+        pin: IrqPin,
     },
     Device {
         device: usize,
@@ -23,59 +23,10 @@ pub enum Sink {
     },
 }
 
-/// A hart pin a line may drive: `wemu_cpu::IrqPin` with the names machine
-/// files use and an order (routing keys its sinks in a `BTreeMap`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HartPin(pub IrqPin);
-
-impl HartPin {
-    /// Every pin, in sink order, with its machine-file name.
-    const ALL: [(IrqPin, &'static str); 4] = [
-        (IrqPin::MachineExternal, "meip"),
-        (IrqPin::MachineTimer, "mtip"),
-        (IrqPin::MachineSoftware, "msip"),
-        // The external half of SEIP (e.g. a PLIC S-mode context).
-        (IrqPin::SupervisorExternal, "seip"),
-    ];
-
-    fn rank(self) -> usize {
-        Self::ALL.iter().position(|&(p, _)| p == self.0).unwrap_or(Self::ALL.len())
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.iter().find(|&&(_, n)| n == s).map(|&(p, _)| HartPin(p))
-    }
-    /// The name machine files use (`hart0.meip`).
-    pub fn name(self) -> &'static str {
-        Self::ALL.get(self.rank()).map_or("?", |&(_, n)| n)
-    }
-    pub fn cpu_pin(self) -> IrqPin {
-        self.0
-    }
-}
-
-impl From<IrqPin> for HartPin {
-    fn from(p: IrqPin) -> Self {
-        HartPin(p)
-    }
-}
-
-impl PartialOrd for HartPin {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for HartPin {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.rank().cmp(&other.rank())
-    }
-}
-
 /// A change the machine must deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    Hart { hart: usize, pin: HartPin, level: bool },
+    Hart { hart: usize, pin: IrqPin, level: bool },
     Device { device: usize, line: u32, level: bool },
 }
 
@@ -147,16 +98,16 @@ mod tests {
     fn hart_pins_parse_including_seip() {
         let pins = [("meip", IrqPin::MachineExternal), ("mtip", IrqPin::MachineTimer)];
         for (name, pin) in pins.into_iter().chain([("msip", IrqPin::MachineSoftware)]) {
-            assert_eq!(HartPin::parse(name).map(HartPin::cpu_pin), Some(pin));
+            assert_eq!(IrqPin::parse(name), Some(pin));
         }
-        assert_eq!(HartPin::parse("seip").map(HartPin::cpu_pin), Some(IrqPin::SupervisorExternal));
-        assert_eq!(HartPin::parse("stip"), None, "STIP has no pin: Sstc or software drive it");
+        assert_eq!(IrqPin::parse("seip"), Some(IrqPin::SupervisorExternal));
+        assert_eq!(IrqPin::parse("stip"), None, "STIP has no pin: Sstc or software drive it");
     }
 
     #[test]
     fn hart_pin_names_round_trip_in_sink_order() {
         let names = ["meip", "mtip", "msip", "seip"];
-        let pins: Vec<HartPin> = names.iter().filter_map(|n| HartPin::parse(n)).collect();
+        let pins: Vec<IrqPin> = names.iter().filter_map(|n| IrqPin::parse(n)).collect();
         assert_eq!(pins.iter().map(|p| p.name()).collect::<Vec<_>>(), names);
         assert!(pins.windows(2).all(|w| w[0] < w[1]));
     }
@@ -164,19 +115,19 @@ mod tests {
     #[test]
     fn wired_or_delivers_only_edges_of_the_combined_level() {
         let mut r = IrqRouter::default();
-        let pin = Sink::Hart { hart: 0, pin: HartPin(IrqPin::MachineExternal) };
+        let pin = Sink::Hart { hart: 0, pin: IrqPin::MachineExternal };
         r.connect(1, 0, pin.clone());
         r.connect(2, 0, pin.clone());
         assert_eq!(
             r.set(1, 0, true),
-            Some(Delivery::Hart { hart: 0, pin: HartPin(IrqPin::MachineExternal), level: true })
+            Some(Delivery::Hart { hart: 0, pin: IrqPin::MachineExternal, level: true })
         );
         assert_eq!(r.set(2, 0, true), None, "already high");
         assert_eq!(r.set(1, 0, false), None, "still held by device 2");
         assert!(r.source_level(2, 0) && !r.source_level(1, 0));
         assert_eq!(
             r.set(2, 0, false),
-            Some(Delivery::Hart { hart: 0, pin: HartPin(IrqPin::MachineExternal), level: false })
+            Some(Delivery::Hart { hart: 0, pin: IrqPin::MachineExternal, level: false })
         );
         assert!(!r.level(&pin));
         assert!(!r.source_level(2, 0) && !r.source_level(7, 0), "low, and unwired");

@@ -114,53 +114,64 @@ pub enum IrqSpec {
     EachHart(Vec<String>),
 }
 
-/// Hart pins an `each-hart` entry may name (as in `hartN.PIN`).
-const HART_PINS: [&str; 4] = ["meip", "mtip", "msip", "seip"];
+/// Why a TOML value is not an IRQ entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IrqSpecError {
+    #[error("IRQ number {0} is out of range")]
+    OutOfRange(i64),
+    #[error("unknown key `{0}` in an IRQ entry; {IRQ_EXPECTED}")]
+    UnknownKey(String),
+    #[error("`each-hart` is a {0}; expected a list of pins")]
+    NotAList(&'static str),
+    #[error("`each-hart` pin {pin} is not one of {}", pin_names())]
+    UnknownPin { pin: String },
+    #[error("`each-hart` needs at least one pin")]
+    NoPins,
+    #[error("empty IRQ table; {IRQ_EXPECTED}")]
+    EmptyTable,
+    #[error("an IRQ entry cannot be a {0}; {IRQ_EXPECTED}")]
+    WrongType(&'static str),
+}
+
+const IRQ_EXPECTED: &str = "an IRQ entry is a line number, a target string (\"hart0.meip\", \"plic0.10\") or { each-hart = [PIN, ...] }";
+
+/// The hart pins an `each-hart` entry may name (as in `hartN.PIN`).
+fn pin_names() -> String {
+    crate::irq::IrqPin::ALL.map(|p| p.name()).join(", ")
+}
 
 impl TryFrom<toml::Value> for IrqSpec {
-    type Error = String;
-    fn try_from(v: toml::Value) -> Result<Self, String> {
-        const EXPECTED: &str = "an IRQ entry is a line number, a target string (\"hart0.meip\", \"plic0.10\") or { each-hart = [PIN, ...] }";
+    type Error = IrqSpecError;
+    fn try_from(v: toml::Value) -> Result<Self, IrqSpecError> {
         match v {
             toml::Value::Integer(n) => {
-                u32::try_from(n).map(IrqSpec::Number).map_err(|_| format!("IRQ number {n} is out of range"))
+                u32::try_from(n).map(IrqSpec::Number).map_err(|_| IrqSpecError::OutOfRange(n))
             }
             toml::Value::String(s) => Ok(IrqSpec::Target(s)),
             toml::Value::Table(t) => {
                 let mut pins = None;
                 for (k, v) in t {
                     if k != "each-hart" {
-                        return Err(format!("unknown key `{k}` in an IRQ entry; {EXPECTED}"));
+                        return Err(IrqSpecError::UnknownKey(k));
                     }
-                    let list = match v {
-                        toml::Value::Array(a) => a,
-                        other => {
-                            return Err(format!(
-                                "`each-hart` is a {}; expected a list of pins",
-                                other.type_str()
-                            ));
-                        }
+                    let toml::Value::Array(list) = v else {
+                        return Err(IrqSpecError::NotAList(v.type_str()));
                     };
                     let mut names = Vec::new();
                     for pin in list {
                         match pin.as_str() {
-                            Some(p) if HART_PINS.contains(&p) => names.push(p.to_owned()),
-                            _ => {
-                                return Err(format!(
-                                    "`each-hart` pin {pin} is not one of {}",
-                                    HART_PINS.join(", ")
-                                ));
-                            }
+                            Some(p) if crate::irq::IrqPin::parse(p).is_some() => names.push(p.to_owned()),
+                            _ => return Err(IrqSpecError::UnknownPin { pin: pin.to_string() }),
                         }
                     }
                     if names.is_empty() {
-                        return Err("`each-hart` needs at least one pin".to_owned());
+                        return Err(IrqSpecError::NoPins);
                     }
                     pins = Some(names);
                 }
-                pins.map(IrqSpec::EachHart).ok_or_else(|| format!("empty IRQ table; {EXPECTED}"))
+                pins.map(IrqSpec::EachHart).ok_or(IrqSpecError::EmptyTable)
             }
-            other => Err(format!("an IRQ entry cannot be a {}; {EXPECTED}", other.type_str())),
+            other => Err(IrqSpecError::WrongType(other.type_str())),
         }
     }
 }

@@ -39,14 +39,21 @@ impl FaultPolicy {
     pub const NAMES: [&'static str; 3] = ["stop", "isolate", "reset"];
 }
 
+/// A fault policy name that is none of [`FaultPolicy::NAMES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("on-fault '{name}': expected one of {}", FaultPolicy::NAMES.join(", "))]
+pub struct UnknownPolicy {
+    pub name: String,
+}
+
 impl std::str::FromStr for FaultPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownPolicy;
+    fn from_str(s: &str) -> Result<Self, UnknownPolicy> {
         match s {
             "stop" => Ok(FaultPolicy::Stop),
             "isolate" => Ok(FaultPolicy::Isolate),
             "reset" => Ok(FaultPolicy::Reset),
-            _ => Err(format!("on-fault '{s}': expected one of {}", Self::NAMES.join(", "))),
+            _ => Err(UnknownPolicy { name: s.to_owned() }),
         }
     }
 }
@@ -401,7 +408,7 @@ pub(crate) mod tests {
         for name in FaultPolicy::NAMES {
             assert_eq!(name.parse::<FaultPolicy>().map(|p| p.to_string()), Ok(name.to_owned()));
         }
-        assert!("restart".parse::<FaultPolicy>().unwrap_err().contains("stop, isolate, reset"));
+        assert!("restart".parse::<FaultPolicy>().unwrap_err().to_string().contains("stop, isolate, reset"));
     }
 
     #[test]

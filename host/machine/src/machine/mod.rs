@@ -22,11 +22,11 @@ use crate::backend::chardev::{self, CharInput, CharSink, ChardevError, ChardevSp
 use crate::bus::{Bus, BusError, Mapping, Target};
 use crate::clock::Clock;
 use crate::image::Image;
-use crate::irq::{HartPin, IrqRouter, Sink};
+use crate::irq::{IrqPin, IrqRouter, Sink};
 use crate::ram::{Ram, RamWindow};
 pub use access::{MemOp, RamWindowInfo, SlowResult, slow_access};
 pub use config::{ConfigError, Loc, MachineSpec};
-pub use fault::{FaultPolicy, Incident};
+pub use fault::{FaultPolicy, Incident, UnknownPolicy};
 pub use run::{Exit, RunError};
 use wemu_sandbox::EventQueue;
 use wemu_sandbox::backend::DmaMemory;
@@ -163,7 +163,7 @@ pub struct Platform {
     pub(crate) events: EventQueue,
     pub(crate) inputs: Vec<InputBinding>,
     /// Hart pin changes waiting to be applied between batches.
-    pub(crate) pin_changes: Vec<(usize, HartPin, bool)>,
+    pub(crate) pin_changes: Vec<(usize, IrqPin, bool)>,
     /// The hart must yield after this instruction: a device armed or
     /// cancelled a timer, or a fault was survived or a storm began
     /// (`Memory::yield_requested`).
@@ -412,7 +412,7 @@ impl Machine {
         for (file, image) in &boot.images {
             self.platform
                 .place(image)
-                .map_err(|message| crate::image::ImageError { file: file.clone(), message })?;
+                .map_err(|e| crate::image::ImageError { file: file.clone(), cause: e.into() })?;
         }
         self.htif = boot.images.iter().find_map(|(_, i)| i.htif).map(crate::htif::Htif::new);
         self.reset_harts(&boot);
@@ -539,7 +539,7 @@ fn parse_target(t: &str, harts: u32, find: &dyn Fn(&str) -> Option<usize>) -> Re
     let target = || t.to_owned();
     let (who, what) = t.split_once('.').ok_or_else(|| IrqTargetError::Syntax { target: target() })?;
     if let Some(n) = who.strip_prefix("hart").and_then(|n| n.parse::<usize>().ok()) {
-        let pin = HartPin::parse(what).ok_or_else(|| IrqTargetError::Pin { target: target() })?;
+        let pin = IrqPin::parse(what).ok_or_else(|| IrqTargetError::Pin { target: target() })?;
         if n >= harts as usize {
             return Err(IrqTargetError::NoSuchHart { target: target(), harts });
         }

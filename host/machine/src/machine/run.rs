@@ -8,7 +8,7 @@ use wemu_cpu::{AccessInfo, Halt, Memory, RunExit};
 
 use super::{Machine, Platform, StopRequest};
 use crate::bus::Target;
-use crate::image::Image;
+use crate::image::{Image, PlaceError};
 use wemu_sandbox::device::{DeviceFault, PowerRequest};
 
 /// Instructions a hart runs between looks at input, timers and pins.
@@ -33,7 +33,7 @@ pub enum RunError {
     #[error(transparent)]
     Htif(#[from] crate::htif::HtifError),
     #[error("machine reset failed: {0}")]
-    Reset(String),
+    Reset(#[from] PlaceError),
     #[error(
         "every hart waits for an interrupt (wfi at pc {}) that nothing can raise: \
          no timer is armed and no input can arrive{}",
@@ -45,20 +45,14 @@ pub enum RunError {
 
 impl Platform {
     /// Copy an image's segments into RAM/ROM; every byte must land in memory.
-    pub(crate) fn place(&mut self, image: &Image) -> Result<(), String> {
+    pub(crate) fn place(&mut self, image: &Image) -> Result<(), PlaceError> {
         for seg in &image.segments {
-            let (m, off) = self.bus.find_range(seg.addr, seg.mem_size).ok_or_else(|| {
-                format!(
-                    "segment [{:#x}..{:#x}) is not inside one memory region of this machine",
-                    seg.addr,
-                    seg.addr.saturating_add(seg.mem_size)
-                )
-            })?;
+            let (m, off) = self
+                .bus
+                .find_range(seg.addr, seg.mem_size)
+                .ok_or(PlaceError::Outside { start: seg.addr, end: seg.addr.saturating_add(seg.mem_size) })?;
             let Target::Memory(i) = m.target else {
-                return Err(format!(
-                    "segment at {:#x} falls on device region '{}', not memory",
-                    seg.addr, m.name
-                ));
+                return Err(PlaceError::OnDevice { addr: seg.addr, region: m.name.clone() });
             };
             let ram = &self.rams[i];
             let off = off as usize;
@@ -199,7 +193,7 @@ impl Machine {
     fn apply_pins(&mut self) {
         for (hart, pin, level) in self.platform.pin_changes.drain(..) {
             if let Some(h) = self.harts.get_mut(hart) {
-                h.set_irq_pin(pin.cpu_pin(), level);
+                h.set_irq_pin(pin, level);
             }
         }
     }
@@ -318,7 +312,7 @@ impl Machine {
             Some(boot) => {
                 let boot = boot.clone();
                 for (_, img) in &boot.images {
-                    self.platform.place(img).map_err(RunError::Reset)?;
+                    self.platform.place(img)?;
                 }
                 boot
             }

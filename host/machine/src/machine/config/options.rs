@@ -67,7 +67,10 @@ pub fn apply_device_option(spec: &mut MachineSpec, option: &str) -> Result<(), C
                     _ => d.log_limit = Some(n),
                 }
             }
-            "on-fault" => d.on_fault = Some(v.parse().map_err(|e: String| err(&loc, e))?),
+            "on-fault" => {
+                d.on_fault =
+                    Some(v.parse().map_err(|e: crate::machine::UnknownPolicy| err(&loc, e.to_string()))?)
+            }
             _ => {
                 let value = match wemu_sandbox::props::parse_value(v) {
                     PropValue::Integer(n) => toml::Value::Integer(n),
