@@ -175,11 +175,11 @@ build: targets setup-c
 install *args: targets setup-c
     cargo install --path host/cli --locked {{args}}
 
-# Package the device SDK crates (wemu-guest, wemu-guest-virtio) as they
+# Package the device SDK crates (wemu-device-sdk, wemu-device-virtio) as they
 # would be published, and build the packages natively and for wasm32.
 package-sdk:
-    cargo package -p wemu-guest -p wemu-guest-virtio --allow-dirty
-    cargo package -p wemu-guest -p wemu-guest-virtio --allow-dirty --target wasm32-unknown-unknown
+    cargo package -p wemu-device-sdk -p wemu-device-virtio --allow-dirty
+    cargo package -p wemu-device-sdk -p wemu-device-virtio --allow-dirty --target wasm32-unknown-unknown
 
 # Boot `virt` with the bundled hello program; prints its greeting.
 run: build

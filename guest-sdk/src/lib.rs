@@ -1,4 +1,4 @@
-//! # wemu-guest — write a wemu device model in Rust
+//! # wemu-device-sdk — write a wemu device model in Rust
 //!
 //! A device is a type implementing [`Device`] plus one line,
 //! [`export_device!`]. Build the crate as a `cdylib` for
@@ -6,7 +6,7 @@
 //! both for the devices in its tree; see `docs/device-authoring.md`).
 //!
 //! ```ignore
-//! use wemu_guest::{AccessError, Description, Device, Props};
+//! use wemu_device_sdk::{AccessError, Description, Device, Props};
 //!
 //! #[derive(serde::Serialize, serde::Deserialize)]
 //! struct Scratch { value: u32 }
@@ -28,14 +28,14 @@
 //!         self.value = v as u32;
 //!         Ok(())
 //!     }
-//!     fn save(&self) -> Vec<u8> { wemu_guest::state::save(self) }
+//!     fn save(&self) -> Vec<u8> { wemu_device_sdk::state::save(self) }
 //!     fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
-//!         *self = wemu_guest::state::restore(bytes)?;
+//!         *self = wemu_device_sdk::state::restore(bytes)?;
 //!         Ok(())
 //!     }
 //! }
 //!
-//! wemu_guest::export_device!(Scratch);
+//! wemu_device_sdk::export_device!(Scratch);
 //! ```
 //!
 //! Host services ([`irq`], [`clock`], [`dma`], [`chardev`], [`block`],

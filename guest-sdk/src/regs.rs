@@ -6,7 +6,7 @@
 //! device's state as a plain `Vec<u64>`, so they save/restore with serde.
 //!
 //! ```
-//! use wemu_guest::regs::{RegMap, RegSpec};
+//! use wemu_device_sdk::regs::{RegMap, RegSpec};
 //! const MAP: RegMap = RegMap::new(&[
 //!     RegSpec::new("ctrl", 0x0, 4).writable(0x0000_00ff),   // bits 8.. reserved
 //!     RegSpec::new("status", 0x4, 4).w1c(0x3),               // write 1 to clear

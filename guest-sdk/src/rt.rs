@@ -56,7 +56,7 @@ pub mod bindings {
         world: "wemu:device/device-model",
         pub_export_macro: true,
         export_macro_name: "__export_device_model",
-        default_bindings_module: "wemu_guest::rt::bindings",
+        default_bindings_module: "wemu_device_sdk::rt::bindings",
     });
 }
 

@@ -3,9 +3,9 @@
 //! [`crate::host`] functions talk to it when not compiled for wasm.
 //!
 //! ```
-//! use wemu_guest::testing::TestHost;
+//! use wemu_device_sdk::testing::TestHost;
 //! TestHost::reset();
-//! wemu_guest::irq::set(0, true);
+//! wemu_device_sdk::irq::set(0, true);
 //! assert!(TestHost::with(|h| h.irq(0)));
 //! ```
 

@@ -177,7 +177,7 @@ fn the_stop_policy_ends_the_run_at_the_first_fault_with_a_report() {
     for n in [
         "wemu: device fault: device 'faulty' (faulty) trapped",
         "command 1: deliberate panic",
-        "wasm backtrace: <wemu_test_faulty::Faulty as wemu_guest::device::Device>::write",
+        "wasm backtrace: <wemu_test_faulty::Faulty as wemu_device_sdk::device::Device>::write",
         "during write(region 0, offset 0x0, size 8, value 0x1) (guest pc 0x8",
     ] {
         assert!(out.stderr.contains(n), "stderr lacks {n:?}:\n{}", out.stderr);

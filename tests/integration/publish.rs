@@ -65,7 +65,8 @@ fn sdk_crates_package_whole() {
     let out = target_dir().join("package-test");
     let run = |args: &[&str]| -> String {
         let o = cargo()
-            .args(["package", "-p", "wemu-guest", "-p", "wemu-guest-virtio", "--allow-dirty", "--offline"])
+            .args(["package", "-p", "wemu-device-sdk", "-p", "wemu-device-virtio"])
+            .args(["--allow-dirty", "--offline"])
             .args(args)
             .arg("--target-dir")
             .arg(&out)

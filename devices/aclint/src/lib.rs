@@ -25,7 +25,7 @@
 //! `clock` timer for the exact nanosecond `mtime` reaches it.
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::{AccessError, Description, Device, DtNode, Props, clock, irq, log};
+use wemu_device_sdk::{AccessError, Description, Device, DtNode, Props, clock, irq, log};
 
 /// Size of the register window.
 pub const WINDOW: u64 = 0x1_0000;
@@ -273,11 +273,11 @@ impl Device for Aclint {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_guest::state::save(self)
+        wemu_device_sdk::state::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        let restored: Aclint = wemu_guest::state::restore(state)?;
+        let restored: Aclint = wemu_device_sdk::state::restore(state)?;
         let n = restored.harts as usize;
         let consistent = restored.harts == self.harts
             && restored.timebase_frequency == self.timebase_frequency
@@ -296,7 +296,7 @@ impl Device for Aclint {
     }
 }
 
-wemu_guest::export_device!(Aclint);
+wemu_device_sdk::export_device!(Aclint);
 
 #[cfg(test)]
 mod tests;

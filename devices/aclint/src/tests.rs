@@ -1,6 +1,6 @@
 use super::*;
-use wemu_guest::PropValue;
-use wemu_guest::testing::TestHost;
+use wemu_device_sdk::PropValue;
+use wemu_device_sdk::testing::TestHost;
 
 const MSIP0: u64 = 0;
 const CMP0: u64 = MTIMECMP_BASE;

@@ -25,7 +25,7 @@
 //! Unix epoch; default 1704067200 (2024-01-01T00:00:00Z).
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::{AccessError, Description, Device, DtNode, Props, clock, irq, log};
+use wemu_device_sdk::{AccessError, Description, Device, DtNode, Props, clock, irq, log};
 
 /// Default `base`: 2024-01-01T00:00:00Z.
 pub const DEFAULT_BASE_SECS: u64 = 1_704_067_200;
@@ -214,11 +214,11 @@ impl Device for GoldfishRtc {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_guest::state::save(self)
+        wemu_device_sdk::state::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        *self = wemu_guest::state::restore(state)?;
+        *self = wemu_device_sdk::state::restore(state)?;
         // Timers are the host's: ask again for a running alarm, at the
         // deadline it was armed for (not one recomputed from `alarm_next`).
         if self.alarm_running {
@@ -228,13 +228,13 @@ impl Device for GoldfishRtc {
     }
 }
 
-wemu_guest::export_device!(GoldfishRtc);
+wemu_device_sdk::export_device!(GoldfishRtc);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wemu_guest::PropValue;
-    use wemu_guest::testing::TestHost;
+    use wemu_device_sdk::PropValue;
+    use wemu_device_sdk::testing::TestHost;
 
     const NS: u64 = 1_000_000_000;
 

@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::{AccessError, Description, Device, DtNode, Props, chardev, irq, log};
+use wemu_device_sdk::{AccessError, Description, Device, DtNode, Props, chardev, irq, log};
 
 const FIFO_LEN: usize = 16;
 
@@ -360,11 +360,11 @@ impl Device for Ns16550a {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_guest::state::save(self)
+        wemu_device_sdk::state::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        let restored: Ns16550a = wemu_guest::state::restore(state)?;
+        let restored: Ns16550a = wemu_device_sdk::state::restore(state)?;
         if restored.rx.len() > FIFO_LEN || restored.tx.len() > FIFO_LEN || restored.reg_shift > 3 {
             return Err("ns16550a state out of range".to_owned());
         }
@@ -373,13 +373,13 @@ impl Device for Ns16550a {
     }
 }
 
-wemu_guest::export_device!(Ns16550a);
+wemu_device_sdk::export_device!(Ns16550a);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wemu_guest::PropValue;
-    use wemu_guest::testing::TestHost;
+    use wemu_device_sdk::PropValue;
+    use wemu_device_sdk::testing::TestHost;
 
     const RBR: u64 = 0;
     const IER: u64 = 1;

@@ -32,7 +32,7 @@
 //! pending bit (neither does QEMU's, nor a PLIC gateway).
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::{AccessError, Description, Device, DtNode, DtValue, Props, irq, log};
+use wemu_device_sdk::{AccessError, Description, Device, DtNode, DtValue, Props, irq, log};
 
 /// Size of the register window (QEMU virt's `VIRT_PLIC_SIZE` for its
 /// maximum of 512 harts × 2 contexts).
@@ -394,11 +394,11 @@ impl Device for Plic {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_guest::state::save(self)
+        wemu_device_sdk::state::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        let restored: Plic = wemu_guest::state::restore(state)?;
+        let restored: Plic = wemu_device_sdk::state::restore(state)?;
         let words = restored.sources.div_ceil(32) as usize;
         let n = restored.contexts.len();
         let consistent = restored.sources == self.sources
@@ -427,7 +427,7 @@ fn props_has_harts(props: &Props) -> bool {
     matches!((props.u32_or("harts", 0), props.u32_or("harts", 1)), (Ok(a), Ok(b)) if a == b)
 }
 
-wemu_guest::export_device!(Plic);
+wemu_device_sdk::export_device!(Plic);
 
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@
 //! Anything else is logged and ignored. Needs the `power` capability.
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::{AccessError, Description, Device, DtNode, Props, log, power};
+use wemu_device_sdk::{AccessError, Description, Device, DtNode, Props, log, power};
 
 const FINISHER_FAIL: u64 = 0x3333;
 const FINISHER_PASS: u64 = 0x5555;
@@ -61,21 +61,21 @@ impl Device for SifiveTest {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_guest::state::save(self)
+        wemu_device_sdk::state::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        *self = wemu_guest::state::restore(state)?;
+        *self = wemu_device_sdk::state::restore(state)?;
         Ok(())
     }
 }
 
-wemu_guest::export_device!(SifiveTest);
+wemu_device_sdk::export_device!(SifiveTest);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wemu_guest::testing::{PowerRequest, TestHost};
+    use wemu_device_sdk::testing::{PowerRequest, TestHost};
 
     fn dev() -> SifiveTest {
         TestHost::reset();
@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn unknown_props_are_refused() {
         TestHost::reset();
-        let p = Props::new(vec![("x".into(), wemu_guest::PropValue::Int(1))]);
+        let p = Props::new(vec![("x".into(), wemu_device_sdk::PropValue::Int(1))]);
         assert!(SifiveTest::create(&p).unwrap_err().contains("'x'"));
     }
 }

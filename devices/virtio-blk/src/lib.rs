@@ -20,14 +20,14 @@
 //! capacity 0.
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::block::{self, BlockError};
-use wemu_guest::{Props, log};
-use wemu_guest_virtio::queue::{dma_read, dma_write};
-use wemu_guest_virtio::{Backend, Chain, Fault};
+use wemu_device_sdk::block::{self, BlockError};
+use wemu_device_sdk::{Props, log};
+use wemu_device_virtio::queue::{dma_read, dma_write};
+use wemu_device_virtio::{Backend, Chain, Fault};
 
-pub type VirtioBlk = wemu_guest_virtio::VirtioMmio<Blk>;
+pub type VirtioBlk = wemu_device_virtio::VirtioMmio<Blk>;
 
-wemu_guest::export_device!(VirtioBlk);
+wemu_device_sdk::export_device!(VirtioBlk);
 
 pub const SECTOR: u64 = 512;
 /// Queue size (QEMU's default `queue-size`).

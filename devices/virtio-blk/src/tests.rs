@@ -1,7 +1,7 @@
-use wemu_guest::testing::TestHost;
-use wemu_guest::{Device, PropValue, Props};
-use wemu_guest_virtio::testing::{Buf, Driver, mem, rd, wr};
-use wemu_guest_virtio::{feature, reg, status};
+use wemu_device_sdk::testing::TestHost;
+use wemu_device_sdk::{Device, PropValue, Props};
+use wemu_device_virtio::testing::{Buf, Driver, mem, rd, wr};
+use wemu_device_virtio::{feature, reg, status};
 
 use super::*;
 

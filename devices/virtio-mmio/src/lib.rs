@@ -4,16 +4,16 @@
 //! A machine turns a slot into a device by switching its component to
 //! `virtio-blk`, `virtio-rng`, … (see docs/virtio.md).
 
-pub type VirtioMmio = wemu_guest_virtio::VirtioMmio<wemu_guest_virtio::Empty>;
+pub type VirtioMmio = wemu_device_virtio::VirtioMmio<wemu_device_virtio::Empty>;
 
-wemu_guest::export_device!(VirtioMmio);
+wemu_device_sdk::export_device!(VirtioMmio);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wemu_guest::testing::TestHost;
-    use wemu_guest::{Device, PropValue, Props};
-    use wemu_guest_virtio::reg;
+    use wemu_device_sdk::testing::TestHost;
+    use wemu_device_sdk::{Device, PropValue, Props};
+    use wemu_device_virtio::reg;
 
     #[test]
     fn probes_as_device_id_zero() {

@@ -11,12 +11,12 @@
 //! filled, up to 64 KiB per request. Device-readable buffers are ignored.
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::Props;
-use wemu_guest_virtio::{Backend, Chain, Fault};
+use wemu_device_sdk::Props;
+use wemu_device_virtio::{Backend, Chain, Fault};
 
-pub type VirtioRng = wemu_guest_virtio::VirtioMmio<Rng>;
+pub type VirtioRng = wemu_device_virtio::VirtioMmio<Rng>;
 
-wemu_guest::export_device!(VirtioRng);
+wemu_device_sdk::export_device!(VirtioRng);
 
 /// Most bytes one request receives.
 pub const MAX_REQUEST: u32 = 64 << 10;
@@ -99,10 +99,10 @@ impl Backend for Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wemu_guest::testing::TestHost;
-    use wemu_guest::{Device, PropValue};
-    use wemu_guest_virtio::testing::{Buf, Driver, mem, rd, wr};
-    use wemu_guest_virtio::{reg, status};
+    use wemu_device_sdk::testing::TestHost;
+    use wemu_device_sdk::{Device, PropValue};
+    use wemu_device_virtio::testing::{Buf, Driver, mem, rd, wr};
+    use wemu_device_virtio::{reg, status};
 
     fn running(seed: Option<i64>) -> (VirtioRng, Driver) {
         TestHost::reset();

@@ -1,14 +1,14 @@
-//! # wemu-guest-virtio — virtio devices for wemu
+//! # wemu-device-virtio — virtio devices for wemu
 //!
 //! The virtio-mmio transport, version 2 only (virtio 1.1 §4.2.2), and
-//! split virtqueues (§2.6) on top of the `wemu-guest` SDK. A device type
+//! split virtqueues (§2.6) on top of the `wemu-device-sdk` SDK. A device type
 //! (block, entropy, …) is a [`Backend`]: its device ID, feature bits,
 //! configuration space and a function that serves one descriptor chain.
-//! [`VirtioMmio<B>`] turns it into a complete [`wemu_guest::Device`]:
+//! [`VirtioMmio<B>`] turns it into a complete [`wemu_device_sdk::Device`]:
 //!
 //! ```ignore
-//! pub type VirtioRng = wemu_guest_virtio::VirtioMmio<Rng>;
-//! wemu_guest::export_device!(VirtioRng);
+//! pub type VirtioRng = wemu_device_virtio::VirtioMmio<Rng>;
+//! wemu_device_sdk::export_device!(VirtioRng);
 //! ```
 //!
 //! Queues are read and written through the `dma` import, so the machine
@@ -33,7 +33,7 @@ mod transport;
 pub use queue::{Chain, Fault, Seg};
 pub use transport::{Empty, VirtioMmio};
 
-use wemu_guest::Props;
+use wemu_device_sdk::Props;
 
 /// `MagicValue`: "virt" in little-endian.
 pub const MAGIC: u32 = 0x7472_6976;
@@ -122,7 +122,7 @@ pub trait Backend: Sized + serde::Serialize + serde::de::DeserializeOwned + 'sta
     /// ignores it (read-only configuration).
     fn write_config(&mut self, offset: u64, data: &[u8]) {
         let _ = (offset, data);
-        wemu_guest::log::warn(&format!("write to read-only config space at {offset:#x} ignored"));
+        wemu_device_sdk::log::warn(&format!("write to read-only config space at {offset:#x} ignored"));
     }
 
     /// Serve one request from queue `queue`; `features` are the negotiated

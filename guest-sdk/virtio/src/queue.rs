@@ -4,7 +4,7 @@
 //! driver and is checked before use; a violation is a [`Fault`].
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::dma;
+use wemu_device_sdk::dma;
 
 /// Descriptor flags (§2.6.5).
 pub const DESC_F_NEXT: u16 = 1;

@@ -6,8 +6,8 @@
 //! driver area at +0x1000, device area at +0x2000; sizes up to 256).
 //! Buffers are allocated upwards from `RAM_BASE + 1 MiB`.
 
-use wemu_guest::Device;
-use wemu_guest::testing::TestHost;
+use wemu_device_sdk::Device;
+use wemu_device_sdk::testing::TestHost;
 
 use crate::queue::{DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, Seg};
 use crate::{feature, reg, status};

@@ -2,9 +2,9 @@
 //! way a guest driver would (`testing::Driver`).
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::log::Level;
-use wemu_guest::testing::TestHost;
-use wemu_guest::{Device, Props};
+use wemu_device_sdk::log::Level;
+use wemu_device_sdk::testing::TestHost;
+use wemu_device_sdk::{Device, Props};
 
 use crate::queue::{DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE};
 use crate::testing::{Buf, Driver, RAM_BASE, mem, poke, rd, rings, wr};

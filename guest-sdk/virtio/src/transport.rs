@@ -9,7 +9,7 @@
 //! and ignores writes.
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::{AccessError, Description, Device, DtNode, Props, clock, irq, log};
+use wemu_device_sdk::{AccessError, Description, Device, DtNode, Props, clock, irq, log};
 
 use crate::queue::{Fault, Queue, needs_interrupt};
 use crate::{Backend, MAGIC, REGION_SIZE, VENDOR_ID, VERSION, feature, int, reg, status};
@@ -456,11 +456,11 @@ impl<B: Backend> Device for VirtioMmio<B> {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_guest::state::save(self)
+        wemu_device_sdk::state::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        let s: VirtioMmio<B> = wemu_guest::state::restore(state)?;
+        let s: VirtioMmio<B> = wemu_device_sdk::state::restore(state)?;
         // QueueNum is stored as the driver wrote it and checked at
         // QueueReady (a size above QueueNumMax sets DEVICE_NEEDS_RESET
         // there), so only a ready queue must hold a valid layout: refusing

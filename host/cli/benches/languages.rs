@@ -1,5 +1,5 @@
 //! The same device boundary for a device written in Rust (ns16550a, with
-//! `wemu-guest`), one in C (crc32-dma, with `guest-sdk/c`) and one in
+//! `wemu-device-sdk`), one in C (crc32-dma, with `guest-sdk/c`) and one in
 //! JavaScript (devices/doorbell-js, a componentize-js component embedding
 //! SpiderMonkey), measured in one process under the same load: component
 //! size, instantiation (cold compile, on-disk cache, `InstancePre`) and one

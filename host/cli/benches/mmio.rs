@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use wemu_dev_ns16550a::Ns16550a;
-use wemu_guest::{Device, Props};
+use wemu_device_sdk::{Device, Props};
 use wemu_sandbox::device::{DEFAULT_FUEL, DEFAULT_MEMORY_LIMIT, DeviceState, WasmDevice};
 use wemu_sandbox::loader::search::read_device;
 use wemu_sandbox::loader::{CacheOutcome, CompileCache, LoadedComponent, Loader, Origin, SearchPath};
@@ -34,7 +34,7 @@ const DEVICE: &str = "ns16550a";
 /// Scratch register: reads back what was written, raises nothing.
 const SCR: u64 = 7;
 
-/// An object-safe MMIO interface (`wemu_guest::Device` is not: `create`
+/// An object-safe MMIO interface (`wemu_device_sdk::Device` is not: `create`
 /// returns `Self`), so the native figure includes a dynamic dispatch as a
 /// bus holding `Box<dyn …>` devices would pay.
 trait Mmio {

@@ -6,10 +6,10 @@
 //! Every language gets the same register map (ID, SCRATCH, DOORBELL,
 //! STATUS with one interrupt line), so one guest program serves all.
 //! A skeleton needs nothing but an installed `wemu`: every file it uses is
-//! built into the binary and written into the project, never a path into
-//! a wemu source tree. The Rust skeleton gets a copy of the `wemu-guest`
-//! crate (with the contract) in `sdk/wemu-guest`; the C skeleton a copy of
-//! the C SDK, so it builds with clang alone; the JavaScript one the
+//! built into the binary and written into the project, never a path into a
+//! wemu source tree. The Rust skeleton gets a copy of the `wemu-device-sdk`
+//! crate (with the contract) in `sdk/wemu-device-sdk`; the C skeleton a
+//! copy of the C SDK, so it builds with clang alone; the JavaScript one the
 //! contract in `wit/deps/`, and it pins componentize-js exactly as
 //! `devices/doorbell-js` does (its lockfile). The guest program gets its
 //! runtime (a copy of `tests/guests/rt`) in `guest/rt`.
@@ -57,11 +57,11 @@ pub enum ComponentizeError {
     Decode(#[source] BoxError),
     #[error(
         "it carries no component type (the custom section wit-bindgen embeds): \
-         Rust: build the crate with wemu-guest; C: link device_model_component_type.o"
+         Rust: build the crate with wemu-device-sdk; C: link device_model_component_type.o"
     )]
     NoComponentType,
     #[error(
-        "reading the component type wit-bindgen embeds (Rust: build with wemu-guest; \
+        "reading the component type wit-bindgen embeds (Rust: build with wemu-device-sdk; \
          C: link device_model_component_type.o)"
     )]
     ComponentType(#[source] BoxError),
@@ -99,8 +99,8 @@ pub struct Options {
 /// The contract, as the skeletons carry it.
 const CONTRACT: &str = include_str!("../../../../wit/device.wit");
 
-/// The Rust device SDK (`wemu-guest`) a Rust skeleton carries in
-/// `sdk/wemu-guest`: `(path in the crate, contents)`, its Cargo.toml
+/// The Rust device SDK (`wemu-device-sdk`) a Rust skeleton carries in
+/// `sdk/wemu-device-sdk`: `(path in the crate, contents)`, its Cargo.toml
 /// apart (templates/sdk).
 const RUST_SDK: &[(&str, &str)] = &[
     ("src/describe.rs", include_str!("../../../../guest-sdk/src/describe.rs")),
@@ -129,7 +129,7 @@ const GUEST_RT: &[(&str, &str)] = &[
     ("src/uart.rs", include_str!("../../../../tests/guests/rt/src/uart.rs")),
 ];
 
-/// The `[dependencies]` of `wemu-guest` as the copy in a skeleton lists
+/// The `[dependencies]` of `wemu-device-sdk` as the copy in a skeleton lists
 /// them: the workspace's entries for the crates guest-sdk/Cargo.toml
 /// names (a test checks they are the same).
 const SDK_DEPENDENCIES: &str = r#"wit-bindgen = { version = "0.63", default-features = false, features = ["macros", "realloc"] }
@@ -306,11 +306,11 @@ pub fn create(opts: &Options) -> Result<Vec<PathBuf>> {
             text("src/lib.rs".into(), include_str!("templates/rust/lib.rs.tmpl"));
             text("README.md".into(), include_str!("templates/rust/README.md.tmpl"));
             text(
-                "sdk/wemu-guest/Cargo.toml".into(),
-                include_str!("templates/sdk/wemu-guest.Cargo.toml.tmpl"),
+                "sdk/wemu-device-sdk/Cargo.toml".into(),
+                include_str!("templates/sdk/wemu-device-sdk.Cargo.toml.tmpl"),
             );
             for (path, contents) in RUST_SDK {
-                copies.push((Path::new("sdk/wemu-guest").join(path), contents.as_bytes().to_vec()));
+                copies.push((Path::new("sdk/wemu-device-sdk").join(path), contents.as_bytes().to_vec()));
             }
         }
         Lang::C => {
@@ -387,7 +387,7 @@ fn wemu_on_path() -> bool {
 }
 
 /// Wrap a core wasm module carrying its component type (what wit-bindgen
-/// embeds: Rust via `wemu-guest`, C via `device_model_component_type.o`)
+/// embeds: Rust via `wemu-device-sdk`, C via `device_model_component_type.o`)
 /// into a component.
 pub fn componentize(module: &[u8]) -> Result<Vec<u8>, ComponentizeError> {
     if module.len() >= 8 && module[..4] == *b"\0asm" && module[6..8] == [1, 0] {
@@ -472,7 +472,7 @@ mod tests {
         assert_eq!(names(GUEST_RT), rt);
     }
 
-    /// The copy of `wemu-guest` asks for what guest-sdk/Cargo.toml does.
+    /// The copy of `wemu-device-sdk` asks for what guest-sdk/Cargo.toml does.
     #[test]
     fn carried_sdk_has_the_workspace_dependencies() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -19,7 +19,7 @@
 //! | `none` (default) | none of them |
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::{AccessError, Description, Device, Props, block, dma, irq};
+use wemu_device_sdk::{AccessError, Description, Device, Props, block, dma, irq};
 
 const KEY: u64 = 0x00;
 const KEY2: u64 = 0x04;
@@ -151,16 +151,16 @@ impl Device for Buggy {
         if self.bug == Bug::Save {
             saved.scratch = 0;
         }
-        wemu_guest::state::save(&saved)
+        wemu_device_sdk::state::save(&saved)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        *self = wemu_guest::state::restore(state)?;
+        *self = wemu_device_sdk::state::restore(state)?;
         Ok(())
     }
 }
 
-wemu_guest::export_device!(Buggy);
+wemu_device_sdk::export_device!(Buggy);
 
 #[cfg(test)]
 mod tests {
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn the_block_bug_trusts_the_disk() {
-        wemu_guest::testing::TestHost::reset();
+        wemu_device_sdk::testing::TestHost::reset();
         let mut d = with(Bug::Block);
         d.write(0, KEY, 4, 0x88).unwrap();
         // No disk in the test host: the read fails and the device panics.

@@ -32,7 +32,7 @@
 //! being delivered).
 
 use serde::{Deserialize, Serialize};
-use wemu_guest::{AccessError, Description, Device, DtNode, Props, block, clock, dma, irq};
+use wemu_device_sdk::{AccessError, Description, Device, DtNode, Props, block, clock, dma, irq};
 
 /// Power-on value of the scratch register.
 pub const SCRATCH_RESET: u64 = 0x5eed;
@@ -170,7 +170,7 @@ impl Device for Faulty {
                 }
                 17 => {
                     for i in 0..LOG_FLOOD {
-                        wemu_guest::log::warn(&format!("flood record {i}"));
+                        wemu_device_sdk::log::warn(&format!("flood record {i}"));
                     }
                 }
                 _ => {}
@@ -199,11 +199,11 @@ impl Device for Faulty {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_guest::state::save(self)
+        wemu_device_sdk::state::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        *self = wemu_guest::state::restore(state)?;
+        *self = wemu_device_sdk::state::restore(state)?;
         Ok(())
     }
 }
@@ -217,12 +217,12 @@ fn block_code(e: block::BlockError) -> u64 {
     }
 }
 
-wemu_guest::export_device!(Faulty);
+wemu_device_sdk::export_device!(Faulty);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wemu_guest::testing::TestHost;
+    use wemu_device_sdk::testing::TestHost;
 
     #[test]
     fn dma_probe_reports_refusals() {
