@@ -51,7 +51,7 @@ pub trait Device: Sized + 'static {
         0
     }
 
-    /// Serialize the whole state ([`crate::state::save`] does it with serde).
+    /// Serialize the whole state ([`crate::snapshot::save`] does it with serde).
     fn save(&self) -> Vec<u8>;
 
     /// Restore a state from [`Device::save`].

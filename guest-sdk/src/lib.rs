@@ -28,9 +28,9 @@
 //!         self.value = v as u32;
 //!         Ok(())
 //!     }
-//!     fn save(&self) -> Vec<u8> { wemu_device_sdk::state::save(self) }
+//!     fn save(&self) -> Vec<u8> { wemu_device_sdk::snapshot::save(self) }
 //!     fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
-//!         *self = wemu_device_sdk::state::restore(bytes)?;
+//!         *self = wemu_device_sdk::snapshot::restore(bytes)?;
 //!         Ok(())
 //!     }
 //! }
@@ -53,7 +53,7 @@ mod props;
 pub mod regs;
 #[doc(hidden)]
 pub mod rt;
-pub mod state;
+pub mod snapshot;
 pub mod testing;
 
 pub use describe::{Description, DtNode, DtValue};

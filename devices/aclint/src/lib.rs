@@ -273,11 +273,11 @@ impl Device for Aclint {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_device_sdk::state::save(self)
+        wemu_device_sdk::snapshot::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        let restored: Aclint = wemu_device_sdk::state::restore(state)?;
+        let restored: Aclint = wemu_device_sdk::snapshot::restore(state)?;
         let n = restored.harts as usize;
         let consistent = restored.harts == self.harts
             && restored.timebase_frequency == self.timebase_frequency

@@ -214,11 +214,11 @@ impl Device for GoldfishRtc {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_device_sdk::state::save(self)
+        wemu_device_sdk::snapshot::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        *self = wemu_device_sdk::state::restore(state)?;
+        *self = wemu_device_sdk::snapshot::restore(state)?;
         // Timers are the host's: ask again for a running alarm, at the
         // deadline it was armed for (not one recomputed from `alarm_next`).
         if self.alarm_running {

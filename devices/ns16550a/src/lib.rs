@@ -360,11 +360,11 @@ impl Device for Ns16550a {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_device_sdk::state::save(self)
+        wemu_device_sdk::snapshot::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        let restored: Ns16550a = wemu_device_sdk::state::restore(state)?;
+        let restored: Ns16550a = wemu_device_sdk::snapshot::restore(state)?;
         if restored.rx.len() > FIFO_LEN || restored.tx.len() > FIFO_LEN || restored.reg_shift > 3 {
             return Err("ns16550a state out of range".to_owned());
         }

@@ -394,11 +394,11 @@ impl Device for Plic {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_device_sdk::state::save(self)
+        wemu_device_sdk::snapshot::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        let restored: Plic = wemu_device_sdk::state::restore(state)?;
+        let restored: Plic = wemu_device_sdk::snapshot::restore(state)?;
         let words = restored.sources.div_ceil(32) as usize;
         let n = restored.contexts.len();
         let consistent = restored.sources == self.sources

@@ -456,11 +456,11 @@ impl<B: Backend> Device for VirtioMmio<B> {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_device_sdk::state::save(self)
+        wemu_device_sdk::snapshot::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        let s: VirtioMmio<B> = wemu_device_sdk::state::restore(state)?;
+        let s: VirtioMmio<B> = wemu_device_sdk::snapshot::restore(state)?;
         // QueueNum is stored as the driver wrote it and checked at
         // QueueReady (a size above QueueNumMax sets DEVICE_NEEDS_RESET
         // there), so only a ready queue must hold a valid layout: refusing

@@ -18,7 +18,7 @@ use common::{fmt_ns, median_ns};
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use wemu_sandbox::device::{DeviceState, WasmDevice};
+use wemu_sandbox::device::{DeviceImports, WasmDevice};
 use wemu_sandbox::loader::search::read_device;
 use wemu_sandbox::loader::{CacheOutcome, CompileCache, LoadedComponent, Loader, Origin, SearchPath};
 
@@ -71,7 +71,7 @@ const MEMORY_LIMIT: u64 = 128 << 20;
 const FUEL: u64 = 200_000_000;
 
 fn instantiate(loader: &Loader, loaded: &LoadedComponent) -> WasmDevice {
-    loader.instantiate(loaded, DeviceState::new("dev0", MEMORY_LIMIT), FUEL, vec![]).expect("instantiate")
+    loader.instantiate(loaded, DeviceImports::new("dev0", MEMORY_LIMIT), FUEL, vec![]).expect("instantiate")
 }
 
 fn fmt_bytes(n: usize) -> String {

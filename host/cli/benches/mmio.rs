@@ -26,7 +26,7 @@ use std::time::Duration;
 use criterion::Criterion;
 use wemu_dev_ns16550a::Ns16550a;
 use wemu_device_sdk::{Device, Props};
-use wemu_sandbox::device::{DEFAULT_FUEL, DEFAULT_MEMORY_LIMIT, DeviceState, WasmDevice};
+use wemu_sandbox::device::{DEFAULT_FUEL, DEFAULT_MEMORY_LIMIT, DeviceImports, WasmDevice};
 use wemu_sandbox::loader::search::read_device;
 use wemu_sandbox::loader::{CacheOutcome, CompileCache, LoadedComponent, Loader, Origin, SearchPath};
 
@@ -55,12 +55,12 @@ fn native_device() -> Box<dyn Mmio> {
     Box::new(Ns16550a::create(&Props::default()).expect("native ns16550a"))
 }
 
-fn state() -> DeviceState {
-    DeviceState::new("uart0", DEFAULT_MEMORY_LIMIT)
+fn imports() -> DeviceImports {
+    DeviceImports::new("uart0", DEFAULT_MEMORY_LIMIT)
 }
 
 fn instantiate(loader: &Loader, loaded: &LoadedComponent) -> WasmDevice {
-    loader.instantiate(loaded, state(), DEFAULT_FUEL, vec![]).expect("instantiate ns16550a")
+    loader.instantiate(loaded, imports(), DEFAULT_FUEL, vec![]).expect("instantiate ns16550a")
 }
 
 /// The built-in component bytes, as the loader reads them.

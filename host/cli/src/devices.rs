@@ -25,9 +25,11 @@ pub(crate) fn run(args: PathArgs) -> Result<()> {
                     loaded.checked.capabilities.join(", ")
                 };
                 println!("  capabilities: {caps}");
-                let state =
-                    wemu_sandbox::device::DeviceState::new(&name, wemu_sandbox::device::DEFAULT_MEMORY_LIMIT);
-                match loader.instantiate(&loaded, state, wemu_sandbox::device::DEFAULT_FUEL, Vec::new()) {
+                let imports = wemu_sandbox::device::DeviceImports::new(
+                    &name,
+                    wemu_sandbox::device::DEFAULT_MEMORY_LIMIT,
+                );
+                match loader.instantiate(&loaded, imports, wemu_sandbox::device::DEFAULT_FUEL, Vec::new()) {
                     Ok(dev) => {
                         let d = dev.description();
                         println!("  model: {} {}", d.model, d.version);

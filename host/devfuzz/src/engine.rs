@@ -38,7 +38,7 @@ pub struct FuzzOptions {
     pub stop_on_finding: bool,
 }
 
-/// A snapshot for the progress line.
+/// The figures of one progress line.
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
     pub execs: u64,

@@ -25,7 +25,7 @@ use wemu_sandbox::EventQueue;
 use wemu_sandbox::backend::{BlockBackend, CharSink, DmaMemory};
 use wemu_sandbox::contract::types::AccessError;
 use wemu_sandbox::device::{
-    CreateError, DeviceFault, DeviceState, DmaEvent, PowerRequest, TimerOp, WasmDevice,
+    CreateError, DeviceFault, DeviceImports, DmaEvent, PowerRequest, TimerOp, WasmDevice,
 };
 
 /// Character ports granted.
@@ -170,12 +170,12 @@ impl Sandbox {
     pub fn new(target: &Target) -> Result<Self, CreateError> {
         let ram = Rc::new(SandboxRam::new(RAM_BASE, RAM_SIZE as usize));
         let output = Rc::new(RefCell::new(Captured::default()));
-        let mut state = DeviceState::new(&target.name, target.memory_limit);
-        state.limiter.exempt = target.coverage_bytes;
-        state.dma.windows = vec![(RAM_BASE, RAM_SIZE)];
-        state.dma.rams = vec![Rc::clone(&ram) as Rc<dyn DmaMemory>];
-        state.dma_log = Some(Vec::new());
-        state.chardevs = (0..PORTS)
+        let mut imports = DeviceImports::new(&target.name, target.memory_limit);
+        imports.limiter.exempt = target.coverage_bytes;
+        imports.dma.windows = vec![(RAM_BASE, RAM_SIZE)];
+        imports.dma.rams = vec![Rc::clone(&ram) as Rc<dyn DmaMemory>];
+        imports.dma_log = Some(Vec::new());
+        imports.chardevs = (0..PORTS)
             .map(|port| Box::new(PortSink { port, out: output.clone() }) as Box<dyn CharSink>)
             .collect();
         let block = target
@@ -185,13 +185,13 @@ impl Sandbox {
             .contains(&"block")
             .then(|| Rc::new(MemoryImage::new(vec![0; BLOCK_SIZE], false)));
         if let Some(img) = &block {
-            state.blocks = vec![Rc::clone(img) as Rc<dyn BlockBackend>];
+            imports.blocks = vec![Rc::clone(img) as Rc<dyn BlockBackend>];
         }
         let mut dev = WasmDevice::create(
             &target.engine,
             &target.loaded.pre,
             &target.name,
-            state,
+            imports,
             target.fuel,
             target.props.clone(),
         )?;
@@ -247,7 +247,7 @@ impl Sandbox {
                 img.take_dirty();
             }
         }
-        if let Some(log) = &mut self.dev.state_mut().dma_log {
+        if let Some(log) = &mut self.dev.imports_mut().dma_log {
             log.clear();
         }
         *self.output.borrow_mut() = Captured::default();
@@ -269,7 +269,7 @@ impl Sandbox {
     fn apply_effects(&mut self, obs: &mut Observation) {
         // Drained in place: the queues keep their capacity for the next call.
         let Sandbox { dev, levels, timers, .. } = self;
-        let st = dev.state_mut();
+        let st = dev.imports_mut();
         for (line, level) in st.irq_changes.drain(..) {
             // The host checked the line against the declared outputs.
             if let Some(l) = levels.get_mut(line as usize)
@@ -295,7 +295,7 @@ impl Sandbox {
         }
         out.bytes = 0;
         drop(out);
-        let writes: Vec<(u64, u64)> = match &mut self.dev.state_mut().dma_log {
+        let writes: Vec<(u64, u64)> = match &mut self.dev.imports_mut().dma_log {
             Some(log) if !log.is_empty() => {
                 let w = log
                     .iter()

@@ -10,7 +10,7 @@ use std::fmt;
 use std::time::Instant;
 
 use wemu_sandbox::contract::{self, types};
-use wemu_sandbox::device::{self, DeviceState, WasmDevice};
+use wemu_sandbox::device::{self, DeviceImports, WasmDevice};
 use wemu_sandbox::loader::{LoadError, LoadedComponent, Loader, Origin, check};
 
 /// A component larger than this is refused (wemu reads it whole).
@@ -273,9 +273,9 @@ fn run_instance(loader: &Loader, loaded: &LoadedComponent, opts: &Options, r: &m
         let names: Vec<&str> = opts.props.iter().map(|p| p.name.as_str()).collect();
         format!("properties {}", names.join(", "))
     };
-    let state = DeviceState::new(&loaded.name, opts.memory_limit);
+    let imports = DeviceImports::new(&loaded.name, opts.memory_limit);
     let started = Instant::now();
-    let mut dev = match loader.instantiate(loaded, state, opts.fuel, opts.props.clone()) {
+    let mut dev = match loader.instantiate(loaded, imports, opts.fuel, opts.props.clone()) {
         Ok(d) => d,
         Err(device::CreateError::Refused { message, .. }) => {
             r.error("create", format!("refused {with}: {message} (give what it needs with --props k=v,...)"));

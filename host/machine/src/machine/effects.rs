@@ -174,7 +174,7 @@ impl Platform {
                 }
                 None => 1,
             };
-            let allowed = self.slots[dev].dev.state().limits.timers.saturating_add(TIMER_REFIRES);
+            let allowed = self.slots[dev].dev.imports().limits.timers.saturating_add(TIMER_REFIRES);
             if fired > allowed {
                 let slot = &self.slots[dev];
                 let fault = DeviceFault {

@@ -240,13 +240,13 @@ impl Platform {
         // The old instance's timers die with it.
         self.events.cancel_device(device);
         let slot = &mut self.slots[device];
-        let state = slot.dev.recycle_state(now);
+        let imports = slot.dev.recycle_imports(now);
         let fuel = slot.spec.fuel.unwrap_or(wemu_sandbox::device::DEFAULT_FUEL);
         let created = WasmDevice::create(
             &self.engine,
             &slot.pre,
             &slot.spec.component,
-            state,
+            imports,
             fuel,
             slot.props.clone(),
         );

@@ -31,7 +31,7 @@ pub use run::{Exit, RunError};
 use wemu_sandbox::EventQueue;
 use wemu_sandbox::backend::DmaMemory;
 use wemu_sandbox::contract::{DeviceModelPre, types};
-use wemu_sandbox::device::{self, CreateError, DeviceFault, DeviceState, PowerRequest, WasmDevice};
+use wemu_sandbox::device::{self, CreateError, DeviceFault, DeviceImports, PowerRequest, WasmDevice};
 use wemu_sandbox::loader::{self, GrantError, LoadError, Loader};
 
 /// Most harts a machine may have.
@@ -139,7 +139,7 @@ pub struct Slot {
     /// Virtual times of its recent resets (fault policy `reset`).
     pub(crate) resets: Vec<u64>,
     /// What a new instance is made from (fault policy `reset`).
-    pub(crate) pre: DeviceModelPre<DeviceState>,
+    pub(crate) pre: DeviceModelPre<DeviceImports>,
     pub(crate) props: Vec<types::Property>,
 }
 
@@ -268,10 +268,11 @@ impl Machine {
             loader::check_grants(&loaded, &d.name, &granted)
                 .map_err(|error| BuildError::Grant { loc: d.loc.clone(), error: Box::new(error) })?;
 
-            let mut state = DeviceState::new(&d.name, d.memory_limit.unwrap_or(device::DEFAULT_MEMORY_LIMIT));
-            state.limits = device_limits(d);
-            state.dma.windows = d.dma_windows(&spec.memory)?;
-            state.dma.rams =
+            let mut imports =
+                DeviceImports::new(&d.name, d.memory_limit.unwrap_or(device::DEFAULT_MEMORY_LIMIT));
+            imports.limits = device_limits(d);
+            imports.dma.windows = d.dma_windows(&spec.memory)?;
+            imports.dma.rams =
                 rams.iter().filter(|r| !r.read_only()).map(|r| Rc::clone(r) as Rc<dyn DmaMemory>).collect();
             for (port, binding) in d.chardevs.iter().enumerate() {
                 let chardev_err =
@@ -285,13 +286,13 @@ impl Machine {
                         chardev::open(&spec_for).map_err(chardev_err)?
                     };
                 stdin_taken |= spec_for == ChardevSpec::Stdio;
-                state.chardevs.push(sink);
+                imports.chardevs.push(sink);
                 inputs.push(InputBinding { device: slots.len(), port: port as u32, input });
             }
             if let Some((path, ro)) = &d.block {
                 let image = BlockImage::open(path, *ro)
                     .map_err(|error| BuildError::Block { loc: d.loc.clone(), error })?;
-                state.blocks.push(Rc::new(image));
+                imports.blocks.push(Rc::new(image));
             }
 
             let mut props = Vec::new();
@@ -308,7 +309,7 @@ impl Machine {
                 props.push(types::Property { name: name.clone(), value });
             }
             let dev = loader
-                .instantiate(&loaded, state, d.fuel.unwrap_or(device::DEFAULT_FUEL), props.clone())
+                .instantiate(&loaded, imports, d.fuel.unwrap_or(device::DEFAULT_FUEL), props.clone())
                 .map_err(|error| BuildError::Create { loc: d.loc.clone(), error: Box::new(error) })?;
 
             let desc = dev.description();

@@ -3,8 +3,8 @@
 //! path — bus → `WasmDevice::read` → component export → device code.
 
 pub mod fault;
+pub mod imports;
 pub mod limits;
-pub mod state;
 
 use std::fmt::Write as _;
 
@@ -12,8 +12,8 @@ use wasmtime::Store;
 use wasmtime::component::Linker;
 
 pub use fault::{DeviceFault, FaultKind};
+pub use imports::{DeviceImports, DmaEvent, PowerRequest, TimerOp};
 pub use limits::{DEFAULT_FUEL, DEFAULT_MEMORY_LIMIT, Limits, SETUP_FUEL};
-pub use state::{DeviceState, DmaEvent, PowerRequest, TimerOp};
 
 use crate::contract::DeviceModelPre;
 use crate::contract::types::{self, AccessError};
@@ -82,7 +82,7 @@ pub struct Effects {
 pub struct WasmDevice {
     name: String,
     component: String,
-    store: Store<DeviceState>,
+    store: Store<DeviceImports>,
     /// The component instance (for exports beyond the contract, e.g. the
     /// fuzzer's coverage map).
     instance: wasmtime::component::Instance,
@@ -102,20 +102,20 @@ impl std::fmt::Debug for WasmDevice {
 }
 
 impl WasmDevice {
-    /// Instantiate `pre` in a fresh store holding `state`, then call
+    /// Instantiate `pre` in a fresh store holding `imports`, then call
     /// `create(props)`.
     pub fn create(
         engine: &wasmtime::Engine,
-        pre: &DeviceModelPre<DeviceState>,
+        pre: &DeviceModelPre<DeviceImports>,
         component: &str,
-        state: DeviceState,
+        imports: DeviceImports,
         fuel: u64,
         props: Vec<types::Property>,
     ) -> Result<Self, CreateError> {
-        let name = state.name.clone();
-        let mut store = Store::new(engine, state);
+        let name = imports.name.clone();
+        let mut store = Store::new(engine, imports);
         store.limiter(|s| &mut s.limiter as &mut dyn wasmtime::ResourceLimiter);
-        let fault = |store: &mut Store<DeviceState>, err: wasmtime::Error, op: &str| {
+        let fault = |store: &mut Store<DeviceImports>, err: wasmtime::Error, op: &str| {
             classify(store, err, &name, component, op.to_owned(), SETUP_FUEL)
         };
         store.set_fuel(SETUP_FUEL).map_err(|e| fault(&mut store, e, "instantiate"))?;
@@ -195,19 +195,19 @@ impl WasmDevice {
     }
 
     /// The store's data: what the device can reach and what it queued.
-    pub fn state(&self) -> &DeviceState {
+    pub fn imports(&self) -> &DeviceImports {
         self.store.data()
     }
-    pub fn state_mut(&mut self) -> &mut DeviceState {
+    pub fn imports_mut(&mut self) -> &mut DeviceImports {
         self.store.data_mut()
     }
 
     /// The store and the component instance, for calls outside the
     /// contract (the fuzzer reads its coverage export through them).
-    pub fn store_and_instance(&mut self) -> (&mut Store<DeviceState>, wasmtime::component::Instance) {
+    pub fn store_and_instance(&mut self) -> (&mut Store<DeviceImports>, wasmtime::component::Instance) {
         (&mut self.store, self.instance)
     }
-    pub fn store(&self) -> &Store<DeviceState> {
+    pub fn store(&self) -> &Store<DeviceImports> {
         &self.store
     }
 
@@ -234,7 +234,7 @@ impl WasmDevice {
         &mut self,
         now_ns: u64,
         op: impl FnOnce() -> String,
-        f: impl FnOnce(&crate::contract::DeviceExports, &mut Store<DeviceState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&crate::contract::DeviceExports, &mut Store<DeviceImports>) -> wasmtime::Result<R>,
     ) -> Result<R, DeviceFault> {
         let st = self.store.data_mut();
         st.now_ns = now_ns;
@@ -326,9 +326,9 @@ impl WasmDevice {
     /// `reset`): the same name, memory limit and DMA grant, and this
     /// instance's chardev and block backends, moved over. This instance
     /// keeps none and must not be called again.
-    pub fn recycle_state(&mut self, now_ns: u64) -> DeviceState {
+    pub fn recycle_imports(&mut self, now_ns: u64) -> DeviceImports {
         let old = self.store.data_mut();
-        let mut st = DeviceState::new(&old.name, old.limiter.limit);
+        let mut st = DeviceImports::new(&old.name, old.limiter.limit);
         st.limiter.exempt = old.limiter.exempt;
         st.limits = old.limits;
         st.now_ns = now_ns;
@@ -352,7 +352,7 @@ impl WasmDevice {
 
 /// Turn a wasmtime error from a device call into a typed fault.
 fn classify(
-    store: &mut Store<DeviceState>,
+    store: &mut Store<DeviceImports>,
     err: wasmtime::Error,
     device: &str,
     component: &str,
@@ -400,7 +400,7 @@ fn is_panic_machinery(name: &str) -> bool {
 }
 
 /// A linker with every contract import, shared by all instances.
-pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<DeviceState>> {
+pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<DeviceImports>> {
     let mut linker = Linker::new(engine);
     crate::contract::add_to_linker(&mut linker)?;
     Ok(linker)

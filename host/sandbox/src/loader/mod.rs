@@ -13,7 +13,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 use crate::contract::{self, DeviceModelPre};
-use crate::device::{self, CreateError, DeviceState, WasmDevice};
+use crate::device::{self, CreateError, DeviceImports, WasmDevice};
 pub use cache::{CacheOutcome, CompileCache};
 pub use check::{CheckError, Checked};
 pub use search::{Origin, SearchPath};
@@ -38,7 +38,7 @@ pub struct LoadedComponent {
     pub name: String,
     pub origin: Origin,
     pub component: Component,
-    pub pre: DeviceModelPre<DeviceState>,
+    pub pre: DeviceModelPre<DeviceImports>,
     pub checked: Checked,
     pub cache: CacheOutcome,
 }
@@ -70,7 +70,7 @@ pub fn engine() -> Result<Engine, EngineError> {
 /// Finds, compiles and caches device components.
 pub struct Loader {
     engine: Engine,
-    linker: Linker<DeviceState>,
+    linker: Linker<DeviceImports>,
     search: SearchPath,
     cache: Option<CompileCache>,
     loaded: HashMap<String, Rc<LoadedComponent>>,
@@ -146,22 +146,22 @@ impl Loader {
         &self,
         origin: &Origin,
         component: &Component,
-    ) -> Result<DeviceModelPre<DeviceState>, LoadError> {
+    ) -> Result<DeviceModelPre<DeviceImports>, LoadError> {
         self.linker
             .instantiate_pre(component)
             .and_then(DeviceModelPre::new)
             .map_err(|e| LoadError::Link { origin: origin.clone(), message: format!("{e:#}") })
     }
 
-    /// Instantiate a loaded component under instance name `state.name`.
+    /// Instantiate a loaded component under instance name `imports.name`.
     pub fn instantiate(
         &self,
         loaded: &LoadedComponent,
-        state: DeviceState,
+        imports: DeviceImports,
         fuel: u64,
         props: Vec<contract::types::Property>,
     ) -> Result<WasmDevice, CreateError> {
-        WasmDevice::create(&self.engine, &loaded.pre, &loaded.name, state, fuel, props)
+        WasmDevice::create(&self.engine, &loaded.pre, &loaded.name, imports, fuel, props)
     }
 
     fn describe_search(&self) -> String {

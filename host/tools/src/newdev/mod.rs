@@ -110,7 +110,7 @@ const RUST_SDK: &[(&str, &str)] = &[
     ("src/props.rs", include_str!("../../../../guest-sdk/src/props.rs")),
     ("src/regs.rs", include_str!("../../../../guest-sdk/src/regs.rs")),
     ("src/rt.rs", include_str!("../../../../guest-sdk/src/rt.rs")),
-    ("src/state.rs", include_str!("../../../../guest-sdk/src/state.rs")),
+    ("src/snapshot.rs", include_str!("../../../../guest-sdk/src/snapshot.rs")),
     ("src/testing.rs", include_str!("../../../../guest-sdk/src/testing.rs")),
     ("wit/device.wit", include_str!("../../../../guest-sdk/wit/device.wit")),
 ];

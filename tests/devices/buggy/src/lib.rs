@@ -151,11 +151,11 @@ impl Device for Buggy {
         if self.bug == Bug::Save {
             saved.scratch = 0;
         }
-        wemu_device_sdk::state::save(&saved)
+        wemu_device_sdk::snapshot::save(&saved)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        *self = wemu_device_sdk::state::restore(state)?;
+        *self = wemu_device_sdk::snapshot::restore(state)?;
         Ok(())
     }
 }

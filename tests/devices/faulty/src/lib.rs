@@ -199,11 +199,11 @@ impl Device for Faulty {
     }
 
     fn save(&self) -> Vec<u8> {
-        wemu_device_sdk::state::save(self)
+        wemu_device_sdk::snapshot::save(self)
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        *self = wemu_device_sdk::state::restore(state)?;
+        *self = wemu_device_sdk::snapshot::restore(state)?;
         Ok(())
     }
 }

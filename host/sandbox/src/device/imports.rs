@@ -27,7 +27,7 @@ pub enum PowerRequest {
     Reset,
 }
 
-/// One DMA request, as recorded for the fuzzer (`DeviceState::dma_log`).
+/// One DMA request, as recorded for the fuzzer (`DeviceImports::dma_log`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DmaEvent {
     pub addr: u64,
@@ -57,7 +57,7 @@ impl DmaGrant {
 }
 
 /// Everything one device instance's store holds.
-pub struct DeviceState {
+pub struct DeviceImports {
     pub name: String,
     pub limiter: MemoryLimiter,
     /// Output lines the device declared; `u32::MAX` until `create` returns.
@@ -84,9 +84,9 @@ pub struct DeviceState {
     pub dma_log: Option<Vec<DmaEvent>>,
 }
 
-impl DeviceState {
+impl DeviceImports {
     pub fn new(name: &str, memory_limit: u64) -> Self {
-        DeviceState {
+        DeviceImports {
             name: name.to_owned(),
             limiter: MemoryLimiter::new(memory_limit),
             irq_outputs: u32::MAX,
@@ -250,9 +250,9 @@ fn clip_message(message: String) -> String {
     format!("{}… ({} more bytes not shown)", &message[..end], message.len() - end)
 }
 
-impl types::Host for DeviceState {}
+impl types::Host for DeviceImports {}
 
-impl log::Host for DeviceState {
+impl log::Host for DeviceImports {
     fn log(&mut self, level: types::LogLevel, message: String) -> wasmtime::Result<()> {
         let message = clip_message(message);
         let dev = self.name.as_str();
@@ -296,7 +296,7 @@ impl log::Host for DeviceState {
     }
 }
 
-impl irq::Host for DeviceState {
+impl irq::Host for DeviceImports {
     fn set(&mut self, line: u32, level: bool) -> wasmtime::Result<()> {
         if line >= self.irq_outputs {
             return Err(self.violate(format!(
@@ -316,7 +316,7 @@ impl irq::Host for DeviceState {
     }
 }
 
-impl clock::Host for DeviceState {
+impl clock::Host for DeviceImports {
     fn now_ns(&mut self) -> wasmtime::Result<u64> {
         Ok(self.now_ns)
     }
@@ -330,7 +330,7 @@ impl clock::Host for DeviceState {
     }
 }
 
-impl dma::Host for DeviceState {
+impl dma::Host for DeviceImports {
     fn read(&mut self, addr: u64, len: u32) -> wasmtime::Result<Result<Vec<u8>, dma::DmaError>> {
         if len > DMA_MAX {
             return Ok(Err(dma::DmaError::TooLarge));
@@ -371,7 +371,7 @@ impl dma::Host for DeviceState {
     }
 }
 
-impl chardev::Host for DeviceState {
+impl chardev::Host for DeviceImports {
     fn write(&mut self, port: u32, data: Vec<u8>) -> wasmtime::Result<u32> {
         match self.chardevs.get_mut(port as usize) {
             Some(sink) => Ok(sink.write(&data).min(data.len()) as u32),
@@ -389,7 +389,7 @@ fn block_err(e: BlockError) -> block::BlockError {
     }
 }
 
-impl block::Host for DeviceState {
+impl block::Host for DeviceImports {
     fn size(&mut self, port: u32) -> wasmtime::Result<u64> {
         Ok(self.blocks.get(port as usize).map_or(0, |b| b.size()))
     }
@@ -430,7 +430,7 @@ impl block::Host for DeviceState {
     }
 }
 
-impl power::Host for DeviceState {
+impl power::Host for DeviceImports {
     fn poweroff(&mut self, code: u32) -> wasmtime::Result<()> {
         self.power.get_or_insert(PowerRequest::Poweroff(code));
         Ok(())
