@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// What a region is backed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub enum Backing {
     /// Index into the machine's RAM/ROM blocks.
     Memory(usize),
     /// Region `region` of device `device` (index into the machine's devices).
@@ -21,7 +21,7 @@ pub struct Mapping {
     pub name: String,
     pub base: u64,
     pub size: u64,
-    pub target: Target,
+    pub backing: Backing,
 }
 
 impl Mapping {
@@ -110,7 +110,7 @@ mod tests {
     use super::*;
 
     fn m(name: &str, base: u64, size: u64) -> Mapping {
-        Mapping { name: name.into(), base, size, target: Target::Memory(0) }
+        Mapping { name: name.into(), base, size, backing: Backing::Memory(0) }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use wemu_cpu::{AccessInfo, MemError, Memory};
 
 use super::Platform;
 use super::fault::all_ones;
-use crate::bus::Target;
+use crate::bus::Backing;
 
 /// The RAM block an address falls in, as generated code uses it: bytes
 /// `[base, base + len)` of guest-physical memory are at `host..host + len`.
@@ -99,7 +99,7 @@ impl Platform {
     /// The RAM block `addr` falls in; `None` for device registers and holes.
     pub fn ram_window(&self, addr: u64) -> Option<RamWindowInfo> {
         let (m, _) = self.bus.find(addr)?;
-        let Target::Memory(i) = m.target else { return None };
+        let Backing::Memory(i) = m.backing else { return None };
         let ram = &self.rams[i];
         Some(RamWindowInfo {
             host: ram.host_ptr(),
@@ -116,8 +116,8 @@ impl Platform {
         let Some((m, off)) = self.bus.find_range(addr, u64::from(size)) else {
             return Err(MemError::AccessFault);
         };
-        match m.target {
-            Target::Memory(i) => {
+        match m.backing {
+            Backing::Memory(i) => {
                 self.last_ram.show(&self.rams[i]);
                 let ram = &self.rams[i];
                 match op {
@@ -126,7 +126,7 @@ impl Platform {
                     MemOp::Store(_) => Err(MemError::AccessFault),
                 }
             }
-            Target::Mmio { device, region } => self.mmio(at, device, region, off, size, op),
+            Backing::Mmio { device, region } => self.mmio(at, device, region, off, size, op),
         }
     }
 
@@ -240,9 +240,9 @@ impl Memory for Platform {
     fn fetch(&mut self, _at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
         // Code runs from memory only, never from device registers.
         match self.bus.find_range(addr, u64::from(size)) {
-            Some((m, off)) => match m.target {
-                Target::Memory(i) => self.rams[i].load(off as usize, size).ok_or(MemError::AccessFault),
-                Target::Mmio { .. } => Err(MemError::AccessFault),
+            Some((m, off)) => match m.backing {
+                Backing::Memory(i) => self.rams[i].load(off as usize, size).ok_or(MemError::AccessFault),
+                Backing::Mmio { .. } => Err(MemError::AccessFault),
             },
             None => Err(MemError::AccessFault),
         }

@@ -19,7 +19,7 @@ use wemu_cpu::Hart;
 use crate::backend::block::BlockImage;
 use crate::backend::block::BlockOpenError;
 use crate::backend::chardev::{self, CharInput, CharSink, ChardevError, ChardevSpec};
-use crate::bus::{Bus, BusError, Mapping, Target};
+use crate::bus::{Backing, Bus, BusError, Mapping};
 use crate::clock::Clock;
 use crate::image::Image;
 use crate::irq::{IrqPin, IrqRouter, Sink};
@@ -223,7 +223,7 @@ impl Machine {
                 name: m.name.clone(),
                 base: m.base,
                 size: m.size,
-                target: Target::Memory(rams.len()),
+                backing: Backing::Memory(rams.len()),
             })
             .map_err(|error| BuildError::Bus { loc: m.loc.clone(), error })?;
             let ram =
@@ -332,7 +332,7 @@ impl Machine {
                     name: format!("{}.{rname}", d.name),
                     base: *base,
                     size: *size,
-                    target: Target::Mmio { device: slots.len(), region: i as u32 },
+                    backing: Backing::Mmio { device: slots.len(), region: i as u32 },
                 })
                 .map_err(|error| BuildError::Bus { loc: d.loc.clone(), error })?;
             }
@@ -458,7 +458,7 @@ fn check_dma_windows(spec: &MachineSpec, bus: &Bus) -> Result<(), BuildError> {
         for (base, size) in d.dma_windows(&spec.memory)? {
             // `dma_windows` refused empty and wrapping windows.
             let last = base.saturating_add(size.saturating_sub(1));
-            if let Some(m) = bus.overlapping(base, last).find(|m| matches!(m.target, Target::Mmio { .. })) {
+            if let Some(m) = bus.overlapping(base, last).find(|m| matches!(m.backing, Backing::Mmio { .. })) {
                 return Err(other(
                     &d.loc,
                     format!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use wemu_cpu::{AccessInfo, Halt, Memory, RunExit};
 
 use super::{Machine, Platform, StopRequest};
-use crate::bus::Target;
+use crate::bus::Backing;
 use crate::image::{Image, PlaceError};
 use wemu_sandbox::device::{DeviceFault, PowerRequest};
 
@@ -51,7 +51,7 @@ impl Platform {
                 .bus
                 .find_range(seg.addr, seg.mem_size)
                 .ok_or(PlaceError::Outside { start: seg.addr, end: seg.addr.saturating_add(seg.mem_size) })?;
-            let Target::Memory(i) = m.target else {
+            let Backing::Memory(i) = m.backing else {
                 return Err(PlaceError::OnDevice { addr: seg.addr, region: m.name.clone() });
             };
             let ram = &self.rams[i];
