@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wemu_devfuzz::campaign::SHIPPED;
-use wemu_devfuzz::{self as fuzz, FuzzOptions, Target, TargetOptions};
+use wemu_devfuzz::{self as fuzz, FuzzOptions, FuzzTarget, FuzzTargetOptions};
 use wemu_sandbox::loader::{Loader, SearchPath};
 
 const DEVICE: &str = "ns16550a";
@@ -35,9 +35,9 @@ struct Run {
 
 /// Fuzz for `secs` with the corpus in `dir` (read at start, grown).
 fn run(loader: &Loader, coverage: bool, jobs: usize, secs: u64, dir: &std::path::Path) -> Run {
-    let mut opts = TargetOptions::new(DEVICE);
+    let mut opts = FuzzTargetOptions::new(DEVICE);
     opts.coverage = coverage;
-    let target = Arc::new(Target::load(loader, &opts).expect("load ns16550a"));
+    let target = Arc::new(FuzzTarget::load(loader, &opts).expect("load ns16550a"));
     assert!(target.coverage_note.is_none(), "{:?}", target.coverage_note);
     let options = FuzzOptions {
         jobs,
@@ -127,7 +127,7 @@ fn campaign(loader: &Loader, secs: u64, jobs: usize) {
     let started = Instant::now();
     let mut failed = Vec::new();
     for entry in SHIPPED {
-        let target = Arc::new(Target::load(loader, &TargetOptions::new(entry.device)).expect("load"));
+        let target = Arc::new(FuzzTarget::load(loader, &FuzzTargetOptions::new(entry.device)).expect("load"));
         let dir = tempfile::tempdir().expect("tempdir");
         let options = FuzzOptions {
             jobs,

@@ -79,14 +79,14 @@ pub(crate) fn run(args: FuzzArgs) -> Result<ExitCode> {
     const EXIT_HOST_PANIC: u8 = 101;
 
     let loader = loader(&args.paths)?;
-    let mut opts = fuzz::TargetOptions::new(&args.name);
+    let mut opts = fuzz::FuzzTargetOptions::new(&args.name);
     opts.props = fuzz::parse_props(args.props.as_deref().unwrap_or(""))
         .map_err(|e| anyhow::anyhow!("--props: {e}"))?;
     // Replays run instrumented too: the same code burns the same fuel.
     opts.coverage = !args.no_coverage;
     opts.fuel = args.limits.fuel;
     opts.memory_limit = args.limits.memory();
-    let target = std::sync::Arc::new(fuzz::Target::load(&loader, &opts)?);
+    let target = std::sync::Arc::new(fuzz::FuzzTarget::load(&loader, &opts)?);
     if let Some(note) = &target.coverage_note {
         eprintln!("wemu fuzz: warning: {note}; fuzzing without coverage");
     }

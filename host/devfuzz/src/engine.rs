@@ -19,8 +19,8 @@ use super::finding::{Finding, FindingKind};
 use super::harness::{Harness, catch_host_panic};
 use super::instrument::CmpSite;
 use super::mutate::Mutator;
-use super::ops::{Codec, Op, mask};
-use super::target::Target;
+use super::ops::{Codec, FuzzOp, mask};
+use super::target::FuzzTarget;
 
 /// How to fuzz.
 #[derive(Debug, Clone)]
@@ -207,7 +207,7 @@ pub enum FuzzError {
 
 /// Fuzz `target`; `on_progress` is called about once a second.
 pub fn fuzz(
-    target: Arc<Target>,
+    target: Arc<FuzzTarget>,
     opts: &FuzzOptions,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<Summary, FuzzError> {
@@ -324,7 +324,7 @@ const MAX_I2S: usize = 24;
 #[cfg(test)]
 pub(super) const INJECT_WORKER_PANIC_SEED: u64 = 0x0bad_f00d_dead_beef;
 
-fn worker(w: usize, target: &Arc<Target>, shared: &Shared, opts: &FuzzOptions) {
+fn worker(w: usize, target: &Arc<FuzzTarget>, shared: &Shared, opts: &FuzzOptions) {
     #[cfg(test)]
     if w == 0 && opts.seed == INJECT_WORKER_PANIC_SEED {
         panic!("injected worker panic");
@@ -436,7 +436,7 @@ pub fn input_to_state(codec: &Codec, input: &[u8], compared: &[(CmpSite, u64)]) 
     let mut out: Vec<Vec<u8>> = Vec::new();
     for (site, x) in compared {
         for (i, op) in ops.iter().enumerate() {
-            let Op::Write { value, size, .. } = op else { continue };
+            let FuzzOp::Write { value, size, .. } = op else { continue };
             // The device may compare the value zero-extended or truncated.
             let seen = *value == *x || (!site.wide && *value & 0xffff_ffff == *x);
             let replacement = mask(site.constant, *size);
@@ -444,7 +444,7 @@ pub fn input_to_state(codec: &Codec, input: &[u8], compared: &[(CmpSite, u64)]) 
                 continue;
             }
             let mut changed = ops.clone();
-            if let Op::Write { value, .. } = &mut changed[i] {
+            if let FuzzOp::Write { value, .. } = &mut changed[i] {
                 *value = replacement;
             }
             let bytes = codec.encode(&changed);
@@ -465,15 +465,15 @@ mod tests {
     fn input_to_state_replaces_compared_write_values() {
         let codec = Codec::new(Profile { regions: vec![("r".into(), 0x40)], ..Profile::default() });
         let ops = vec![
-            Op::Write { region: 0, offset: 0, size: 4, value: 7 },
-            Op::Write { region: 0, offset: 4, size: 1, value: 9 },
-            Op::Read { region: 0, offset: 8, size: 4 },
+            FuzzOp::Write { region: 0, offset: 0, size: 4, value: 7 },
+            FuzzOp::Write { region: 0, offset: 4, size: 1, value: 9 },
+            FuzzOp::Read { region: 0, offset: 8, size: 4 },
         ];
         let input = codec.encode(&ops);
         let site = CmpSite { base: 100, constant: 0x12, wide: true };
         let out = input_to_state(&codec, &input, &[(site, 7)]);
         assert_eq!(out.len(), 1);
-        assert_eq!(codec.decode(&out[0])[0], Op::Write { region: 0, offset: 0, size: 4, value: 0x12 });
+        assert_eq!(codec.decode(&out[0])[0], FuzzOp::Write { region: 0, offset: 0, size: 4, value: 0x12 });
         assert_eq!(codec.decode(&out[0])[1..], ops[1..]);
         assert!(input_to_state(&codec, &input, &[(site, 8)]).is_empty(), "8 was never written");
     }

@@ -17,8 +17,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::coverage::CoverageMap;
-use super::ops::{Op, RAM_BASE, RAM_SIZE};
-use super::target::Target;
+use super::ops::{FuzzOp, RAM_BASE, RAM_SIZE};
+use super::target::FuzzTarget;
 use crate::block::MemoryImage;
 use crate::memory::SandboxRam;
 use wemu_sandbox::EventQueue;
@@ -167,7 +167,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Instantiate the target in a fresh sandbox.
-    pub fn new(target: &Target) -> Result<Self, CreateError> {
+    pub fn new(target: &FuzzTarget) -> Result<Self, CreateError> {
         let ram = Rc::new(SandboxRam::new(RAM_BASE, RAM_SIZE as usize));
         let output = Rc::new(RefCell::new(Captured::default()));
         let mut imports = DeviceImports::new(&target.name, target.memory_limit);
@@ -312,18 +312,18 @@ impl Sandbox {
         }
     }
 
-    /// Run one operation. `Op::SaveRestore` is the harness's business: here
+    /// Run one operation. `FuzzOp::SaveRestore` is the harness's business: here
     /// it only saves (the answer is the state's size).
-    pub fn exec(&mut self, op: &Op) -> Result<Observation, Stop> {
+    pub fn exec(&mut self, op: &FuzzOp) -> Result<Observation, Stop> {
         let now = self.now;
         let answer = match op {
-            Op::Read { region, offset, size } => {
+            FuzzOp::Read { region, offset, size } => {
                 Answer::Read(self.dev.read(now, *region, *offset, *size).map_err(Stop::Fault)?)
             }
-            Op::Write { region, offset, size, value } => {
+            FuzzOp::Write { region, offset, size, value } => {
                 Answer::Write(self.dev.write(now, *region, *offset, *size, *value).map_err(Stop::Fault)?)
             }
-            Op::Irq { line } => {
+            FuzzOp::Irq { line } => {
                 let Some(level) = self.inputs.get_mut(*line as usize) else {
                     return Ok(Observation::new(Answer::None));
                 };
@@ -332,7 +332,7 @@ impl Sandbox {
                 self.dev.irq_input(now, *line, level).map_err(Stop::Fault)?;
                 Answer::Level(level)
             }
-            Op::Advance { ns } => {
+            FuzzOp::Advance { ns } => {
                 self.now = now.saturating_add(*ns);
                 let mut obs = Observation::new(Answer::None);
                 let mut fired = Vec::new();
@@ -347,23 +347,23 @@ impl Sandbox {
                 obs.answer = Answer::Fired(fired);
                 return Ok(obs);
             }
-            Op::Input { port, data } => {
+            FuzzOp::Input { port, data } => {
                 Answer::Taken(self.dev.char_input(now, *port, data).map_err(Stop::Fault)? as u32)
             }
-            Op::Reset => {
+            FuzzOp::Reset => {
                 self.dev.reset(now).map_err(Stop::Fault)?;
                 // As on a machine reset: the host drops the device's timers.
                 self.timers.clear();
                 Answer::None
             }
-            Op::SaveRestore => Answer::Saved(self.dev.save(now).map_err(Stop::Fault)?.len()),
-            Op::Poke { offset, data } => {
+            FuzzOp::SaveRestore => Answer::Saved(self.dev.save(now).map_err(Stop::Fault)?.len()),
+            FuzzOp::Poke { offset, data } => {
                 if self.ram.write(*offset as usize, data) {
                     self.mark_dirty(u64::from(*offset), data.len() as u64);
                 }
                 Answer::None
             }
-            Op::BlockFail { count } => {
+            FuzzOp::BlockFail { count } => {
                 if let Some(img) = &self.block {
                     img.fail_next(*count);
                 }

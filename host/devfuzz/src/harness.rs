@@ -29,8 +29,8 @@ use std::sync::Arc;
 
 use super::env::{Observation, Sandbox, Stop, describe};
 use super::finding::{Finding, FindingKind};
-use super::ops::{Codec, Op};
-use super::target::Target;
+use super::ops::{Codec, FuzzOp};
+use super::target::FuzzTarget;
 use wemu_sandbox::device::CreateError;
 
 /// Operations the restored copy shadows the original for after a
@@ -96,7 +96,7 @@ pub type Trace<'a> = &'a mut dyn FnMut(String);
 
 /// Runs inputs against one device.
 pub struct Harness {
-    target: Arc<Target>,
+    target: Arc<FuzzTarget>,
     main: Option<Sandbox>,
     shadow: Option<Sandbox>,
     /// Catch host panics and report them (off under libFuzzer, which must
@@ -118,7 +118,7 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub fn new(target: Arc<Target>, ignore: &[FindingKind]) -> Self {
+    pub fn new(target: Arc<FuzzTarget>, ignore: &[FindingKind]) -> Self {
         Harness {
             target,
             main: None,
@@ -137,7 +137,7 @@ impl Harness {
         &self.target.codec
     }
 
-    pub fn target(&self) -> &Arc<Target> {
+    pub fn target(&self) -> &Arc<FuzzTarget> {
         &self.target
     }
 
@@ -148,7 +148,7 @@ impl Harness {
         self.run_ops(&ops, trace)
     }
 
-    pub fn run_ops(&mut self, ops: &[Op], trace: Option<Trace<'_>>) -> Option<Finding> {
+    pub fn run_ops(&mut self, ops: &[FuzzOp], trace: Option<Trace<'_>>) -> Option<Finding> {
         let reused = self.main.is_some() && !self.fresh_each_input;
         let finding = self.run_once(ops, trace);
         // A finding on an instance that ran earlier inputs may depend on
@@ -159,7 +159,7 @@ impl Harness {
         if reused && finding.is_some() { self.run_once(ops, None) } else { finding }
     }
 
-    fn run_once(&mut self, ops: &[Op], trace: Option<Trace<'_>>) -> Option<Finding> {
+    fn run_once(&mut self, ops: &[FuzzOp], trace: Option<Trace<'_>>) -> Option<Finding> {
         self.hits.clear();
         self.compared.clear();
         self.last_ops = ops.len();
@@ -189,7 +189,7 @@ impl Harness {
         self.ignore.contains(&kind)
     }
 
-    fn execute(&mut self, ops: &[Op], mut trace: Option<Trace<'_>>) -> Option<Finding> {
+    fn execute(&mut self, ops: &[FuzzOp], mut trace: Option<Trace<'_>>) -> Option<Finding> {
         let codec = &self.target.codec;
         if self.fresh_each_input {
             self.main = None;
@@ -214,7 +214,7 @@ impl Harness {
         let (mut main_dead, mut shadow_dead) = (false, false);
 
         for (i, op) in ops.iter().enumerate() {
-            if let Op::SaveRestore = op {
+            if let FuzzOp::SaveRestore = op {
                 let state = match main.dev.save(main.now) {
                     Ok(s) => s,
                     Err(f) => {
@@ -239,7 +239,7 @@ impl Harness {
                     }
                     cov.begin(&shadow.dev);
                 }
-                let restored = match shadow.exec(&Op::Reset) {
+                let restored = match shadow.exec(&FuzzOp::Reset) {
                     Ok(_) => shadow.become_copy(main, &state),
                     Err(stop) => Err(stop),
                 };
@@ -360,7 +360,7 @@ impl Harness {
         // (Also with fresh instances: the same input must give the same
         // finding however the instance was obtained.)
         if finding.is_none() {
-            match main.exec(&Op::Reset) {
+            match main.exec(&FuzzOp::Reset) {
                 Err(stop) => {
                     main_dead = true;
                     finding = Some(stop_finding(&stop, None, "reset"));
@@ -428,7 +428,7 @@ fn compare(
     orig: &Observation,
     copy: Result<Observation, Stop>,
     i: usize,
-    op: &Op,
+    op: &FuzzOp,
 ) -> Option<(Finding, bool)> {
     match copy {
         Err(stop) => {

@@ -34,6 +34,6 @@ pub use engine::{FuzzError, FuzzOptions, Progress, Summary, fuzz};
 pub use finding::{Finding, FindingKind, UnknownFindingKind};
 pub use harness::{Harness, install_panic_hook};
 pub use replay::{Minimized, minimize, replay};
-pub use target::{Target, TargetError, TargetOptions};
+pub use target::{FuzzTarget, FuzzTargetError, FuzzTargetOptions};
 /// `k=v,k2=v2` as device properties, typed as `--device` types them.
 pub use wemu_sandbox::props::parse_list as parse_props;

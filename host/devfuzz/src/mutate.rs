@@ -3,7 +3,7 @@
 //! entry, dictionary values) made by decoding, editing and re-encoding.
 //! Deterministic for a given seed.
 
-use super::ops::{Codec, MAX_OPS, Op, mask};
+use super::ops::{Codec, FuzzOp, MAX_OPS, mask};
 
 /// Largest input produced, in bytes.
 pub const MAX_LEN: usize = 1024;
@@ -51,13 +51,13 @@ impl Mutator {
     /// A fresh random input of a few operations.
     pub fn generate(&mut self, codec: &Codec) -> Vec<u8> {
         let n = 1 + self.rng.below(8);
-        let ops: Vec<Op> = (0..n).map(|_| self.random_op(codec)).collect();
+        let ops: Vec<FuzzOp> = (0..n).map(|_| self.random_op(codec)).collect();
         codec.encode(&ops)
     }
 
-    fn random_op(&mut self, codec: &Codec) -> Op {
+    fn random_op(&mut self, codec: &Codec) -> FuzzOp {
         let bytes = self.rng.bytes(24);
-        codec.decode(&bytes).into_iter().next().unwrap_or(Op::Reset)
+        codec.decode(&bytes).into_iter().next().unwrap_or(FuzzOp::Reset)
     }
 
     /// Mutate `input` (1, 2, 4 or 8 stacked changes); `other` is another
@@ -70,7 +70,12 @@ impl Mutator {
     /// `mutate`, also returning the operations when the change was made on
     /// them (they are exactly what the bytes decode to, which saves the
     /// caller a decode).
-    pub fn mutate_ops(&mut self, codec: &Codec, input: &[u8], other: &[u8]) -> (Vec<u8>, Option<Vec<Op>>) {
+    pub fn mutate_ops(
+        &mut self,
+        codec: &Codec,
+        input: &[u8],
+        other: &[u8],
+    ) -> (Vec<u8>, Option<Vec<FuzzOp>>) {
         let rounds = 1 << self.rng.below(4);
         // Mostly structured edits: byte havoc shifts the operation
         // boundaries and so rewrites everything after it. One kind per
@@ -150,7 +155,7 @@ impl Mutator {
         }
     }
 
-    fn edit_ops(&mut self, codec: &Codec, ops: &mut Vec<Op>, other: &[u8]) {
+    fn edit_ops(&mut self, codec: &Codec, ops: &mut Vec<FuzzOp>, other: &[u8]) {
         let n = ops.len();
         // Longer inputs cost time on every run: past half the limit, most
         // edits delete (as many ways to shrink as to grow otherwise).
@@ -166,7 +171,7 @@ impl Mutator {
                 // neighbour), somewhere after that access: state a write
                 // sequence built up is only seen when something reads it.
                 let i = self.rng.below(n);
-                if let Op::Read { region, offset, size } | Op::Write { region, offset, size, .. } =
+                if let FuzzOp::Read { region, offset, size } | FuzzOp::Write { region, offset, size, .. } =
                     ops[i].clone()
                 {
                     let limit = codec.profile().regions.get(region as usize).map_or(0, |r| r.1);
@@ -175,7 +180,7 @@ impl Mutator {
                         if self.rng.below(2) == 0 { offset + step } else { offset.saturating_sub(step) };
                     if offset + u64::from(size) <= limit {
                         let at = i + 1 + self.rng.below(n - i);
-                        ops.insert(at, Op::Read { region, offset, size });
+                        ops.insert(at, FuzzOp::Read { region, offset, size });
                     }
                 }
             }
@@ -216,18 +221,19 @@ impl Mutator {
             }
             _ => {
                 // A write's value from the dictionary, or a nearby register.
-                let writes: Vec<usize> =
-                    (0..n).filter(|&i| matches!(ops[i], Op::Write { .. } | Op::Read { .. })).collect();
+                let writes: Vec<usize> = (0..n)
+                    .filter(|&i| matches!(ops[i], FuzzOp::Write { .. } | FuzzOp::Read { .. }))
+                    .collect();
                 if writes.is_empty() {
                     return;
                 }
                 let i = writes[self.rng.below(writes.len())];
                 let dict = &codec.profile().dictionary;
                 match &mut ops[i] {
-                    Op::Write { value, size, .. } if !dict.is_empty() && self.rng.below(2) == 0 => {
+                    FuzzOp::Write { value, size, .. } if !dict.is_empty() && self.rng.below(2) == 0 => {
                         *value = mask(dict[self.rng.below(dict.len())], *size);
                     }
-                    Op::Write { region, offset, size, .. } | Op::Read { region, offset, size } => {
+                    FuzzOp::Write { region, offset, size, .. } | FuzzOp::Read { region, offset, size } => {
                         let limit = codec.profile().regions.get(*region as usize).map_or(0, |r| r.1);
                         let step = u64::from(*size);
                         let moved = if self.rng.below(2) == 0 {
@@ -291,7 +297,7 @@ mod tests {
         let mut seen = false;
         for _ in 0..2000 {
             x = m.mutate(&c, &x, &[]);
-            if c.decode(&x).iter().any(|op| matches!(op, Op::Write { value: 0x34, .. })) {
+            if c.decode(&x).iter().any(|op| matches!(op, FuzzOp::Write { value: 0x34, .. })) {
                 seen = true;
                 break;
             }

@@ -38,7 +38,7 @@ pub const RAM_SIZE: u64 = 1 << 20;
 
 /// One operation on the device.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
+pub enum FuzzOp {
     Read {
         region: u32,
         offset: u64,
@@ -171,7 +171,7 @@ impl Codec {
     }
 
     /// Decode up to `MAX_OPS` operations from `data`.
-    pub fn decode(&self, data: &[u8]) -> Vec<Op> {
+    pub fn decode(&self, data: &[u8]) -> Vec<FuzzOp> {
         let mut u = Unstructured::new(data);
         // An operation takes 2–4 bytes typically.
         let mut ops = Vec::with_capacity((data.len() / 3).min(MAX_OPS));
@@ -183,7 +183,7 @@ impl Codec {
 
     /// The bytes that decode to `ops` (a canonical form: decoding is
     /// many-to-one). Operations this device cannot have are skipped.
-    pub fn encode(&self, ops: &[Op]) -> Vec<u8> {
+    pub fn encode(&self, ops: &[FuzzOp]) -> Vec<u8> {
         let mut out = Vec::with_capacity(ops.len() * 6);
         for op in ops.iter().take(MAX_OPS) {
             self.encode_op(op, &mut out);
@@ -274,36 +274,36 @@ impl Codec {
         mask(value, size)
     }
 
-    fn decode_op(&self, u: &mut Unstructured<'_>) -> Op {
+    fn decode_op(&self, u: &mut Unstructured<'_>) -> FuzzOp {
         let kind = self.table[usize::from(Self::byte(u)) % self.table.len()];
         match kind {
             Kind::Read => {
                 let (region, offset, size) = self.decode_access(u);
-                Op::Read { region, offset, size }
+                FuzzOp::Read { region, offset, size }
             }
             Kind::Write => {
                 let (region, offset, size) = self.decode_access(u);
                 let value = self.decode_value(u, size);
-                Op::Write { region, offset, size, value }
+                FuzzOp::Write { region, offset, size, value }
             }
-            Kind::Irq => Op::Irq { line: u32::from(Self::u16(u)) % self.profile.irq_inputs.max(1) },
+            Kind::Irq => FuzzOp::Irq { line: u32::from(Self::u16(u)) % self.profile.irq_inputs.max(1) },
             Kind::Advance => {
                 let e = Self::byte(u);
-                Op::Advance { ns: u64::from(e & 63) * UNITS[usize::from(e >> 6)] }
+                FuzzOp::Advance { ns: u64::from(e & 63) * UNITS[usize::from(e >> 6)] }
             }
             Kind::Input => {
                 let b = Self::byte(u);
                 let port = u32::from(b >> 4) % self.profile.ports.max(1);
-                Op::Input { port, data: Self::bytes(u, usize::from(b & 15) + 1) }
+                FuzzOp::Input { port, data: Self::bytes(u, usize::from(b & 15) + 1) }
             }
-            Kind::Reset => Op::Reset,
-            Kind::SaveRestore => Op::SaveRestore,
+            Kind::Reset => FuzzOp::Reset,
+            Kind::SaveRestore => FuzzOp::SaveRestore,
             Kind::Poke => {
                 let offset = u32::from(Self::u16(u)) * 16;
                 let len = usize::from(Self::byte(u) & 63) + 1;
-                Op::Poke { offset, data: Self::bytes(u, len) }
+                FuzzOp::Poke { offset, data: Self::bytes(u, len) }
             }
-            Kind::BlockFail => Op::BlockFail { count: u32::from(Self::byte(u) & 3) + 1 },
+            Kind::BlockFail => FuzzOp::BlockFail { count: u32::from(Self::byte(u) & 3) + 1 },
         }
     }
 
@@ -311,23 +311,23 @@ impl Codec {
         self.table.iter().position(|k| *k == kind).map(|i| i as u8)
     }
 
-    fn encode_op(&self, op: &Op, out: &mut Vec<u8>) {
+    fn encode_op(&self, op: &FuzzOp, out: &mut Vec<u8>) {
         let kind = match op {
-            Op::Read { .. } => Kind::Read,
-            Op::Write { .. } => Kind::Write,
-            Op::Irq { .. } => Kind::Irq,
-            Op::Advance { .. } => Kind::Advance,
-            Op::Input { .. } => Kind::Input,
-            Op::Reset => Kind::Reset,
-            Op::SaveRestore => Kind::SaveRestore,
-            Op::Poke { .. } => Kind::Poke,
-            Op::BlockFail { .. } => Kind::BlockFail,
+            FuzzOp::Read { .. } => Kind::Read,
+            FuzzOp::Write { .. } => Kind::Write,
+            FuzzOp::Irq { .. } => Kind::Irq,
+            FuzzOp::Advance { .. } => Kind::Advance,
+            FuzzOp::Input { .. } => Kind::Input,
+            FuzzOp::Reset => Kind::Reset,
+            FuzzOp::SaveRestore => Kind::SaveRestore,
+            FuzzOp::Poke { .. } => Kind::Poke,
+            FuzzOp::BlockFail { .. } => Kind::BlockFail,
         };
         let Some(tag) = self.tag(kind) else { return };
         out.push(tag);
         match op {
-            Op::Read { region, offset, size } => self.encode_access(*region, *offset, *size, out),
-            Op::Write { region, offset, size, value } => {
+            FuzzOp::Read { region, offset, size } => self.encode_access(*region, *offset, *size, out),
+            FuzzOp::Write { region, offset, size, value } => {
                 self.encode_access(*region, *offset, *size, out);
                 if *value < 32 {
                     out.push(3 | (*value as u8) << 3); // small
@@ -336,58 +336,62 @@ impl Codec {
                     out.extend_from_slice(&value.to_le_bytes()[..usize::from(*size).min(8)]);
                 }
             }
-            Op::Irq { line } => out.extend_from_slice(&(*line as u16).to_le_bytes()),
-            Op::Advance { ns } => out.push(encode_ns(*ns)),
-            Op::Input { port, data } => {
+            FuzzOp::Irq { line } => out.extend_from_slice(&(*line as u16).to_le_bytes()),
+            FuzzOp::Advance { ns } => out.push(encode_ns(*ns)),
+            FuzzOp::Input { port, data } => {
                 let len = data.len().clamp(1, 16);
                 out.push(((*port as u8 & 15) << 4) | (len as u8 - 1));
                 out.extend_from_slice(&data[..len.min(data.len())]);
                 out.extend(std::iter::repeat_n(0, len - len.min(data.len())));
             }
-            Op::Reset | Op::SaveRestore => {}
-            Op::Poke { offset, data } => {
+            FuzzOp::Reset | FuzzOp::SaveRestore => {}
+            FuzzOp::Poke { offset, data } => {
                 out.extend_from_slice(&((offset / 16) as u16).to_le_bytes());
                 let len = data.len().clamp(1, 64);
                 out.push(len as u8 - 1);
                 out.extend_from_slice(&data[..len.min(data.len())]);
                 out.extend(std::iter::repeat_n(0, len - len.min(data.len())));
             }
-            Op::BlockFail { count } => out.push((count.clamp(&1, &4) - 1) as u8),
+            FuzzOp::BlockFail { count } => out.push((count.clamp(&1, &4) - 1) as u8),
         }
     }
 
     /// A short name for an operation's kind (finding signatures).
-    pub fn kind_name(op: &Op) -> &'static str {
+    pub fn kind_name(op: &FuzzOp) -> &'static str {
         match op {
-            Op::Read { .. } => "read",
-            Op::Write { .. } => "write",
-            Op::Irq { .. } => "irq",
-            Op::Advance { .. } => "advance",
-            Op::Input { .. } => "input",
-            Op::Reset => "reset",
-            Op::SaveRestore => "save-restore",
-            Op::Poke { .. } => "poke",
-            Op::BlockFail { .. } => "block-fail",
+            FuzzOp::Read { .. } => "read",
+            FuzzOp::Write { .. } => "write",
+            FuzzOp::Irq { .. } => "irq",
+            FuzzOp::Advance { .. } => "advance",
+            FuzzOp::Input { .. } => "input",
+            FuzzOp::Reset => "reset",
+            FuzzOp::SaveRestore => "save-restore",
+            FuzzOp::Poke { .. } => "poke",
+            FuzzOp::BlockFail { .. } => "block-fail",
         }
     }
 
     /// An operation as the trace prints it (region by name).
-    pub fn describe(&self, op: &Op) -> String {
+    pub fn describe(&self, op: &FuzzOp) -> String {
         let region = |r: u32| self.profile.regions.get(r as usize).map_or("?", |x| x.0.as_str()).to_owned();
         match op {
-            Op::Read { region: r, offset, size } => format!("read {}+{offset:#x} size {size}", region(*r)),
-            Op::Write { region: r, offset, size, value } => {
+            FuzzOp::Read { region: r, offset, size } => {
+                format!("read {}+{offset:#x} size {size}", region(*r))
+            }
+            FuzzOp::Write { region: r, offset, size, value } => {
                 format!("write {}+{offset:#x} size {size} value {value:#x}", region(*r))
             }
-            Op::Irq { line } => format!("irq-input toggle line {line}"),
-            Op::Advance { ns } => format!("advance clock {ns} ns"),
-            Op::Input { port, data } => format!("char-input port {port} {}", Bytes(data)),
-            Op::Reset => "reset".into(),
-            Op::SaveRestore => "save, restore into a shadow instance".into(),
-            Op::Poke { offset, data } => {
+            FuzzOp::Irq { line } => format!("irq-input toggle line {line}"),
+            FuzzOp::Advance { ns } => format!("advance clock {ns} ns"),
+            FuzzOp::Input { port, data } => format!("char-input port {port} {}", Bytes(data)),
+            FuzzOp::Reset => "reset".into(),
+            FuzzOp::SaveRestore => "save, restore into a shadow instance".into(),
+            FuzzOp::Poke { offset, data } => {
                 format!("poke ram {:#x} {}", RAM_BASE + u64::from(*offset), Bytes(data))
             }
-            Op::BlockFail { count } => format!("block: the next {count} request(s) fail with an I/O error"),
+            FuzzOp::BlockFail { count } => {
+                format!("block: the next {count} request(s) fail with an I/O error")
+            }
         }
     }
 }
@@ -453,15 +457,16 @@ mod tests {
             let ops = codec.decode(&noise(seed, 200));
             assert!(!ops.is_empty() && ops.len() <= MAX_OPS);
             for op in &ops {
-                if let Op::Read { region, offset, size } | Op::Write { region, offset, size, .. } = op {
+                if let FuzzOp::Read { region, offset, size } | FuzzOp::Write { region, offset, size, .. } = op
+                {
                     let rsize = codec.profile.regions[*region as usize].1;
                     assert!(offset + u64::from(*size) <= rsize, "{op:?} outside its region");
                     assert_eq!(offset % u64::from(*size), 0, "{op:?} misaligned");
                 }
-                if let Op::Write { size, value, .. } = op {
+                if let FuzzOp::Write { size, value, .. } = op {
                     assert_eq!(mask(*value, *size), *value);
                 }
-                if let Op::Irq { line } = op {
+                if let FuzzOp::Irq { line } = op {
                     assert!(*line < 3);
                 }
             }
@@ -484,7 +489,10 @@ mod tests {
         for seed in 1..50 {
             for op in codec.decode(&noise(seed, 100)) {
                 assert!(
-                    matches!(op, Op::Read { .. } | Op::Write { .. } | Op::Reset | Op::SaveRestore),
+                    matches!(
+                        op,
+                        FuzzOp::Read { .. } | FuzzOp::Write { .. } | FuzzOp::Reset | FuzzOp::SaveRestore
+                    ),
                     "{op:?}"
                 );
             }
@@ -496,6 +504,6 @@ mod tests {
         let codec = Codec::new(profile());
         assert!(codec.decode(&[]).is_empty());
         // Kind 4 is a write (after four reads); everything else missing.
-        assert_eq!(codec.decode(&[4]), vec![Op::Write { region: 0, offset: 0, size: 1, value: 0 }]);
+        assert_eq!(codec.decode(&[4]), vec![FuzzOp::Write { region: 0, offset: 0, size: 1, value: 0 }]);
     }
 }

@@ -4,12 +4,16 @@ use std::sync::Arc;
 
 use super::finding::{Finding, FindingKind};
 use super::harness::Harness;
-use super::ops::{Codec, Op};
-use super::target::Target;
+use super::ops::{Codec, FuzzOp};
+use super::target::FuzzTarget;
 
 /// Run `input` once on a fresh instance; the trace (one line per
 /// operation) and the finding.
-pub fn replay(target: &Arc<Target>, input: &[u8], ignore: &[FindingKind]) -> (Vec<String>, Option<Finding>) {
+pub fn replay(
+    target: &Arc<FuzzTarget>,
+    input: &[u8],
+    ignore: &[FindingKind],
+) -> (Vec<String>, Option<Finding>) {
     let mut h = Harness::new(target.clone(), ignore);
     let mut lines = Vec::new();
     let finding = h.run(input, Some(&mut |l| lines.push(l)));
@@ -33,7 +37,7 @@ pub struct Minimized {
 /// data), until nothing changes or `max_execs` runs were spent. `None`
 /// if `input` produces no finding.
 pub fn minimize(
-    target: &Arc<Target>,
+    target: &Arc<FuzzTarget>,
     input: &[u8],
     ignore: &[FindingKind],
     max_execs: usize,
@@ -47,7 +51,7 @@ pub fn minimize(
     let mut execs = 1usize;
     let mut found = first;
 
-    let attempt = |candidate: &[Op], h: &mut Harness, execs: &mut usize| -> Option<Finding> {
+    let attempt = |candidate: &[FuzzOp], h: &mut Harness, execs: &mut usize| -> Option<Finding> {
         if *execs >= max_execs {
             return None;
         }
@@ -112,8 +116,8 @@ pub fn minimize(
 
 /// Simpler variants of `op`, most aggressive first; each survives an
 /// encode/decode round (so it is exactly what the saved bytes replay).
-fn simpler(codec: &Codec, op: &Op) -> Vec<Op> {
-    let mut out: Vec<Op> = Vec::new();
+fn simpler(codec: &Codec, op: &FuzzOp) -> Vec<FuzzOp> {
+    let mut out: Vec<FuzzOp> = Vec::new();
     let smaller = |v: u64| -> Vec<u64> {
         let mut c = vec![0, v >> 1, v.saturating_sub(1)];
         c.retain(|x| *x < v);
@@ -121,20 +125,20 @@ fn simpler(codec: &Codec, op: &Op) -> Vec<Op> {
         c
     };
     match op {
-        Op::Read { region, offset, size } => {
+        FuzzOp::Read { region, offset, size } => {
             if *region != 0 {
-                out.push(Op::Read { region: 0, offset: *offset, size: *size });
+                out.push(FuzzOp::Read { region: 0, offset: *offset, size: *size });
             }
             for o in smaller(*offset) {
-                out.push(Op::Read { region: *region, offset: o - o % u64::from(*size), size: *size });
+                out.push(FuzzOp::Read { region: *region, offset: o - o % u64::from(*size), size: *size });
             }
         }
-        Op::Write { region, offset, size, value } => {
+        FuzzOp::Write { region, offset, size, value } => {
             for v in smaller(*value) {
-                out.push(Op::Write { region: *region, offset: *offset, size: *size, value: v });
+                out.push(FuzzOp::Write { region: *region, offset: *offset, size: *size, value: v });
             }
             for o in smaller(*offset) {
-                out.push(Op::Write {
+                out.push(FuzzOp::Write {
                     region: *region,
                     offset: o - o % u64::from(*size),
                     size: *size,
@@ -142,39 +146,39 @@ fn simpler(codec: &Codec, op: &Op) -> Vec<Op> {
                 });
             }
         }
-        Op::Irq { line } => {
+        FuzzOp::Irq { line } => {
             for l in smaller(u64::from(*line)) {
-                out.push(Op::Irq { line: l as u32 });
+                out.push(FuzzOp::Irq { line: l as u32 });
             }
         }
-        Op::Advance { ns } => {
+        FuzzOp::Advance { ns } => {
             for n in smaller(*ns) {
-                out.push(Op::Advance { ns: n });
+                out.push(FuzzOp::Advance { ns: n });
             }
         }
-        Op::Input { port, data } => {
+        FuzzOp::Input { port, data } => {
             if data.len() > 1 {
-                out.push(Op::Input { port: *port, data: data[..1].to_vec() });
-                out.push(Op::Input { port: *port, data: data[..data.len() / 2].to_vec() });
+                out.push(FuzzOp::Input { port: *port, data: data[..1].to_vec() });
+                out.push(FuzzOp::Input { port: *port, data: data[..data.len() / 2].to_vec() });
             }
             if data.iter().any(|b| *b != 0) {
-                out.push(Op::Input { port: *port, data: vec![0; data.len()] });
+                out.push(FuzzOp::Input { port: *port, data: vec![0; data.len()] });
             }
         }
-        Op::Poke { offset, data } => {
+        FuzzOp::Poke { offset, data } => {
             if data.len() > 1 {
-                out.push(Op::Poke { offset: *offset, data: data[..data.len() / 2].to_vec() });
+                out.push(FuzzOp::Poke { offset: *offset, data: data[..data.len() / 2].to_vec() });
             }
             if *offset != 0 {
-                out.push(Op::Poke { offset: 0, data: data.clone() });
+                out.push(FuzzOp::Poke { offset: 0, data: data.clone() });
             }
         }
-        Op::BlockFail { count } => {
+        FuzzOp::BlockFail { count } => {
             for c in smaller(u64::from(*count)).into_iter().filter(|c| *c > 0) {
-                out.push(Op::BlockFail { count: c as u32 });
+                out.push(FuzzOp::BlockFail { count: c as u32 });
             }
         }
-        Op::Reset | Op::SaveRestore => {}
+        FuzzOp::Reset | FuzzOp::SaveRestore => {}
     }
     out.into_iter()
         .filter_map(|o| codec.decode(&codec.encode(std::slice::from_ref(&o))).into_iter().next())
@@ -191,13 +195,13 @@ mod tests {
     fn simpler_variants_are_smaller_and_representable() {
         let codec =
             Codec::new(Profile { regions: vec![("r".into(), 0x40)], timers: true, ..Profile::default() });
-        let w = Op::Write { region: 0, offset: 0x10, size: 4, value: 0x34 };
+        let w = FuzzOp::Write { region: 0, offset: 0x10, size: 4, value: 0x34 };
         let s = simpler(&codec, &w);
-        assert!(s.contains(&Op::Write { region: 0, offset: 0x10, size: 4, value: 0 }));
-        assert!(s.contains(&Op::Write { region: 0, offset: 0, size: 4, value: 0x34 }));
+        assert!(s.contains(&FuzzOp::Write { region: 0, offset: 0x10, size: 4, value: 0 }));
+        assert!(s.contains(&FuzzOp::Write { region: 0, offset: 0, size: 4, value: 0x34 }));
         assert!(s.iter().all(|o| o != &w));
-        let a = simpler(&codec, &Op::Advance { ns: 5_000_000 });
-        assert!(a.contains(&Op::Advance { ns: 0 }));
-        assert!(simpler(&codec, &Op::Reset).is_empty());
+        let a = simpler(&codec, &FuzzOp::Advance { ns: 5_000_000 });
+        assert!(a.contains(&FuzzOp::Advance { ns: 0 }));
+        assert!(simpler(&codec, &FuzzOp::Reset).is_empty());
     }
 }

@@ -10,7 +10,7 @@ use wemu_sandbox::loader::{LoadError, LoadedComponent, Loader, Origin, search};
 
 /// Why the device under test could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum TargetError {
+pub enum FuzzTargetError {
     #[error("no device component named '{name}' (see `wemu devices` for the search path)")]
     NotFound { name: String },
     #[error("reading {origin}: {error}")]
@@ -27,7 +27,7 @@ pub enum TargetError {
 
 /// How to load the target.
 #[derive(Debug, Clone)]
-pub struct TargetOptions {
+pub struct FuzzTargetOptions {
     pub name: String,
     pub props: Vec<Property>,
     /// Instrument the component for block coverage.
@@ -36,9 +36,9 @@ pub struct TargetOptions {
     pub memory_limit: u64,
 }
 
-impl TargetOptions {
+impl FuzzTargetOptions {
     pub fn new(name: &str) -> Self {
-        TargetOptions {
+        FuzzTargetOptions {
             name: name.to_owned(),
             props: Vec::new(),
             coverage: true,
@@ -50,7 +50,7 @@ impl TargetOptions {
 
 /// A loaded, checked (and maybe instrumented) device, ready to instantiate
 /// in any thread.
-pub struct Target {
+pub struct FuzzTarget {
     pub name: String,
     pub engine: wasmtime::Engine,
     pub loaded: LoadedComponent,
@@ -72,14 +72,14 @@ pub struct Target {
     pub coverage_note: Option<String>,
 }
 
-impl Target {
+impl FuzzTarget {
     /// Find, instrument, compile and check `opts.name`, then create it once
     /// to learn its regions and lines (and to check the properties).
-    pub fn load(loader: &Loader, opts: &TargetOptions) -> Result<Self, TargetError> {
+    pub fn load(loader: &Loader, opts: &FuzzTargetOptions) -> Result<Self, FuzzTargetError> {
         let origin = search::find_device(loader.search_path(), &opts.name)
-            .ok_or_else(|| TargetError::NotFound { name: opts.name.clone() })?;
+            .ok_or_else(|| FuzzTargetError::NotFound { name: opts.name.clone() })?;
         let original = search::read_device(&origin)
-            .map_err(|error| TargetError::Read { origin: origin.clone(), error })?;
+            .map_err(|error| FuzzTargetError::Read { origin: origin.clone(), error })?;
         let dictionary = instrument::dictionary(&original);
         let (bytes, instrumented, coverage_note) = if opts.coverage {
             match instrument::instrument(&original) {
@@ -90,7 +90,7 @@ impl Target {
             (original.to_vec(), None, None)
         };
         let loaded = loader.compile(&opts.name, origin, &bytes)?;
-        let mut target = Target {
+        let mut target = FuzzTarget {
             name: opts.name.clone(),
             engine: loader.engine().clone(),
             loaded,
@@ -107,8 +107,8 @@ impl Target {
         };
         let sandbox = match Sandbox::new(&target) {
             Ok(s) => s,
-            Err(e @ CreateError::Refused { .. }) => return Err(TargetError::Refused(Box::new(e))),
-            Err(e) => return Err(TargetError::Create(Box::new(e))),
+            Err(e @ CreateError::Refused { .. }) => return Err(FuzzTargetError::Refused(Box::new(e))),
+            Err(e) => return Err(FuzzTargetError::Create(Box::new(e))),
         };
         let d = sandbox.dev.description();
         let caps = &target.loaded.checked.capabilities;

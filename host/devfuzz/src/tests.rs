@@ -7,15 +7,15 @@ use std::time::Duration;
 use super::engine::{FuzzOptions, Progress, Summary, fuzz};
 use super::harness::{Harness, catch_host_panic, install_panic_hook};
 use super::instrument;
-use super::ops::Op;
-use super::target::{Target, TargetOptions};
+use super::ops::FuzzOp;
+use super::target::{FuzzTarget, FuzzTargetOptions};
 use wemu_sandbox::loader::{Loader, SearchPath, search};
 
-fn target(name: &str, coverage: bool) -> Arc<Target> {
+fn target(name: &str, coverage: bool) -> Arc<FuzzTarget> {
     let loader = Loader::new(SearchPath::default(), None).expect("loader");
-    let mut opts = TargetOptions::new(name);
+    let mut opts = FuzzTargetOptions::new(name);
     opts.coverage = coverage;
-    Arc::new(Target::load(&loader, &opts).expect("load target"))
+    Arc::new(FuzzTarget::load(&loader, &opts).expect("load target"))
 }
 
 fn built_in(name: &'static str) -> Vec<u8> {
@@ -55,17 +55,17 @@ fn the_dictionary_holds_the_constants_a_device_compares_with() {
 }
 
 /// Writes to the UART (THR, IER, LCR, scratch) and reads back.
-fn uart_input(t: &Target) -> Vec<u8> {
+fn uart_input(t: &FuzzTarget) -> Vec<u8> {
     t.codec.encode(&[
-        Op::Write { region: 0, offset: 0, size: 1, value: b'h'.into() },
-        Op::Write { region: 0, offset: 1, size: 1, value: 0x0f },
-        Op::Read { region: 0, offset: 2, size: 1 },
-        Op::Input { port: 0, data: b"xy".to_vec() },
-        Op::SaveRestore,
-        Op::Read { region: 0, offset: 5, size: 1 },
-        Op::Read { region: 0, offset: 0, size: 1 },
-        Op::Write { region: 0, offset: 7, size: 1, value: 0x5a },
-        Op::Read { region: 0, offset: 7, size: 1 },
+        FuzzOp::Write { region: 0, offset: 0, size: 1, value: b'h'.into() },
+        FuzzOp::Write { region: 0, offset: 1, size: 1, value: 0x0f },
+        FuzzOp::Read { region: 0, offset: 2, size: 1 },
+        FuzzOp::Input { port: 0, data: b"xy".to_vec() },
+        FuzzOp::SaveRestore,
+        FuzzOp::Read { region: 0, offset: 5, size: 1 },
+        FuzzOp::Read { region: 0, offset: 0, size: 1 },
+        FuzzOp::Write { region: 0, offset: 7, size: 1, value: 0x5a },
+        FuzzOp::Read { region: 0, offset: 7, size: 1 },
     ])
 }
 
@@ -114,11 +114,11 @@ fn input_to_state_sees_the_values_a_device_compares() {
     let t = target("sifive-test", true);
     let mut h = Harness::new(t.clone(), &[]);
     h.want_compared = true;
-    let input = t.codec.encode(&[Op::Write { region: 0, offset: 0, size: 4, value: 0x5554 }]);
+    let input = t.codec.encode(&[FuzzOp::Write { region: 0, offset: 0, size: 4, value: 0x5554 }]);
     assert_eq!(h.run(&input, None), None);
     assert!(h.compared.iter().any(|(site, x)| site.constant == 0x5555 && *x == 0x5554), "{:x?}", h.compared);
     let candidates = super::engine::input_to_state(&t.codec, &input, &h.compared);
-    let fixed = t.codec.encode(&[Op::Write { region: 0, offset: 0, size: 4, value: 0x5555 }]);
+    let fixed = t.codec.encode(&[FuzzOp::Write { region: 0, offset: 0, size: 4, value: 0x5555 }]);
     assert!(candidates.contains(&fixed));
     // And the candidate does what the finisher does: asks to power off.
     let mut lines = Vec::new();
@@ -215,23 +215,23 @@ fn a_panic_in_a_fuzzing_worker_stops_the_others_and_is_reported() {
 }
 
 /// Write a 32-bit register of region 0.
-fn w32(offset: u64, value: u64) -> Op {
-    Op::Write { region: 0, offset, size: 4, value }
+fn w32(offset: u64, value: u64) -> FuzzOp {
+    FuzzOp::Write { region: 0, offset, size: 4, value }
 }
 
-fn r32(offset: u64) -> Op {
-    Op::Read { region: 0, offset, size: 4 }
+fn r32(offset: u64) -> FuzzOp {
+    FuzzOp::Read { region: 0, offset, size: 4 }
 }
 
 #[test]
 fn save_restore_findings_in_shipped_devices_stay_fixed() {
     // What `wemu fuzz` found in the built-in devices, each followed by the
     // accesses that show a restored copy behaving differently.
-    let cases: [(&str, Vec<Op>); 3] = [
+    let cases: [(&str, Vec<FuzzOp>); 3] = [
         // QueueNum above QueueNumMax (256): restore refused save's state.
-        ("virtio-blk", vec![w32(0x38, 0x101), Op::SaveRestore, w32(0x44, 1), r32(0x44), r32(0x70)]),
+        ("virtio-blk", vec![w32(0x38, 0x101), FuzzOp::SaveRestore, w32(0x44, 1), r32(0x44), r32(0x70)]),
         // The same with QueueNumMax 8.
-        ("virtio-rng", vec![w32(0x38, 9), Op::SaveRestore, w32(0x44, 1), r32(0x44), r32(0x70)]),
+        ("virtio-rng", vec![w32(0x38, 9), FuzzOp::SaveRestore, w32(0x44, 1), r32(0x44), r32(0x70)]),
         // ALARM_HIGH after ALARM_LOW armed the alarm: the copy fired it at
         // restore (ALARM_STATUS 0 and the interrupt pending).
         (
@@ -240,10 +240,10 @@ fn save_restore_findings_in_shipped_devices_stay_fixed() {
                 w32(0xc, 0x1fff_e5fe),
                 w32(0x8, 0xf),
                 w32(0xc, 0xf),
-                Op::SaveRestore,
+                FuzzOp::SaveRestore,
                 r32(0x18),
                 w32(0x10, 1),
-                Op::Advance { ns: 1_000_000_000 },
+                FuzzOp::Advance { ns: 1_000_000_000 },
                 r32(0x18),
             ],
         ),

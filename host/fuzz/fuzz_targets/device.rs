@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use wemu_devfuzz::{FindingKind, Harness, Target, TargetOptions, parse_props};
+use wemu_devfuzz::{FindingKind, FuzzTarget, FuzzTargetOptions, Harness, parse_props};
 use wemu_sandbox::loader::{Loader, SearchPath};
 
 /// libFuzzer reads (and clears) the 8-bit counters of this ELF section
@@ -30,13 +30,13 @@ const EXTRA: usize = 1 << 16;
 #[unsafe(link_section = "__libfuzzer_extra_counters")]
 static mut EXTRA_COUNTERS: [u8; EXTRA] = [0; EXTRA];
 
-fn setup() -> (Arc<Target>, Vec<FindingKind>) {
+fn setup() -> (Arc<FuzzTarget>, Vec<FindingKind>) {
     // At run time, else as built (one binary per device for OSS-Fuzz).
     let name = std::env::var("WEMU_FUZZ_DEVICE")
         .ok()
         .or(option_env!("WEMU_FUZZ_DEVICE").map(str::to_owned))
         .unwrap_or_else(|| "ns16550a".to_owned());
-    let mut opts = TargetOptions::new(&name);
+    let mut opts = FuzzTargetOptions::new(&name);
     opts.props = parse_props(&std::env::var("WEMU_FUZZ_PROPS").unwrap_or_default()).expect("WEMU_FUZZ_PROPS");
     let ignore = std::env::var("WEMU_FUZZ_IGNORE")
         .unwrap_or_default()
@@ -45,12 +45,12 @@ fn setup() -> (Arc<Target>, Vec<FindingKind>) {
         .map(|s| s.parse().expect("WEMU_FUZZ_IGNORE"))
         .collect();
     let loader = Loader::new(SearchPath::new(&[], "WEMU_DEVICE_PATH"), None).expect("loader");
-    let target = Target::load(&loader, &opts).unwrap_or_else(|e| panic!("loading {name}: {e:#}"));
+    let target = FuzzTarget::load(&loader, &opts).unwrap_or_else(|e| panic!("loading {name}: {e:#}"));
     (Arc::new(target), ignore)
 }
 
 fn harness() -> Harness {
-    static TARGET: OnceLock<(Arc<Target>, Vec<FindingKind>)> = OnceLock::new();
+    static TARGET: OnceLock<(Arc<FuzzTarget>, Vec<FindingKind>)> = OnceLock::new();
     let (target, ignore) = TARGET.get_or_init(setup);
     let mut h = Harness::new(target.clone(), ignore);
     // Host panics go straight to libFuzzer.
