@@ -8,15 +8,15 @@ use crate::{Description, Device, PropValue, Props};
 /// Holds the one device instance of a component. Components are
 /// single-threaded and the host never calls in re-entrantly, so the lock is
 /// never contended; it only makes the static safe to share.
-pub struct Slot<D>(Mutex<Option<D>>);
+pub struct InstanceCell<D>(Mutex<Option<D>>);
 
-impl<D> Slot<D> {
+impl<D> InstanceCell<D> {
     pub const fn new() -> Self {
-        Slot(Mutex::new(None))
+        InstanceCell(Mutex::new(None))
     }
 }
 
-impl<D> Default for Slot<D> {
+impl<D> Default for InstanceCell<D> {
     fn default() -> Self {
         Self::new()
     }
@@ -24,8 +24,8 @@ impl<D> Default for Slot<D> {
 
 /// Run `f` on the instance. Calling anything before `create` is a host bug;
 /// the panic becomes a trap the host reports.
-pub fn with<D: Device, R>(slot: &Slot<D>, f: impl FnOnce(&mut D) -> R) -> R {
-    let mut guard = slot.0.lock().unwrap_or_else(|p| p.into_inner());
+pub fn with<D: Device, R>(cell: &InstanceCell<D>, f: impl FnOnce(&mut D) -> R) -> R {
+    let mut guard = cell.0.lock().unwrap_or_else(|p| p.into_inner());
     match guard.as_mut() {
         Some(dev) => f(dev),
         None => panic!("wemu device called before create"),
@@ -33,11 +33,14 @@ pub fn with<D: Device, R>(slot: &Slot<D>, f: impl FnOnce(&mut D) -> R) -> R {
 }
 
 /// `create`: build the device from properties and store it.
-pub fn create<D: Device>(slot: &Slot<D>, props: Vec<(String, PropValue)>) -> Result<Description, String> {
+pub fn create<D: Device>(
+    cell: &InstanceCell<D>,
+    props: Vec<(String, PropValue)>,
+) -> Result<Description, String> {
     install_panic_hook();
     let dev = D::create(&Props::new(props))?;
     let description = dev.describe();
-    *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(dev);
+    *cell.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(dev);
     Ok(description)
 }
 
@@ -205,7 +208,7 @@ macro_rules! export_device {
             use $crate::rt::bindings::exports::wemu::device::device::Guest;
             use $crate::rt::bindings::wemu::device::types as w;
 
-            static INSTANCE: $crate::rt::Slot<$ty> = $crate::rt::Slot::new();
+            static INSTANCE: $crate::rt::InstanceCell<$ty> = $crate::rt::InstanceCell::new();
 
             struct Export;
 
