@@ -231,7 +231,7 @@ fuzz-device device="ns16550a" *args="":
     set -euo pipefail
     rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
     command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-    cd host/cli && WEMU_FUZZ_DEVICE={{device}} cargo +nightly fuzz run --fuzz-dir ../fuzz device -- {{args}}
+    cd host/devfuzz && WEMU_FUZZ_DEVICE={{device}} cargo +nightly fuzz run device -- {{args}}
 
 # Rust, C and JavaScript devices side by side (builds the JS device first).
 bench-js: build-js
