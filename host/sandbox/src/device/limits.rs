@@ -94,7 +94,7 @@ impl MemoryLimiter {
     /// Account for a memory or table going from `current` to `desired`
     /// units of `unit` bytes; an error (a trap for the device) if the sum
     /// would pass the limit. Past its own declared maximum the growth
-    /// fails anyway (the guest sees -1): nothing to count.
+    /// fails anyway (the device sees -1): nothing to count.
     fn growing(
         &mut self,
         (current, desired, maximum): (usize, usize, Option<usize>),
@@ -114,7 +114,7 @@ impl MemoryLimiter {
         if total > self.limit.saturating_add(self.exempt) {
             self.refused = true;
             self.wanted = total.saturating_sub(self.exempt);
-            // Trap rather than let the guest see a failed grow: a device
+            // Trap rather than let the device see a failed grow: a device
             // out of memory cannot recover meaningfully.
             return Err(wasmtime::Error::msg(format!(
                 "memory limit of {} bytes exceeded: {what} would bring its memories and tables to {} bytes",
