@@ -68,6 +68,43 @@ impl IrqPin {
     }
 }
 
+/// What the hart does with a misaligned load or store (FP ones and the
+/// compressed forms included). Misaligned AMOs and LR/SC raise the
+/// address-misaligned exception either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Misaligned {
+    /// Complete it in hardware (Zicclsm, which the RVA profiles require),
+    /// as QEMU does: each page it touches is translated and checked, and
+    /// it is carried out as byte accesses, all or nothing (`exec/misaligned.rs`).
+    #[default]
+    Emulate,
+    /// Raise the load/store address-misaligned exception, before
+    /// translation (tval = the address), so M-mode software emulates it.
+    Trap,
+}
+
+impl Misaligned {
+    /// The names a machine file and `--cpu misaligned=` take.
+    pub const NAMES: [&'static str; 2] = ["emulate", "trap"];
+
+    /// `"emulate"` or `"trap"`.
+    pub fn from_name(name: &str) -> Option<Misaligned> {
+        match name {
+            "emulate" => Some(Misaligned::Emulate),
+            "trap" => Some(Misaligned::Trap),
+            _ => None,
+        }
+    }
+
+    /// The name `from_name` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Misaligned::Emulate => "emulate",
+            Misaligned::Trap => "trap",
+        }
+    }
+}
+
 /// One RISC-V hart.
 #[derive(Debug, Clone)]
 #[repr(C)]
@@ -97,6 +134,9 @@ pub struct Hart {
     pub(crate) tlb: Tlb,
     /// PMP verdicts of physical pages accessed without translation.
     pub(crate) pmp_pages: PageVerdicts,
+    /// Misaligned loads and stores: completed or trapped (a setting of
+    /// the machine, not architectural state a guest can change).
+    pub(crate) misaligned: Misaligned,
     /// Pre-decoded instructions; last because the JIT does not address it.
     pub(crate) icache: ICache,
 }
@@ -118,8 +158,19 @@ impl Hart {
             f: [0; 32],
             tlb: Tlb::default(),
             pmp_pages: PageVerdicts::default(),
+            misaligned: Misaligned::default(),
             icache: ICache::default(),
         }
+    }
+
+    /// Complete misaligned loads and stores (the default) or trap them.
+    pub fn set_misaligned(&mut self, m: Misaligned) {
+        self.misaligned = m;
+    }
+
+    /// See [`Hart::set_misaligned`].
+    pub fn misaligned(&self) -> Misaligned {
+        self.misaligned
     }
 
     /// Forget every pre-decoded instruction. The hart does this itself on

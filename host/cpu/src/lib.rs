@@ -7,7 +7,10 @@
 //! The hart is RV64IMAFDC + Zicsr + Zifencei with M, S and U privilege
 //! modes (privileged spec 1.12, trap delegation, Sstc) and Sv39/Sv48
 //! virtual memory with a TLB (`mmu`, `tlb`; A/D bits per Svade: a clear A,
-//! or D on a store, page-faults) and 16 PMP entries (`pmp`).
+//! or D on a store, page-faults) and 16 PMP entries (`pmp`). Misaligned
+//! loads and stores complete in hardware (Zicclsm, as in QEMU) unless the
+//! hart is set to trap them ([`Misaligned`]); misaligned AMOs and LR/SC
+//! always raise the address-misaligned exception.
 //!
 //! The machine owns memory and devices: it implements [`Memory`], drives the
 //! interrupt pins with [`Hart::set_irq_pin`], feeds the `time` CSR with
@@ -35,7 +38,7 @@ mod testutil;
 pub use decode::decode;
 pub use disasm::{disassemble, disassemble_at};
 pub use exec::{RunExit, StepEvent};
-pub use hart::{Hart, IrqPin, PrivMode};
+pub use hart::{Hart, IrqPin, Misaligned, PrivMode};
 pub use insn::{Decoded, FReg, Insn, Reg};
 pub use trap::{Access, Exception, Halt, Interrupt, TrapCause, TrapRecord};
 
@@ -91,6 +94,30 @@ pub trait Memory {
     fn yield_requested(&mut self) -> bool {
         false
     }
+    /// What backs the `len` physical bytes at `addr`: asked before the
+    /// hart carries out a misaligned load or store as byte accesses (see
+    /// [`Misaligned::Emulate`]). The hart completes it only where every
+    /// byte is main memory; a device register makes it raise the
+    /// address-misaligned exception, and a byte backed by nothing an
+    /// access fault. Default: [`Backing::Device`], so a memory that does
+    /// not answer keeps every misaligned access trapping.
+    fn backing(&mut self, addr: u64, len: u64) -> Backing {
+        let _ = (addr, len);
+        Backing::Device
+    }
+}
+
+/// What backs a physical address range (see [`Memory::backing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backing {
+    /// Every byte is main memory (RAM, or ROM): byte accesses behave as
+    /// the wider access would, with no side effects. `writable` is false
+    /// if any byte is ROM (a store there is an access fault).
+    Memory { writable: bool },
+    /// At least one byte is a device register.
+    Device,
+    /// Some byte is backed by nothing (and none by a device).
+    Nothing,
 }
 
 /// Why a memory access did not complete.

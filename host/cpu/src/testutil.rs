@@ -1,6 +1,8 @@
 //! Test-only helpers: a `Vec<u8>` memory and a tiny instruction encoder.
 
-use crate::{AccessInfo, Hart, MemError, Memory, PrivMode};
+use std::ops::Range;
+
+use crate::{AccessInfo, Backing, Hart, MemError, Memory, PrivMode};
 
 pub const RAM_BASE: u64 = 0x8000_0000;
 pub const RAM_SIZE: usize = 0x1_0000;
@@ -18,6 +20,10 @@ pub struct TestMem {
     pub yield_pending: bool,
     /// The record of every load and store, in order.
     pub accesses: Vec<AccessInfo>,
+    /// `backing` calls these bytes (inside RAM) a device's registers.
+    pub device: Option<Range<u64>>,
+    /// `backing` calls these bytes (inside RAM) ROM.
+    pub rom: Option<Range<u64>>,
 }
 
 impl TestMem {
@@ -30,6 +36,8 @@ impl TestMem {
             yield_on_store: None,
             yield_pending: false,
             accesses: Vec::new(),
+            device: None,
+            rom: None,
         }
     }
 
@@ -105,6 +113,20 @@ impl Memory for TestMem {
 
     fn yield_requested(&mut self) -> bool {
         std::mem::take(&mut self.yield_pending)
+    }
+
+    fn backing(&mut self, addr: u64, len: u64) -> Backing {
+        let overlaps = |r: &Option<Range<u64>>| {
+            r.as_ref().is_some_and(|r| addr < r.end && addr.saturating_add(len) > r.start)
+        };
+        let end = addr.checked_sub(self.base).and_then(|off| off.checked_add(len));
+        if overlaps(&self.device) {
+            Backing::Device
+        } else if end.is_none_or(|end| end > self.bytes.len() as u64) {
+            Backing::Nothing
+        } else {
+            Backing::Memory { writable: !overlaps(&self.rom) }
+        }
     }
 }
 

@@ -130,6 +130,10 @@ fn item() -> impl Strategy<Value = Item> {
             .prop_map(|(f3, rd, sp_base, slot)| Item::Load { f3, rd, sp_base, slot }),
         3 => (0u8..4, rs(), any::<bool>(), slot())
             .prop_map(|(f3, rs2, sp_base, slot)| Item::Store { f3, rs2, sp_base, slot }),
+        1 => (0u8..7, rd(), any::<bool>(), any::<u8>())
+            .prop_map(|(f3, rd, sp_base, off)| Item::LoadAt { f3, rd, sp_base, off }),
+        1 => (0u8..4, rs(), any::<bool>(), any::<u8>())
+            .prop_map(|(f3, rs2, sp_base, off)| Item::StoreAt { f3, rs2, sp_base, off }),
         2 => (0..AMO_OPS.len() as u8, any::<bool>(), any::<bool>(), any::<bool>(), rd(), rs(), wreg(), slot())
             .prop_map(|(op, dword, aq, rl, rd, rs2, t, slot)| Item::Amo { op, dword, aq, rl, rd, rs2, t, slot }),
         1 => (any::<bool>(), wreg(), slot(), rd(), rd(), rs(), proptest::option::weighted(0.25, slot()))
@@ -343,6 +347,23 @@ fn regressions() -> Vec<(&'static str, Case)> {
                     Item::JumpSkip { kind: 2, rd: 0, t: 29, skipped: CItem::Li { rd: 28, imm: 3 } },
                     Item::JumpSkip { kind: 3, rd: 0, t: 1, skipped: CItem::Li { rd: 28, imm: 4 } },
                     c(CItem::Nop),
+                ],
+            ),
+        ),
+        (
+            "misaligned loads and stores of every width",
+            fixed(
+                &[(5, 0x8899_aabb_ccdd_eeff), (6, 0x0123_4567_89ab_cdef)],
+                vec![
+                    Item::StoreAt { f3: 3, rs2: 5, sp_base: false, off: 1 },
+                    Item::StoreAt { f3: 2, rs2: 6, sp_base: true, off: 11 },
+                    Item::StoreAt { f3: 1, rs2: 6, sp_base: false, off: 255 },
+                    Item::LoadAt { f3: 3, rd: 9, sp_base: false, off: 3 },
+                    Item::LoadAt { f3: 2, rd: 10, sp_base: false, off: 5 },
+                    Item::LoadAt { f3: 6, rd: 11, sp_base: true, off: 6 },
+                    Item::LoadAt { f3: 1, rd: 12, sp_base: false, off: 7 },
+                    Item::LoadAt { f3: 5, rd: 13, sp_base: false, off: 13 },
+                    Item::LoadAt { f3: 3, rd: 14, sp_base: false, off: 255 },
                 ],
             ),
         ),

@@ -7,7 +7,7 @@ use crate::fpu::{CANONICAL_NAN_S, box_s, flags};
 use crate::insn::CsrOp;
 use crate::testutil::asm::*;
 use crate::testutil::{RAM_BASE, TestMem, setup};
-use crate::{Exception, Hart, StepEvent, TrapCause};
+use crate::{Exception, Hart, Misaligned, StepEvent, TrapCause};
 
 const DATA: u64 = RAM_BASE + 0x1000;
 const FS_INITIAL: u64 = 1 << mstatus::FS_SHIFT;
@@ -96,8 +96,9 @@ fn loads_nan_box_singles_and_stores_write_raw_bits() {
         fload(3, 2, 10, 8),   // fld ft2,8(a0)
         fstore(2, 3, 10, 16), // fsw ft3,16(a0): low 32 bits, boxed or not
         fstore(3, 2, 10, 24), // fsd ft2,24(a0)
-        fload(3, 4, 10, 4),   // fld ft4,4(a0): misaligned
+        fload(3, 4, 10, 4),   // fld ft4,4(a0): misaligned (trapped below)
     ]);
+    hart.set_misaligned(Misaligned::Trap);
     hart.x[10] = DATA;
     mem.put32(DATA, 0x4049_0fdb);
     mem.put64(DATA + 8, 0x4009_21fb_5444_2d18);

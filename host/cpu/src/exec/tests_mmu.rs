@@ -7,7 +7,7 @@ use crate::insn::CsrOp;
 use crate::mmu::pte::{A, D, G, R, U, V, W, X};
 use crate::testutil::asm::*;
 use crate::testutil::{RAM_BASE, TestMem, open_pmp};
-use crate::{Exception, Hart, PrivMode, StepEvent, TrapCause, TrapRecord};
+use crate::{Exception, Hart, Misaligned, PrivMode, StepEvent, TrapCause, TrapRecord};
 
 pub(super) const PC: u64 = RAM_BASE;
 pub(super) const M_HANDLER: u64 = RAM_BASE + 0x800;
@@ -368,8 +368,9 @@ fn faulting_physical_access_reports_the_virtual_address() {
 }
 
 #[test]
-fn misaligned_access_traps_before_translation() {
+fn misaligned_access_traps_before_translation_when_set_to() {
     let mut vm = Vm::new(SV39, PrivMode::Supervisor, &[LD]);
+    vm.hart.set_misaligned(Misaligned::Trap);
     // Nothing mapped at VA: the misalignment still wins.
 
     assert_fault(vm.access(VA + 1), Exception::LoadAddressMisaligned, VA + 1, "misaligned");

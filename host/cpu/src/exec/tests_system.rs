@@ -4,7 +4,9 @@ use crate::csr::{addr, irq, mstatus};
 use crate::insn::CsrOp;
 use crate::testutil::asm::*;
 use crate::testutil::{RAM_BASE, RAM_SIZE, TestMem, setup};
-use crate::{Access, Exception, Halt, Hart, Interrupt, IrqPin, RunExit, StepEvent, TrapCause, TrapRecord};
+use crate::{
+    Access, Exception, Halt, Hart, Interrupt, IrqPin, Misaligned, RunExit, StepEvent, TrapCause, TrapRecord,
+};
 
 const PC: u64 = RAM_BASE;
 const DATA: u64 = RAM_BASE + 0x1000;
@@ -163,17 +165,23 @@ fn ecall_and_ebreak() {
 }
 
 #[test]
-fn misaligned_accesses_trap_with_the_address() {
+fn misaligned_accesses_trap_with_the_address_when_set_to() {
     let (mut hart, mut mem) = setup_with_handler(&[lw(10, 11, 2)]);
+    hart.set_misaligned(Misaligned::Trap);
     hart.x[11] = DATA;
     expect_trap(&mut hart, &mut mem, Exception::LoadAddressMisaligned, DATA + 2);
     assert_eq!(csr(&hart, addr::MCAUSE), 4);
 
     let (mut hart, mut mem) = setup_with_handler(&[sd(10, 11, 4)]);
+    hart.set_misaligned(Misaligned::Trap);
     hart.x[11] = DATA;
     expect_trap(&mut hart, &mut mem, Exception::StoreAddressMisaligned, DATA + 4);
     assert_eq!(csr(&hart, addr::MCAUSE), 6);
+}
 
+/// AMOs and LR/SC are never split: they trap under the default setting.
+#[test]
+fn misaligned_amos_and_lr_sc_always_trap() {
     let (mut hart, mut mem) = setup_with_handler(&[amo(0b00000, 3, 10, 11, 12)]);
     hart.x[11] = DATA + 1;
     expect_trap(&mut hart, &mut mem, Exception::StoreAddressMisaligned, DATA + 1);
@@ -181,6 +189,13 @@ fn misaligned_accesses_trap_with_the_address() {
     let (mut hart, mut mem) = setup_with_handler(&[amo(0b00010, 2, 10, 11, 0)]);
     hart.x[11] = DATA + 2;
     expect_trap(&mut hart, &mut mem, Exception::LoadAddressMisaligned, DATA + 2);
+
+    // sc.d with a reservation on the same (misaligned) address.
+    let (mut hart, mut mem) = setup_with_handler(&[amo(0b00011, 3, 10, 11, 12)]);
+    hart.x[11] = DATA + 4;
+    hart.reservation = Some(DATA + 4);
+    expect_trap(&mut hart, &mut mem, Exception::StoreAddressMisaligned, DATA + 4);
+    assert_eq!(mem.get(DATA, 8) | mem.get(DATA + 8, 8), 0, "nothing stored");
 }
 
 #[test]

@@ -184,6 +184,12 @@ pub fn slot_off(slot: u16, width: u32) -> i32 {
     ((u32::from(slot) * width) % BUF_LEN as u32) as i32
 }
 
+/// An in-bounds buffer offset for an access of `width` bytes at byte
+/// `off`, aligned or not (both emulators complete misaligned accesses).
+pub fn byte_off(off: u8, width: u32) -> i32 {
+    i32::from(off).min(BUF_LEN as i32 - width as i32)
+}
+
 /// AMO funct5 values.
 pub const AMO_OPS: [(&str, u32); 9] = [
     ("amoswap", 0b00001),
@@ -232,6 +238,20 @@ pub enum Item {
         rs2: u8,
         sp_base: bool,
         slot: u16,
+    },
+    /// A load at any byte offset of the buffer: mostly misaligned.
+    LoadAt {
+        f3: u8,
+        rd: u8,
+        sp_base: bool,
+        off: u8,
+    },
+    /// A store at any byte offset of the buffer.
+    StoreAt {
+        f3: u8,
+        rs2: u8,
+        sp_base: bool,
+        off: u8,
     },
     /// `addi t, s0, off; amo<op>.<w|d> rd, rs2, (t)`
     Amo {
@@ -395,6 +415,16 @@ impl Item {
             Item::Store { f3, rs2, sp_base, slot } => {
                 let base = if *sp_base { SP } else { BASE };
                 let off = slot_off(*slot, width_of(*f3));
+                vec![Word::w(e::s(off, *rs2, base, u32::from(*f3), e::STORE))]
+            }
+            Item::LoadAt { f3, rd, sp_base, off } => {
+                let base = if *sp_base { SP } else { BASE };
+                let off = byte_off(*off, width_of(*f3));
+                vec![Word::w(e::i(off, base, u32::from(*f3), *rd, e::LOAD))]
+            }
+            Item::StoreAt { f3, rs2, sp_base, off } => {
+                let base = if *sp_base { SP } else { BASE };
+                let off = byte_off(*off, width_of(*f3));
                 vec![Word::w(e::s(off, *rs2, base, u32::from(*f3), e::STORE))]
             }
             Item::Amo { op, dword, aq, rl, rd, rs2, t, slot } => {
