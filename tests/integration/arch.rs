@@ -8,7 +8,7 @@
 //! guest must print the same `ok`/`FAIL` lines and exit the same way.
 //! Skipped in the comparison: `info:` lines (behaviour the spec leaves
 //! open, e.g. QEMU sets PTE A/D bits in hardware where wemu page-faults as
-//! Svade does, or does misaligned loads where wemu traps) and `spec`
+//! Svade does, or splits misaligned device accesses where wemu traps) and `spec`
 //! lines. Without QEMU the wemu half runs, then the test follows
 //! `reftool`'s rule: reported skipped, or failed under CI (`CI=true`).
 
@@ -75,4 +75,36 @@ fn every_exception_and_interrupt_matches_qemu_and_the_spec() {
 #[test]
 fn sv39_and_sv48_paging_match_qemu_and_the_spec() {
     arch_guest("paging");
+}
+
+/// The line the `exceptions` guest prints about a misaligned `lh`: done
+/// in hardware, or trapped (and how).
+fn misaligned_lh(args: &[&str]) -> String {
+    let kernel = guest("exceptions");
+    let kernel = kernel.to_str().expect("utf-8 path");
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend(["--kernel", kernel]);
+    let out = wemu(&all);
+    assert_eq!(out.code, Some(0), "{args:?}: every check passes either way; stdout:\n{}", out.stdout);
+    let line = out.stdout.lines().find(|l| l.starts_with("info: lh a0, 1(a0) at DATA+1: "));
+    line.unwrap_or_else(|| panic!("{args:?}: no line about lh; stdout:\n{}", out.stdout)).to_owned()
+}
+
+/// Misaligned loads and stores complete by default; `--cpu
+/// misaligned=trap` or `[cpu] misaligned = "trap"` brings back the trap
+/// (cause 4, tval = the address, before translation).
+#[test]
+fn misaligned_accesses_complete_or_trap_as_the_cpu_is_set() {
+    assert!(misaligned_lh(&[]).ends_with("done in hardware"));
+    let trapped = "M takes cause 4 epc=code+0x0";
+    let line = misaligned_lh(&["--cpu", "misaligned=trap"]);
+    assert!(line.contains(trapped), "{line}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let board = dir.path().join("trapping.toml");
+    std::fs::write(&board, "extends = \"virt\"\n[cpu]\nmisaligned = \"trap\"\n").expect("write board");
+    let line = misaligned_lh(&["-M", board.to_str().expect("utf-8 path")]);
+    assert!(line.contains(trapped), "{line}");
+    let line = misaligned_lh(&["-M", board.to_str().expect("utf-8 path"), "--cpu", "misaligned=emulate"]);
+    assert!(line.ends_with("done in hardware"), "the option wins over the file: {line}");
 }

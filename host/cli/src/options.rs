@@ -104,6 +104,12 @@ pub(crate) struct MachineArgs {
     #[arg(long, value_name = "N")]
     pub(crate) smp: Option<u32>,
 
+    /// Set `[cpu]` keys of the machine file: misaligned=emulate|trap (complete
+    /// misaligned loads and stores in hardware, the default, or raise the
+    /// address-misaligned exception). Repeatable; comma-separated.
+    #[arg(long = "cpu", value_name = "KEY=VALUE[,...]")]
+    pub(crate) cpu: Vec<String>,
+
     #[command(flatten)]
     pub(crate) paths: PathArgs,
 }
@@ -141,6 +147,9 @@ pub(crate) fn loader(paths: &PathArgs) -> Result<Loader> {
 /// The machine file with the command line's changes applied.
 pub(crate) fn machine_spec(args: &MachineArgs) -> Result<config::MachineSpec> {
     let mut spec = config::load(&machine::machine_search_path(&args.paths.machine_path), &args.machine)?;
+    for c in &args.cpu {
+        config::apply_cpu_option(&mut spec, c)?;
+    }
     for d in &args.devices {
         config::apply_device_option(&mut spec, d)?;
     }

@@ -190,6 +190,18 @@ pub fn byte_off(off: u8, width: u32) -> i32 {
     i32::from(off).min(BUF_LEN as i32 - width as i32)
 }
 
+/// A load (funct3 `f3`) into `rd` from `off`(sp or s0).
+fn load(f3: u8, rd: u8, sp_base: bool, off: i32) -> Vec<Word> {
+    let base = if sp_base { SP } else { BASE };
+    vec![Word::w(e::i(off, base, u32::from(f3), rd, e::LOAD))]
+}
+
+/// A store (funct3 `f3`) of `rs2` to `off`(sp or s0).
+fn store(f3: u8, rs2: u8, sp_base: bool, off: i32) -> Vec<Word> {
+    let base = if sp_base { SP } else { BASE };
+    vec![Word::w(e::s(off, rs2, base, u32::from(f3), e::STORE))]
+}
+
 /// AMO funct5 values.
 pub const AMO_OPS: [(&str, u32); 9] = [
     ("amoswap", 0b00001),
@@ -407,25 +419,13 @@ impl Item {
             }
             Item::Lui { rd, imm20 } => vec![Word::w(e::u(*imm20, *rd, e::LUI))],
             Item::Auipc { rd, imm20 } => vec![Word::w(e::u(*imm20, *rd, e::AUIPC))],
-            Item::Load { f3, rd, sp_base, slot } => {
-                let base = if *sp_base { SP } else { BASE };
-                let off = slot_off(*slot, width_of(*f3));
-                vec![Word::w(e::i(off, base, u32::from(*f3), *rd, e::LOAD))]
-            }
+            Item::Load { f3, rd, sp_base, slot } => load(*f3, *rd, *sp_base, slot_off(*slot, width_of(*f3))),
             Item::Store { f3, rs2, sp_base, slot } => {
-                let base = if *sp_base { SP } else { BASE };
-                let off = slot_off(*slot, width_of(*f3));
-                vec![Word::w(e::s(off, *rs2, base, u32::from(*f3), e::STORE))]
+                store(*f3, *rs2, *sp_base, slot_off(*slot, width_of(*f3)))
             }
-            Item::LoadAt { f3, rd, sp_base, off } => {
-                let base = if *sp_base { SP } else { BASE };
-                let off = byte_off(*off, width_of(*f3));
-                vec![Word::w(e::i(off, base, u32::from(*f3), *rd, e::LOAD))]
-            }
+            Item::LoadAt { f3, rd, sp_base, off } => load(*f3, *rd, *sp_base, byte_off(*off, width_of(*f3))),
             Item::StoreAt { f3, rs2, sp_base, off } => {
-                let base = if *sp_base { SP } else { BASE };
-                let off = byte_off(*off, width_of(*f3));
-                vec![Word::w(e::s(off, *rs2, base, u32::from(*f3), e::STORE))]
+                store(*f3, *rs2, *sp_base, byte_off(*off, width_of(*f3)))
             }
             Item::Amo { op, dword, aq, rl, rd, rs2, t, slot } => {
                 let w = if *dword { 8 } else { 4 };

@@ -17,7 +17,7 @@
 //! Every access carries its [`AccessInfo`] (hart and pc), which is where
 //! fault reports and storm warnings take the guest pc from.
 
-use wemu_cpu::{AccessInfo, MemError, Memory};
+use wemu_cpu::{AccessInfo, Backing, MemError, Memory};
 
 use super::Platform;
 use super::fault::all_ones;
@@ -236,6 +236,24 @@ impl Memory for Platform {
         !self.pin_changes.is_empty() || self.yield_now
     }
 
+    /// For a misaligned access, which the hart completes only in memory:
+    /// RAM/ROM blocks (adjacent ones too), a device register anywhere in
+    /// the range, or a byte with nothing behind it.
+    fn backing(&mut self, addr: u64, len: u64) -> Backing {
+        let Some(last) = addr.checked_add(len.saturating_sub(1)) else { return Backing::Nothing };
+        let (mut covered, mut writable) = (0, true);
+        for m in self.bus.overlapping(addr, last) {
+            match m.target {
+                Target::Mmio { .. } => return Backing::Device,
+                Target::Memory(i) => {
+                    writable &= !self.rams[i].read_only();
+                    covered += last.min(m.base + (m.size - 1)) - addr.max(m.base) + 1;
+                }
+            }
+        }
+        if covered == len { Backing::Memory { writable } } else { Backing::Nothing }
+    }
+
     #[inline]
     fn fetch(&mut self, _at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
         // Code runs from memory only, never from device registers.
@@ -290,6 +308,20 @@ mod tests {
         let lsr = slow_access(p, AT, LSR, 1, false, 0);
         assert_eq!((lsr.status, lsr.value & 0x60), (SlowResult::OK, 0x60));
         assert_eq!(p.slots[0].dev.calls(), 1);
+    }
+
+    #[test]
+    fn backing_tells_memory_devices_and_holes_apart() {
+        let mut m = uart_machine(FaultPolicy::Stop);
+        let p = &mut m.platform;
+        let end = RAM + (1 << 20);
+        assert_eq!(p.backing(RAM + 1, 8), Backing::Memory { writable: true });
+        assert_eq!(p.backing(end - 4, 4), Backing::Memory { writable: true }, "the last bytes");
+        assert_eq!(p.backing(end - 2, 4), Backing::Nothing, "past the end");
+        assert_eq!(p.backing(0x4000_0000, 2), Backing::Nothing);
+        assert_eq!(p.backing(UART + 1, 2), Backing::Device);
+        assert_eq!(p.backing(UART - 1, 2), Backing::Device, "a hole and the device");
+        assert_eq!(p.backing(u64::MAX, 2), Backing::Nothing, "wraps");
     }
 
     /// A UART whose every call runs out of fuel, under `policy`: a hart's

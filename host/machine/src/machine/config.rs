@@ -13,6 +13,7 @@ mod layering;
 mod options;
 
 use super::fault::FaultPolicy;
+pub use wemu_cpu::Misaligned;
 use wemu_sandbox::loader::search::{self, Origin, SearchPath};
 
 /// Where a setting came from: file and line (for error messages).
@@ -66,7 +67,7 @@ impl TryFrom<SizeRepr> for Size {
 }
 
 pub use layering::{load, parse_layer};
-pub use options::{apply_device_option, apply_drive_option};
+pub use options::{apply_cpu_option, apply_device_option, apply_drive_option};
 pub use wemu_sandbox::numbers::{parse_size, parse_u64};
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +90,24 @@ struct CpuRepr {
     harts: Option<u32>,
     isa: Option<String>,
     timebase_frequency: Option<u64>,
+    misaligned: Option<MisalignedRepr>,
+}
+
+/// `[cpu] misaligned`, as written.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum MisalignedRepr {
+    Emulate,
+    Trap,
+}
+
+impl From<MisalignedRepr> for Misaligned {
+    fn from(m: MisalignedRepr) -> Misaligned {
+        match m {
+            MisalignedRepr::Emulate => Misaligned::Emulate,
+            MisalignedRepr::Trap => Misaligned::Trap,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -380,6 +399,9 @@ pub struct MachineSpec {
     pub harts: u32,
     pub isa: String,
     pub timebase_frequency: u64,
+    /// What every hart does with misaligned loads and stores (`[cpu]
+    /// misaligned`, or `--cpu misaligned=`).
+    pub misaligned: Misaligned,
     pub interrupt_parent: Option<String>,
     pub memory: Vec<MemorySpec>,
     pub devices: Vec<DeviceSpec>,

@@ -397,7 +397,7 @@ impl Machine {
         }
         platform.warn_incidents = true;
         let entry = spec.memory.first().map_or(0, |m| m.base);
-        let harts = (0..u64::from(spec.harts)).map(|id| Hart::new(id, entry)).collect();
+        let harts = (0..u64::from(spec.harts)).map(|id| new_hart(&spec, id, entry)).collect();
         Ok(Machine { spec, harts, platform, boot: None, htif: None, current: 0 })
     }
 
@@ -427,7 +427,7 @@ impl Machine {
     /// from memory that was just (re)loaded survives.
     pub(crate) fn reset_harts(&mut self, boot: &Boot) {
         for (id, h) in self.harts.iter_mut().enumerate() {
-            *h = Hart::new(id as u64, boot.entry);
+            *h = new_hart(&self.spec, id as u64, boot.entry);
             h.x[10] = id as u64;
             h.x[11] = boot.a1;
             h.x[12] = boot.a2;
@@ -441,6 +441,13 @@ impl Machine {
 }
 
 /// The limits a device is held to: its machine-file keys over the defaults.
+/// A hart in its reset state, set up as the machine file says.
+fn new_hart(spec: &MachineSpec, id: u64, entry: u64) -> Hart {
+    let mut h = Hart::new(id, entry);
+    h.set_misaligned(spec.misaligned);
+    h
+}
+
 fn device_limits(d: &config::DeviceSpec) -> device::Limits {
     let default = device::Limits::default();
     device::Limits {

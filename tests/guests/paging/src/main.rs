@@ -9,7 +9,8 @@
 //! - `special`: 2 MiB, 1 GiB and (Sv48) 512 GiB pages, misaligned
 //!   superpages, invalid PTEs, non-canonical addresses, the A/D policy,
 //!   sfence.vma by address and ASID, ASID-tagged roots, and satp's WARL
-//!   MODE field.
+//!   MODE field;
+//! - `crossing`: misaligned loads and stores across a page boundary.
 //!
 //! Prints one line per check, `info:` lines for what the spec leaves open
 //! (the A/D policy: QEMU 7.2 updates A/D in hardware, wemu page-faults as
@@ -19,6 +20,7 @@
 #![no_std]
 #![no_main]
 
+mod crossing;
 mod perms;
 mod probe;
 mod pt;
@@ -241,6 +243,7 @@ fn run(sv: Sv) {
     delegate_page_faults(false);
     perms::run(sv);
     special::run(sv, &t);
+    crossing::run(sv);
     lower::m_write(num::SATP, 0);
     set_status(0);
     delegate_page_faults(false);

@@ -154,6 +154,7 @@ pub fn parse_layer(
             harts: 1,
             isa: "rv64imafdc_zicsr_zifencei".into(),
             timebase_frequency: 10_000_000,
+            misaligned: Misaligned::default(),
             interrupt_parent: None,
             memory: Vec::new(),
             devices: Vec::new(),
@@ -179,6 +180,9 @@ pub fn parse_layer(
         }
         if let Some(t) = cpu.timebase_frequency {
             spec.timebase_frequency = t;
+        }
+        if let Some(m) = cpu.misaligned {
+            spec.misaligned = m.into();
         }
     }
     let mut memory = ByName::new(std::mem::take(&mut spec.memory), |m| &m.name);

@@ -1,8 +1,32 @@
-//! The command line's changes to a machine file: `--device` and `--drive`.
+//! The command line's changes to a machine file: `--cpu`, `--device` and
+//! `--drive`.
 
 use super::layering::{ByName, merge_device};
 use super::*;
 use wemu_sandbox::contract::types::PropValue;
+
+/// The `[cpu]` keys `--cpu` sets (`--smp` sets the hart count).
+const CPU_KEYS: [&str; 1] = ["misaligned"];
+
+/// Apply one `--cpu key=value[,key=value...]` option: the `[cpu]` keys of
+/// the machine file that describe the harts' behaviour.
+pub fn apply_cpu_option(spec: &mut MachineSpec, option: &str) -> Result<(), ConfigError> {
+    let loc = Loc { origin: format!("--cpu {option}"), line: None };
+    for part in option.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = wemu_sandbox::props::split_pair(part).map_err(|e| err(&loc, e.to_string()))?;
+        match k.trim() {
+            "misaligned" => {
+                spec.misaligned = Misaligned::from_name(v.trim()).ok_or_else(|| {
+                    err(&loc, format!("misaligned '{v}': expected one of {}", Misaligned::NAMES.join(", ")))
+                })?;
+            }
+            other => {
+                return Err(err(&loc, format!("unknown key '{other}' (known: {})", CPU_KEYS.join(", "))));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Apply one `--device NAME,key=value,...` option to the machine: adds a
 /// device, or changes the one whose `id` matches.

@@ -360,3 +360,27 @@ fn dma_windows_that_are_empty_or_wrap_are_refused_naming_device_and_window() {
         assert!(e.contains(window.split('+').next().unwrap_or_default()), "{e}");
     }
 }
+
+#[test]
+fn misaligned_comes_from_the_cpu_table_or_the_cpu_option() {
+    assert_eq!(parse("").unwrap().misaligned, Misaligned::Emulate, "the default");
+    let mut spec = parse("[cpu]\nmisaligned = \"trap\"\n").unwrap();
+    assert_eq!(spec.misaligned, Misaligned::Trap);
+    apply_cpu_option(&mut spec, "misaligned=emulate").unwrap();
+    assert_eq!(spec.misaligned, Misaligned::Emulate);
+    apply_cpu_option(&mut spec, " misaligned = trap ,").unwrap();
+    assert_eq!(spec.misaligned, Misaligned::Trap);
+
+    let e = parse("[cpu]\nharts = 1\nmisaligned = \"split\"\n").unwrap_err();
+    assert_eq!(e.loc.line, Some(3), "{e}");
+    assert!(e.message.contains("split") && e.message.contains("emulate"), "{e}");
+    for (bad, says) in [
+        ("misaligned=split", "expected one of emulate, trap"),
+        ("misaligned", "is not key=value"),
+        ("harts=2", "unknown key 'harts' (known: misaligned)"),
+    ] {
+        let e = apply_cpu_option(&mut spec, bad).unwrap_err();
+        assert_eq!(e.loc.origin, format!("--cpu {bad}"));
+        assert!(e.message.contains(says), "{bad}: {e}");
+    }
+}
