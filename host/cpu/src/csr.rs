@@ -5,14 +5,17 @@
 //! `csr/supervisor.rs` (chapter 4). The hart implements M, S and U modes
 //! with Sv39/Sv48 (satp accepts MODE Bare, Sv39 and Sv48; a write selecting
 //! another MODE is ignored, which the WARL field allows, §4.1.11; the
-//! translation itself is in `mmu`). Everything unlisted raises
-//! illegal-instruction.
+//! translation itself is in `mmu`), and Sdtrig's trigger CSRs
+//! (`csr/trigger.rs`). Everything unlisted raises illegal-instruction.
 
 use crate::hart::PrivMode;
 use crate::insn::CsrOp;
 use crate::pmp::Pmp;
 
 mod supervisor;
+mod trigger;
+
+pub use trigger::TRIGGERS;
 
 /// CSR numbers (privileged spec §2.2 "CSR Listing").
 pub mod addr {
@@ -55,6 +58,12 @@ pub mod addr {
     pub const MCAUSE: u16 = 0x342;
     pub const MTVAL: u16 = 0x343;
     pub const MIP: u16 = 0x344;
+    /// Sdtrig's trigger CSRs (see `csr/trigger.rs`).
+    pub const TSELECT: u16 = 0x7a0;
+    pub const TDATA1: u16 = 0x7a1;
+    pub const TDATA2: u16 = 0x7a2;
+    pub const TDATA3: u16 = 0x7a3;
+    pub const TINFO: u16 = 0x7a4;
     pub const PMPCFG0: u16 = 0x3a0;
     pub const PMPCFG15: u16 = 0x3af;
     pub const PMPADDR0: u16 = 0x3b0;
@@ -188,6 +197,8 @@ pub struct Csrs {
     fflags: u8,
     frm: u8,
     pmp: Pmp,
+    /// Sdtrig's trigger module.
+    triggers: trigger::Triggers,
     /// The privilege mode (as `u8`) whose instruction fetches skip
     /// translation and PMP: M while no PMP check can refuse an M fetch
     /// (`Pmp::m_fetch_unrestricted`), else `NO_MODE`. Recomputed on every PMP and mstatus write, so the hot
@@ -234,6 +245,7 @@ impl Csrs {
             fflags: 0,
             frm: 0,
             pmp: Pmp::default(),
+            triggers: trigger::Triggers::default(),
             pmp_fetch_free: PrivMode::Machine as u8,
             pmp_data_free: PrivMode::Machine as u8,
         }
@@ -462,6 +474,7 @@ impl Csrs {
             PMPCFG0..=PMPCFG15 if csr.is_multiple_of(2) => self.pmp.read_cfg(usize::from(csr - PMPCFG0)),
             MVENDORID | MARCHID | MIMPID | MCONFIGPTR => 0,
             MHARTID => ctx.hart_id,
+            _ if trigger::Triggers::has(csr) => self.triggers.read(csr),
             _ => return self.read_supervisor(csr, ctx),
         })
     }
@@ -528,6 +541,7 @@ impl Csrs {
                 self.pmp.write_addr(usize::from(csr - PMPADDR0), v);
                 self.update_pmp_free();
             }
+            _ if trigger::Triggers::has(csr) => self.triggers.write(csr, v),
             _ => return self.write_supervisor(csr, v),
         }
         Ok(())

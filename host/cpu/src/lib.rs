@@ -10,7 +10,9 @@
 //! or D on a store, page-faults) and 16 PMP entries (`pmp`). Misaligned
 //! loads and stores complete in hardware (Zicclsm, as in QEMU) unless the
 //! hart is set to trap them ([`Misaligned`]); misaligned AMOs and LR/SC
-//! always raise the address-misaligned exception.
+//! always raise the address-misaligned exception. Sdtrig's trigger CSRs
+//! (tselect, tdata1-3, tinfo) are there, as in QEMU 7.2; the triggers do
+//! not fire yet.
 //!
 //! The machine owns memory and devices: it implements [`Memory`], drives the
 //! interrupt pins with [`Hart::set_irq_pin`], feeds the `time` CSR with

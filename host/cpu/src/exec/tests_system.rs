@@ -95,14 +95,40 @@ fn writing_a_read_only_csr_is_illegal_even_with_rd_x0() {
     assert_eq!(hart.x[10], 3, "rd is not written when the instruction traps");
 }
 
+/// `word`, run in `mode`, raises illegal-instruction with its bits in mtval.
+fn expect_illegal_in(mode: crate::PrivMode, word: u32) {
+    let (mut hart, mut mem) = setup_with_handler(&[word]);
+    hart.mode = mode;
+    expect_trap(&mut hart, &mut mem, Exception::IllegalInstruction, u64::from(word));
+}
+
 #[test]
 fn unknown_csr_is_illegal() {
-    let word = csrrs(10, 0x7c0, 0);
-    let (mut hart, mut mem) = setup_with_handler(&[word]);
-    expect_trap(&mut hart, &mut mem, Exception::IllegalInstruction, u64::from(word));
-    let word = csrrw(0, 0x280, 10); // hgatp: no hypervisor
-    let (mut hart, mut mem) = setup_with_handler(&[word]);
-    expect_trap(&mut hart, &mut mem, Exception::IllegalInstruction, u64::from(word));
+    expect_illegal_in(crate::PrivMode::Machine, csrrs(10, 0x7c0, 0));
+    expect_illegal_in(crate::PrivMode::Machine, csrrw(0, 0x280, 10)); // hgatp: no hypervisor
+}
+
+/// Sdtrig: `csrw tselect, x0` (once illegal) and the other trigger CSRs
+/// work in M-mode; they are M-mode only, and tcontrol does not exist.
+#[test]
+fn trigger_csrs_exist_in_m_mode() {
+    let prog = [
+        csrrw(0, addr::TSELECT, 0),
+        csrrs(10, addr::TINFO, 0),
+        csrrw(0, addr::TDATA2, 11),
+        csrrs(12, addr::TDATA2, 0),
+        csrrs(13, addr::TDATA1, 0),
+    ];
+    let (mut hart, mut mem) = setup_with_handler(&prog);
+    hart.x[11] = 0x8000_1234;
+    for _ in 0..prog.len() {
+        assert_eq!(hart.step(&mut mem), Ok(StepEvent::Retired));
+    }
+    assert_eq!((hart.x[10], hart.x[12], hart.x[13]), (0x44, 0x8000_1234, 2 << 60));
+    assert_eq!(hart.clone().peek_csr(addr::TDATA2), Some(0x8000_1234), "a copy keeps the triggers");
+
+    expect_illegal_in(crate::PrivMode::Machine, csrrs(10, 0x7a5, 0)); // tcontrol
+    expect_illegal_in(crate::PrivMode::Supervisor, csrrw(0, addr::TSELECT, 0));
 }
 
 #[test]

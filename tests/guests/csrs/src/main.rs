@@ -6,7 +6,8 @@
 //!   writable bits and the legal values of every WARL field), and the
 //!   side effects of a few writes (views, Sstc, FS);
 //! - `access`: read-only CSRs, the counter enables of S and U, the gates on
-//!   satp (TVM), stimecmp (STCE/TM) and the FP CSRs (FS).
+//!   satp (TVM), stimecmp (STCE/TM) and the FP CSRs (FS);
+//! - `trigger`: Sdtrig's trigger CSRs (tselect, tdata1-3, tinfo).
 //!
 //! Prints one line per check and exits 0 only if all of them passed.
 //! Values that the privileged spec leaves to the implementation are
@@ -17,6 +18,7 @@
 
 mod access;
 mod scan;
+mod trigger;
 mod warl;
 
 use rt::enc::{A0, csrr, csrrw, csrw};
@@ -63,6 +65,11 @@ mod num {
     pub const MIP: u16 = 0x344;
     pub const PMPCFG0: u16 = 0x3a0;
     pub const PMPADDR0: u16 = 0x3b0;
+    pub const TSELECT: u16 = 0x7a0;
+    pub const TDATA1: u16 = 0x7a1;
+    pub const TDATA2: u16 = 0x7a2;
+    pub const TDATA3: u16 = 0x7a3;
+    pub const TINFO: u16 = 0x7a4;
     pub const MCYCLE: u16 = 0xb00;
     pub const MINSTRET: u16 = 0xb02;
     pub const MHPMCOUNTER3: u16 = 0xb03;
@@ -168,5 +175,6 @@ extern "C" fn main(_hartid: usize) -> ! {
     warl::run();
     reset_state();
     access::run();
+    trigger::run();
     rt::check::finish()
 }

@@ -27,6 +27,7 @@ const IMPLEMENTED: &[(u16, u16)] = &[
     (0x3a0, 0x3a0), // pmpcfg0
     (0x3a2, 0x3a2), // pmpcfg2
     (0x3b0, 0x3bf), // pmpaddr0-15
+    (0x7a0, 0x7a4), // tselect, tdata1-3, tinfo (Sdtrig)
     (0xb00, 0xb00), // mcycle
     (0xb02, 0xb12), // minstret, mhpmcounter3-18
     (0xc00, 0xc12), // cycle, time, instret, hpmcounter3-18
