@@ -48,7 +48,11 @@ pub fn run() {
 fn tdata1() {
     let cases: [(&str, u64, u64); 8] = [
         ("type 2, every field set (size 15: any)", MCONTROL | ((1 << 60) - 1), MCONTROL | MATCH_ON),
-        ("type 2, M load, size 8", MCONTROL | (1 << 21) | (1 << 16) | 0x41, MCONTROL | (1 << 21) | (1 << 16) | 0x41),
+        (
+            "type 2, M load, size 8",
+            MCONTROL | (1 << 21) | (1 << 16) | 0x41,
+            MCONTROL | (1 << 21) | (1 << 16) | 0x41,
+        ),
         ("type 2, U/S exec, size 2", MCONTROL | (2 << 16) | 0x1c, MCONTROL | (2 << 16) | 0x1c),
         ("type 6, size 8, M load/store/exec", MCONTROL6 | (5 << 16) | 0x47, MCONTROL6 | (5 << 16) | 0x47),
         ("type 6, size 6 bytes (any)", MCONTROL6 | (4 << 16) | 0x41, MCONTROL6 | 0x41),
@@ -60,7 +64,11 @@ fn tdata1() {
         check_eq!(write_read_restore(num::TDATA1, v, None), want, "tdata1 after writing {what}");
     }
     for ty in [4u64, 5, 7] {
-        check_eq!(write_read_restore(num::TDATA1, ty << 60, None), MCONTROL, "tdata1 after writing type {ty}");
+        check_eq!(
+            write_read_restore(num::TDATA1, ty << 60, None),
+            MCONTROL,
+            "tdata1 after writing type {ty}"
+        );
     }
     // Each trigger has its own tdata1.
     m_write(num::TDATA1, MCONTROL6);
