@@ -84,24 +84,20 @@ pub enum Misaligned {
 }
 
 impl Misaligned {
-    /// The names a machine file and `--cpu misaligned=` take.
-    pub const NAMES: [&'static str; 2] = ["emulate", "trap"];
+    /// Both settings.
+    pub const ALL: [Misaligned; 2] = [Misaligned::Emulate, Misaligned::Trap];
 
-    /// `"emulate"` or `"trap"`.
-    pub fn from_name(name: &str) -> Option<Misaligned> {
-        match name {
-            "emulate" => Some(Misaligned::Emulate),
-            "trap" => Some(Misaligned::Trap),
-            _ => None,
-        }
-    }
-
-    /// The name `from_name` takes.
+    /// The setting's name, as a machine file and `--cpu misaligned=` spell it.
     pub fn name(self) -> &'static str {
         match self {
             Misaligned::Emulate => "emulate",
             Misaligned::Trap => "trap",
         }
+    }
+
+    /// The setting a name (as [`Misaligned::name`] gives it) denotes.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
     }
 }
 

@@ -16,8 +16,9 @@ pub fn apply_cpu_option(spec: &mut MachineSpec, option: &str) -> Result<(), Conf
         let (k, v) = wemu_sandbox::props::split_pair(part).map_err(|e| err(&loc, e.to_string()))?;
         match k.trim() {
             "misaligned" => {
-                spec.misaligned = Misaligned::from_name(v.trim()).ok_or_else(|| {
-                    err(&loc, format!("misaligned '{v}': expected one of {}", Misaligned::NAMES.join(", ")))
+                spec.misaligned = Misaligned::parse(v.trim()).ok_or_else(|| {
+                    let names: Vec<&str> = Misaligned::ALL.iter().map(|m| m.name()).collect();
+                    err(&loc, format!("misaligned '{v}': expected one of {}", names.join(", ")))
                 })?;
             }
             other => {
