@@ -6,7 +6,7 @@ use crate::alu::{alu, alu_w, branch_taken};
 use crate::csr::addr;
 use crate::csr::mstatus;
 use crate::decode::decode;
-use crate::hart::{Hart, PrivMode};
+use crate::hart::{Hart, Misaligned, PrivMode};
 use crate::insn::{AmoOp, CsrSrc, Decoded, Insn, Reg, Width};
 use crate::mmu::{XlateFault, satp};
 use crate::pmp::cfg;
@@ -94,7 +94,7 @@ impl Hart {
             Some(e) => e,
             None => match self.fetch(mem, pc) {
                 Ok(e) => e,
-                Err(f) => return self.fault(f, None),
+                Err(f) => return self.fault(mem, f, None),
             },
         };
         // Not polling the memory: `run` does that after each step.
@@ -106,7 +106,7 @@ impl Hart {
                 Ok(StepEvent::Retired)
             }
             Err(Stop::Slow) => self.step_general(mem, e),
-            Err(Stop::Fault(f)) => self.fault(f, Some(e.raw)),
+            Err(Stop::Fault(f)) => self.fault(mem, f, Some(e.raw)),
         }
     }
 
@@ -133,12 +133,28 @@ impl Hart {
                 }
                 Ok(StepEvent::Retired)
             }
-            Err(f) => self.fault(f, Some(d.raw)),
+            Err(f) => self.fault(mem, f, Some(d.raw)),
         }
     }
 
-    /// Turn a fault of the instruction at `self.pc` into a trap or a halt.
-    fn fault(&mut self, f: Fault, insn: Option<u32>) -> Result<StepEvent, Halt> {
+    /// Turn a fault of the instruction at `self.pc` (bits `insn`) into a
+    /// trap or a halt; or, for a misaligned load or store to be completed
+    /// in hardware, complete it.
+    fn fault<M: Memory>(&mut self, mem: &mut M, f: Fault, insn: Option<u32>) -> Result<StepEvent, Halt> {
+        let f = match (f, insn) {
+            (
+                Fault::Exc(Exception::LoadAddressMisaligned | Exception::StoreAddressMisaligned, _),
+                Some(raw),
+            ) if self.misaligned == Misaligned::Emulate => {
+                match self.complete_misaligned(mem, raw) {
+                    Some(Ok(())) => return Ok(StepEvent::Retired),
+                    Some(Err(f)) => f,
+                    // An AMO or LR/SC: never split.
+                    None => f,
+                }
+            }
+            _ => f,
+        };
         let pc = self.pc;
         let (cause, tval) = match f {
             Fault::Exc(cause, tval) => (cause, tval),
@@ -213,9 +229,6 @@ impl Hart {
             }
             Insn::Lr { width, rd, rs1, .. } => {
                 let addr = self.reg(rs1);
-                // Never split: a misaligned LR traps whatever `misaligned`
-                // says (QEMU 7.2: load address misaligned too).
-                check_aligned(addr, width, Exception::LoadAddressMisaligned)?;
                 let v = self.load(mem, self.pc, addr, width)?;
                 self.reservation = Some(addr);
                 self.set_reg(rd, sign_extend(v, width));
@@ -496,13 +509,9 @@ impl Hart {
     // Inlined into the executor so each load/store form gets its RAM fast
     // path with the width known; the slow parts (page walk, PMP, device
     // access) are out of line.
-    // A misaligned address leaves for the out-of-line `load_misaligned`
-    // at the alignment test, which aligned accesses always had to pass.
     #[inline(always)]
     fn load<M: Memory>(&mut self, mem: &mut M, pc: u64, addr: u64, width: Width) -> ExecResult<u64> {
-        if addr & (u64::from(width.bytes()) - 1) != 0 {
-            return self.load_misaligned(mem, pc, addr, width);
-        }
+        check_aligned(addr, width, Exception::LoadAddressMisaligned)?;
         let at = self.access_at(pc);
         let pa = self.xlate(mem, at, addr, Access::Load, width.bytes(), cfg::R)?;
         mem.load(at, pa, width.bytes())
@@ -511,9 +520,7 @@ impl Hart {
 
     #[inline(always)]
     fn store<M: Memory>(&mut self, mem: &mut M, pc: u64, addr: u64, width: Width, v: u64) -> ExecResult<()> {
-        if addr & (u64::from(width.bytes()) - 1) != 0 {
-            return self.store_misaligned(mem, pc, addr, width, v);
-        }
+        check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
         let at = self.access_at(pc);
         let pa = self.xlate(mem, at, addr, Access::Store, width.bytes(), cfg::W)?;
         mem.store(at, pa, width.bytes(), v)
@@ -557,9 +564,11 @@ fn fetch16<M: Memory>(mem: &mut M, at: AccessInfo, va: u64, pa: u64) -> ExecResu
     }
 }
 
-/// The alignment check of the accesses that are never split (AMOs,
-/// LR/SC), and of loads and stores under `Misaligned::Trap`: before
-/// translation, tval = the address.
+/// Every data access checks its alignment first, before translation
+/// (tval = the address). Under `Misaligned::Emulate` the fault of a
+/// plain load or store is not taken: `fault` completes the instruction
+/// instead (`exec/misaligned.rs`), so the hot paths stay as they are;
+/// AMOs and LR/SC always trap.
 #[inline(always)]
 fn check_aligned(addr: u64, width: Width, misaligned: Exception) -> ExecResult<()> {
     if addr & (u64::from(width.bytes()) - 1) != 0 {

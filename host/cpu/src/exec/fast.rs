@@ -327,7 +327,7 @@ impl Hart {
                     Stretch::Stop => continue,
                     Stretch::Yield => return RunExit::Yield,
                     Stretch::Fault(f, raw) => {
-                        match self.fault(f, Some(raw)) {
+                        match self.fault(mem, f, Some(raw)) {
                             Ok(_) => n += 1,
                             Err(h) => return RunExit::Halt(h),
                         }

@@ -105,12 +105,12 @@ impl Hart {
     }
 
     #[inline]
-    fn freg(&self, r: FReg) -> u64 {
+    pub(super) fn freg(&self, r: FReg) -> u64 {
         self.f[r.idx()]
     }
 
     /// Write an f register; FS becomes Dirty.
-    fn set_freg(&mut self, r: FReg, v: u64) {
+    pub(super) fn set_freg(&mut self, r: FReg, v: u64) {
         self.f[r.idx()] = v;
         self.csrs.set_fs_dirty();
     }

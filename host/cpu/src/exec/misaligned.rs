@@ -1,6 +1,12 @@
 //! Misaligned loads and stores (Zicclsm): completed in hardware unless the
-//! hart is set to trap them ([`Misaligned::Trap`]). Misaligned AMOs and
-//! LR/SC never get here: they always raise address-misaligned.
+//! hart is set to trap them ([`crate::Misaligned::Trap`]).
+//!
+//! Every access checks its alignment first, as it always did, and raises
+//! address-misaligned; under [`crate::Misaligned::Emulate`], `Hart::fault` hands
+//! that fault of a plain load or store (integer or FP, compressed or not)
+//! to `complete_misaligned`, which carries the instruction out and retires
+//! it. So the interpreter's hot paths are untouched, and so is what a
+//! misaligned AMO or LR/SC does: raise the exception.
 //!
 //! The rules (docs/architecture.md, "Misaligned accesses"), matching
 //! QEMU 7.2's softmmu (`load_helper`, `store_helper_unaligned`) where it
@@ -24,9 +30,11 @@
 //! - All of that is decided before the first byte is read or written, so
 //!   a store that faults writes nothing.
 
-use super::{ExecResult, Fault, mem_fault};
-use crate::hart::{Hart, Misaligned};
-use crate::insn::Width;
+use super::{ExecResult, Fault, mem_fault, sext, sign_extend};
+use crate::decode::decode;
+use crate::fpu;
+use crate::hart::Hart;
+use crate::insn::{FpFmt, Insn, Width};
 use crate::pmp::cfg;
 use crate::trap::{Access, Exception};
 use crate::{Backing, Memory};
@@ -50,16 +58,49 @@ fn causes(access: Access) -> (Exception, Exception, u8) {
 }
 
 impl Hart {
-    /// A load whose address is not a multiple of its width.
+    /// Complete the instruction `raw` at the pc, which raised
+    /// address-misaligned, if it is a plain load or store: `Some(Ok)` when
+    /// it retired (pc and instret advanced), `Some(Err)` with the fault it
+    /// raises instead, `None` for an instruction never split (AMO, LR/SC).
     #[cold]
     #[inline(never)]
-    pub(super) fn load_misaligned<M: Memory>(
-        &mut self,
-        mem: &mut M,
-        pc: u64,
-        va: u64,
-        width: Width,
-    ) -> ExecResult<u64> {
+    pub(super) fn complete_misaligned<M: Memory>(&mut self, mem: &mut M, raw: u32) -> Option<ExecResult<()>> {
+        let d = decode(raw);
+        let pc = self.pc;
+        let done = match d.insn {
+            Insn::Load { width, signed, rd, rs1, imm } => {
+                let addr = self.reg(rs1).wrapping_add(sext(imm));
+                self.load_misaligned(mem, pc, addr, width)
+                    .map(|v| self.set_reg(rd, if signed { sign_extend(v, width) } else { v }))
+            }
+            Insn::Store { width, rs1, rs2, imm } => {
+                let addr = self.reg(rs1).wrapping_add(sext(imm));
+                self.store_misaligned(mem, pc, addr, width, self.reg(rs2))
+            }
+            // FS is on: with FS=Off the instruction was illegal first.
+            Insn::FLoad { fmt, rd, rs1, imm } => {
+                let addr = self.reg(rs1).wrapping_add(sext(imm));
+                let width = if fmt == FpFmt::S { Width::W } else { Width::D };
+                self.load_misaligned(mem, pc, addr, width).map(|v| {
+                    self.set_freg(rd, if fmt == FpFmt::S { fpu::box_s(v as u32) } else { v });
+                })
+            }
+            Insn::FStore { fmt, rs1, rs2, imm } => {
+                let addr = self.reg(rs1).wrapping_add(sext(imm));
+                let width = if fmt == FpFmt::S { Width::W } else { Width::D };
+                self.store_misaligned(mem, pc, addr, width, self.freg(rs2))
+            }
+            _ => return None,
+        };
+        Some(done.map(|()| {
+            self.pc = pc.wrapping_add(u64::from(d.len));
+            self.retired = self.retired.wrapping_add(1);
+            self.trap_origin = None;
+        }))
+    }
+
+    /// A load whose address is not a multiple of its width.
+    fn load_misaligned<M: Memory>(&mut self, mem: &mut M, pc: u64, va: u64, width: Width) -> ExecResult<u64> {
         let parts = self.misaligned_parts(mem, pc, va, width, Access::Load)?;
         let at = self.access_at(pc);
         let (mut v, mut shift) = (0u64, 0u32);
@@ -77,9 +118,7 @@ impl Hart {
     }
 
     /// A store whose address is not a multiple of its width.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn store_misaligned<M: Memory>(
+    fn store_misaligned<M: Memory>(
         &mut self,
         mem: &mut M,
         pc: u64,
@@ -112,9 +151,6 @@ impl Hart {
         access: Access,
     ) -> ExecResult<[Option<Part>; 2]> {
         let (misaligned, access_fault, need) = causes(access);
-        if self.misaligned == Misaligned::Trap {
-            return Err(Fault::Exc(misaligned, va));
-        }
         let size = width.bytes();
         // Bytes up to the end of the first page (at least 1, at most 4096).
         let in_first = (0x1000 - (va & 0xfff)).min(u64::from(size)) as u8;
