@@ -101,17 +101,17 @@ pub trait Memory {
     /// [`Misaligned::Emulate`]). The hart completes it only where every
     /// byte is main memory; a device register makes it raise the
     /// address-misaligned exception, and a byte backed by nothing an
-    /// access fault. Default: [`Backing::Device`], so a memory that does
+    /// access fault. Default: [`RangeKind::Device`], so a memory that does
     /// not answer keeps every misaligned access trapping.
-    fn backing(&mut self, addr: u64, len: u64) -> Backing {
+    fn range_kind(&mut self, addr: u64, len: u64) -> RangeKind {
         let _ = (addr, len);
-        Backing::Device
+        RangeKind::Device
     }
 }
 
-/// What backs a physical address range (see [`Memory::backing`]).
+/// What backs a physical address range (see [`Memory::range_kind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Backing {
+pub enum RangeKind {
     /// Every byte is main memory (RAM, or ROM): byte accesses behave as
     /// the wider access would, with no side effects. `writable` is false
     /// if any byte is ROM (a store there is an access fault).

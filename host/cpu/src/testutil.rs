@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use crate::{AccessInfo, Backing, Hart, MemError, Memory, PrivMode};
+use crate::{AccessInfo, Hart, MemError, Memory, PrivMode, RangeKind};
 
 pub const RAM_BASE: u64 = 0x8000_0000;
 pub const RAM_SIZE: usize = 0x1_0000;
@@ -115,17 +115,17 @@ impl Memory for TestMem {
         std::mem::take(&mut self.yield_pending)
     }
 
-    fn backing(&mut self, addr: u64, len: u64) -> Backing {
+    fn range_kind(&mut self, addr: u64, len: u64) -> RangeKind {
         let overlaps = |r: &Option<Range<u64>>| {
             r.as_ref().is_some_and(|r| addr < r.end && addr.saturating_add(len) > r.start)
         };
         let end = addr.checked_sub(self.base).and_then(|off| off.checked_add(len));
         if overlaps(&self.device) {
-            Backing::Device
+            RangeKind::Device
         } else if end.is_none_or(|end| end > self.bytes.len() as u64) {
-            Backing::Nothing
+            RangeKind::Nothing
         } else {
-            Backing::Memory { writable: !overlaps(&self.rom) }
+            RangeKind::Memory { writable: !overlaps(&self.rom) }
         }
     }
 }

@@ -5,7 +5,7 @@
 //! The seeds are fixed so a failure reproduces; `WEMU_STREAM_SEEDS=N`
 //! runs more.
 
-use wemu_cpu::{AccessInfo, Backing, Hart, MemError, Memory, RunExit};
+use wemu_cpu::{AccessInfo, Hart, MemError, Memory, RangeKind, RunExit};
 
 const BASE: u64 = 0x8000_0000;
 const SIZE: usize = 64 * 1024;
@@ -58,15 +58,15 @@ impl Memory for Mem {
         self.load(at, addr, size)
     }
     // Misaligned accesses in RAM complete; near the "devices" they trap.
-    fn backing(&mut self, addr: u64, len: u64) -> Backing {
+    fn range_kind(&mut self, addr: u64, len: u64) -> RangeKind {
         let last = addr.saturating_add(len - 1);
         if (addr <= 0x1000_00ff && last >= 0x1000_0000) || (addr..=last).contains(&0x10_0000) {
-            return Backing::Device;
+            return RangeKind::Device;
         }
         let off = addr.checked_sub(BASE).and_then(|o| o.checked_add(len));
         match off {
-            Some(end) if end <= self.ram.len() as u64 => Backing::Memory { writable: true },
-            _ => Backing::Nothing,
+            Some(end) if end <= self.ram.len() as u64 => RangeKind::Memory { writable: true },
+            _ => RangeKind::Nothing,
         }
     }
 }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wemu_cpu::{AccessInfo, Backing, Hart, MemError, Memory, RunExit};
+use wemu_cpu::{AccessInfo, RangeKind, Hart, MemError, Memory, RunExit};
 
 const BASE: u64 = 0x8000_0000;
 
@@ -25,11 +25,11 @@ impl Memory for Mem {
     fn fetch(&mut self, at: AccessInfo, addr: u64, size: u8) -> Result<u64, MemError> {
         self.load(at, addr, size)
     }
-    fn backing(&mut self, addr: u64, len: u64) -> Backing {
+    fn range_kind(&mut self, addr: u64, len: u64) -> RangeKind {
         let end = addr.checked_sub(BASE).and_then(|o| o.checked_add(len));
         match end {
-            Some(end) if end <= self.0.len() as u64 => Backing::Memory { writable: true },
-            _ => Backing::Nothing,
+            Some(end) if end <= self.0.len() as u64 => RangeKind::Memory { writable: true },
+            _ => RangeKind::Nothing,
         }
     }
 }

@@ -20,7 +20,7 @@
 //!   that caused the fault" (privileged spec §3.1.16), which is also what
 //!   QEMU reports.
 //! - Then the memory says what backs each part's physical bytes
-//!   ([`Memory::backing`]). In main memory the access is carried out a
+//!   ([`Memory::range_kind`]). In main memory the access is carried out a
 //!   byte at a time. A device register anywhere in it raises the
 //!   address-misaligned exception (tval = the address), as every
 //!   misaligned access did before, so devices only ever see naturally
@@ -37,7 +37,7 @@ use crate::hart::Hart;
 use crate::insn::{FpFmt, Insn, Width};
 use crate::pmp::cfg;
 use crate::trap::{Access, Exception};
-use crate::{Backing, Memory};
+use crate::{Memory, RangeKind};
 
 /// One page's share of a misaligned access: `len` bytes from virtual
 /// `va`, physical `pa`.
@@ -165,13 +165,13 @@ impl Hart {
             *slot = Some(Part { va: part_va, pa, len });
             part_va = part_va.wrapping_add(u64::from(len));
         }
-        let backing = parts.map(|p| p.map(|p| (p, mem.backing(p.pa, u64::from(p.len)))));
-        if backing.iter().flatten().any(|(_, b)| *b == Backing::Device) {
+        let backing = parts.map(|p| p.map(|p| (p, mem.range_kind(p.pa, u64::from(p.len)))));
+        if backing.iter().flatten().any(|(_, b)| *b == RangeKind::Device) {
             return Err(Fault::Exc(misaligned, va));
         }
         for (p, b) in backing.iter().flatten() {
             match b {
-                Backing::Memory { writable } if *writable || access == Access::Load => {}
+                RangeKind::Memory { writable } if *writable || access == Access::Load => {}
                 _ => return Err(Fault::Exc(access_fault, p.va)),
             }
         }

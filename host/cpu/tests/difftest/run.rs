@@ -5,7 +5,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use wemu_cpu::{AccessInfo, Backing, Exception, Hart, MemError, Memory, StepEvent, TrapCause};
+use wemu_cpu::{AccessInfo, Exception, Hart, MemError, Memory, RangeKind, StepEvent, TrapCause};
 
 use crate::reftool::{self, QEMU_USER};
 
@@ -77,11 +77,11 @@ impl Memory for Ram {
         self.load(at, addr, size)
     }
     // All RAM: misaligned accesses complete, as in qemu-riscv64.
-    fn backing(&mut self, addr: u64, len: u64) -> Backing {
+    fn range_kind(&mut self, addr: u64, len: u64) -> RangeKind {
         let end = addr.checked_sub(LOAD_ADDR).and_then(|o| o.checked_add(len));
         match end {
-            Some(end) if end <= self.bytes.len() as u64 => Backing::Memory { writable: true },
-            _ => Backing::Nothing,
+            Some(end) if end <= self.bytes.len() as u64 => RangeKind::Memory { writable: true },
+            _ => RangeKind::Nothing,
         }
     }
 }

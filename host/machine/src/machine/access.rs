@@ -17,7 +17,7 @@
 //! Every access carries its [`AccessInfo`] (hart and pc), which is where
 //! fault reports and storm warnings take the guest pc from.
 
-use wemu_cpu::{AccessInfo, Backing, MemError, Memory};
+use wemu_cpu::{AccessInfo, MemError, Memory, RangeKind};
 
 use super::Platform;
 use super::fault::all_ones;
@@ -239,19 +239,19 @@ impl Memory for Platform {
     /// For a misaligned access, which the hart completes only in memory:
     /// RAM/ROM blocks (adjacent ones too), a device register anywhere in
     /// the range, or a byte with nothing behind it.
-    fn backing(&mut self, addr: u64, len: u64) -> Backing {
-        let Some(last) = addr.checked_add(len.saturating_sub(1)) else { return Backing::Nothing };
+    fn range_kind(&mut self, addr: u64, len: u64) -> RangeKind {
+        let Some(last) = addr.checked_add(len.saturating_sub(1)) else { return RangeKind::Nothing };
         let (mut covered, mut writable) = (0, true);
         for m in self.bus.overlapping(addr, last) {
-            match m.target {
-                Target::Mmio { .. } => return Backing::Device,
-                Target::Memory(i) => {
+            match m.backing {
+                Backing::Mmio { .. } => return RangeKind::Device,
+                Backing::Memory(i) => {
                     writable &= !self.rams[i].read_only();
                     covered += last.min(m.base + (m.size - 1)) - addr.max(m.base) + 1;
                 }
             }
         }
-        if covered == len { Backing::Memory { writable } } else { Backing::Nothing }
+        if covered == len { RangeKind::Memory { writable } } else { RangeKind::Nothing }
     }
 
     #[inline]
@@ -311,17 +311,18 @@ mod tests {
     }
 
     #[test]
-    fn backing_tells_memory_devices_and_holes_apart() {
+    fn range_kind_tells_memory_devices_and_holes_apart() {
         let mut m = uart_machine(FaultPolicy::Stop);
         let p = &mut m.platform;
         let end = RAM + (1 << 20);
-        assert_eq!(p.backing(RAM + 1, 8), Backing::Memory { writable: true });
-        assert_eq!(p.backing(end - 4, 4), Backing::Memory { writable: true }, "the last bytes");
-        assert_eq!(p.backing(end - 2, 4), Backing::Nothing, "past the end");
-        assert_eq!(p.backing(0x4000_0000, 2), Backing::Nothing);
-        assert_eq!(p.backing(UART + 1, 2), Backing::Device);
-        assert_eq!(p.backing(UART - 1, 2), Backing::Device, "a hole and the device");
-        assert_eq!(p.backing(u64::MAX, 2), Backing::Nothing, "wraps");
+        let ram = RangeKind::Memory { writable: true };
+        assert_eq!(p.range_kind(RAM + 1, 8), ram);
+        assert_eq!(p.range_kind(end - 4, 4), ram, "the last bytes");
+        assert_eq!(p.range_kind(end - 2, 4), RangeKind::Nothing, "past the end");
+        assert_eq!(p.range_kind(0x4000_0000, 2), RangeKind::Nothing);
+        assert_eq!(p.range_kind(UART + 1, 2), RangeKind::Device);
+        assert_eq!(p.range_kind(UART - 1, 2), RangeKind::Device, "a hole and the device");
+        assert_eq!(p.range_kind(u64::MAX, 2), RangeKind::Nothing, "wraps");
     }
 
     /// A UART whose every call runs out of fuel, under `policy`: a hart's
