@@ -22,7 +22,9 @@ pub(crate) struct RunArgs {
 
     /// Trace categories, to stderr: "mmio" logs every device register access,
     /// "irq" every interrupt line change, "in_asm" every executed
-    /// instruction (pc, bits, disassembly).
+    /// instruction (pc, bits, disassembly; runs the interpreter), "jit"
+    /// every region the JIT compiles (guest range, instructions, host code
+    /// size, compile time).
     #[arg(long = "trace", short = 'd', value_name = "WHAT", value_delimiter = ',')]
     pub(crate) trace: Vec<String>,
 
@@ -45,6 +47,19 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "POLICY", default_value = "stop")]
     pub(crate) on_device_fault: machine::FaultPolicy,
 
+    /// How harts execute: "jit" translates hot guest code to host code with
+    /// Cranelift (the default where Cranelift can target the host:
+    /// x86_64, aarch64, riscv64, s390x; an error elsewhere), "interp" runs
+    /// the interpreter only. Both give the same results, instruction for
+    /// instruction.
+    #[arg(long, value_name = "ACCEL", value_parser = ["jit", "interp"])]
+    pub(crate) accel: Option<String>,
+
+    /// With the JIT: how many times a guest pc must be reached before the
+    /// code from it is translated.
+    #[arg(long, value_name = "N", default_value_t = wemu_cpu::JitConfig::default().threshold)]
+    pub(crate) jit_threshold: u32,
+
     /// At exit, print instructions retired, wall time and MIPS to stderr
     /// (used by `just bench-cpu`).
     #[arg(long)]
@@ -53,15 +68,23 @@ pub(crate) struct RunArgs {
 
 pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
     let spec = machine_spec(&args.machine)?;
-    let (mut trace_mmio, mut trace_insns, mut trace_irq) = (false, false, false);
+    let (mut trace_mmio, mut trace_insns, mut trace_irq, mut log_jit) = (false, false, false, false);
     for t in &args.trace {
         match t.as_str() {
             "mmio" => trace_mmio = true,
             "in_asm" => trace_insns = true,
             "irq" => trace_irq = true,
-            other => anyhow::bail!("unknown trace category '{other}' (known: mmio, irq, in_asm)"),
+            "jit" => log_jit = true,
+            other => anyhow::bail!("unknown trace category '{other}' (known: mmio, irq, in_asm, jit)"),
         }
     }
+    let jit = wemu_cpu::JitConfig { threshold: args.jit_threshold, ..wemu_cpu::JitConfig::default() };
+    let accel = match args.accel.as_deref() {
+        Some("interp") => machine::Accel::Interp,
+        Some(_) => machine::Accel::Jit(jit),
+        None if wemu_cpu::Jit::supported() => machine::Accel::Jit(jit),
+        None => machine::Accel::Interp,
+    };
     let opts = machine::Options {
         serials: if args.serial.is_empty() { vec![ChardevSpec::Stdio] } else { args.serial.clone() },
         trace_mmio,
@@ -69,6 +92,8 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
         trace_irq,
         realtime: args.clock == "realtime",
         on_device_fault: args.on_device_fault,
+        accel,
+        log_jit,
     };
     let mut loader = loader(&args.machine.paths)?;
     let mut machine = Machine::build(spec, &mut loader, &opts)?;
@@ -87,6 +112,22 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
         eprintln!("wemu: stats: {retired} instructions retired in {secs:.3} s, {mips:.1} MIPS");
         if let Some(kib) = peak_rss_kib() {
             eprintln!("wemu: stats: peak host memory (resident) {} MiB", kib / 1024);
+        }
+        if let Some(j) = machine.jit_stats() {
+            let mean_us = if j.regions > 0 { j.compile_ns as f64 / j.regions as f64 / 1e3 } else { 0.0 };
+            let per_region = if j.regions > 0 { j.guest_insns as f64 / j.regions as f64 } else { 0.0 };
+            let share = if retired > 0 { 100.0 * j.jit_insns as f64 / retired as f64 } else { 0.0 };
+            eprintln!(
+                "wemu: stats: jit: {} regions ({per_region:.1} guest instructions each, {} KiB of host code), \
+                 {mean_us:.1} us to compile each ({:.3} s in all); {share:.1}% of instructions in translated \
+                 code, {} region entries; {} stale regions dropped, {} code cache flushes",
+                j.regions,
+                j.code_bytes / 1024,
+                j.compile_ns as f64 / 1e9,
+                j.entries,
+                j.stale,
+                j.flushes
+            );
         }
         if let Some((dev, line, n)) = machine.busiest_irq_line() {
             eprintln!(

@@ -45,11 +45,21 @@ pub enum RunExit {
 
 /// Why an instruction did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
+pub(crate) enum Fault {
     /// Raise this exception with this mtval.
     Exc(Exception, u64),
     /// The memory system asked the machine to stop.
     Stop(Access, u64),
+}
+
+/// What running an `Op::General` instruction in place did.
+pub(crate) enum GeneralOutcome {
+    /// It retired; the pc goes on sequentially.
+    Done,
+    /// Nothing done: it needs `Hart::step`.
+    Slow,
+    /// It did not complete.
+    Fault(Fault),
 }
 
 /// Where execution continues after an instruction that completed.
@@ -140,7 +150,7 @@ impl Hart {
     /// Turn a fault of the instruction at `self.pc` (bits `insn`) into a
     /// trap or a halt; or, for a misaligned load or store to be completed
     /// in hardware, complete it.
-    fn fault<M: Memory>(&mut self, mem: &mut M, f: Fault, insn: Option<u32>) -> Result<StepEvent, Halt> {
+    pub(crate) fn fault<M: Memory>(&mut self, mem: &mut M, f: Fault, insn: Option<u32>) -> Result<StepEvent, Halt> {
         let f = match (f, insn) {
             (
                 Fault::Exc(Exception::LoadAddressMisaligned | Exception::StoreAddressMisaligned, _),
@@ -412,7 +422,7 @@ impl Hart {
     /// each parcel. The same for the whole page: `run` checks it once when
     /// it enters the page (`frame_at`).
     #[inline(always)]
-    fn cached_fetch_page(&self, pc: u64) -> Option<u64> {
+    pub(crate) fn cached_fetch_page(&self, pc: u64) -> Option<u64> {
         // M-mode with no locked PMP entry: physical and unchecked.
         if self.mode as u8 == self.csrs.pmp_fetch_free() {
             return Some(pc);
@@ -510,7 +520,13 @@ impl Hart {
     // path with the width known; the slow parts (page walk, PMP, device
     // access) are out of line.
     #[inline(always)]
-    fn load<M: Memory>(&mut self, mem: &mut M, pc: u64, addr: u64, width: Width) -> ExecResult<u64> {
+    pub(crate) fn load<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        pc: u64,
+        addr: u64,
+        width: Width,
+    ) -> ExecResult<u64> {
         check_aligned(addr, width, Exception::LoadAddressMisaligned)?;
         let at = self.access_at(pc);
         let pa = self.xlate(mem, at, addr, Access::Load, width.bytes(), cfg::R)?;
@@ -519,7 +535,14 @@ impl Hart {
     }
 
     #[inline(always)]
-    fn store<M: Memory>(&mut self, mem: &mut M, pc: u64, addr: u64, width: Width, v: u64) -> ExecResult<()> {
+    pub(crate) fn store<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        pc: u64,
+        addr: u64,
+        width: Width,
+        v: u64,
+    ) -> ExecResult<()> {
         check_aligned(addr, width, Exception::StoreAddressMisaligned)?;
         let at = self.access_at(pc);
         let pa = self.xlate(mem, at, addr, Access::Store, width.bytes(), cfg::W)?;

@@ -250,6 +250,13 @@ impl Hart {
         self.csrs.read(csr, &ctx).ok()
     }
 
+    /// Whether loads and stores are physical and unchecked now: M-mode
+    /// (MPRV off, or MPP = M) with no locked PMP entry.
+    #[inline]
+    pub(crate) fn direct_data(&self) -> bool {
+        self.mode as u8 == self.csrs.pmp_data_free()
+    }
+
     /// The record of an access made by the instruction at `pc`.
     #[inline(always)]
     pub(crate) fn access_at(&self, pc: u64) -> crate::AccessInfo {

@@ -45,6 +45,10 @@ pub(crate) struct ICache {
     /// Each frame's slots; allocated on the frame's first use, and `None`
     /// while `Hart::run` executes from it (see `take`).
     frames: Box<[Option<Frame>; WAYS]>,
+    /// Bumped whenever a frame starts holding a page: translations built
+    /// from a frame are valid while its tag and generation are unchanged
+    /// (entries of a frame only ever go from empty to decoded).
+    generations: Box<[u64; WAYS]>,
 }
 
 impl std::fmt::Debug for ICache {
@@ -56,8 +60,20 @@ impl std::fmt::Debug for ICache {
 
 impl Default for ICache {
     fn default() -> Self {
-        ICache { tags: Box::new([NO_PAGE; WAYS]), frames: Box::new([const { None }; WAYS]) }
+        ICache {
+            tags: Box::new([NO_PAGE; WAYS]),
+            frames: Box::new([const { None }; WAYS]),
+            generations: Box::new([0; WAYS]),
+        }
     }
+}
+
+/// A generation no frame of any cache had before: a translation made
+/// from one hart's cache can never pass for current in a new cache (a
+/// hart made afresh on reset).
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The slot of (physical or virtual: pages are 4 KiB either way) `pc`.
@@ -105,6 +121,7 @@ impl ICache {
             // The frame held another page (or none since the last flush).
             slots.fill(Entry::EMPTY);
             self.tags[frame] = page;
+            self.generations[frame] = next_generation();
         }
         slots[slot_of(pc)] = e;
     }
@@ -127,6 +144,24 @@ impl ICache {
     #[inline]
     pub(crate) fn put(&mut self, frame: usize, slots: Frame) {
         self.frames[frame & (WAYS - 1)] = Some(slots);
+    }
+
+    /// The frame holding physical page `pa >> PAGE_SHIFT` (not lent out),
+    /// with its index and generation.
+    pub(crate) fn frame_ref(&self, pa: u64) -> Option<(usize, u64, &Frame)> {
+        let page = pa >> PAGE_SHIFT;
+        let frame = Self::frame_of(page);
+        if self.tags[frame] != page {
+            return None;
+        }
+        Some((frame, self.generations[frame], self.frames[frame].as_ref()?))
+    }
+
+    /// Whether `frame` still holds `page` as it did at `generation`.
+    #[inline]
+    pub(crate) fn is_current(&self, frame: usize, page: u64, generation: u64) -> bool {
+        let frame = frame & (WAYS - 1);
+        self.tags[frame] == page && self.generations[frame] == generation
     }
 
     /// Forget everything (FENCE.I, reset, memory written by the machine).

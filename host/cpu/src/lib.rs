@@ -28,6 +28,7 @@ pub mod fpu;
 pub mod hart;
 mod icache;
 pub mod insn;
+pub mod jit;
 pub mod mmu;
 pub mod pmp;
 mod tlb;
@@ -42,6 +43,7 @@ pub use disasm::{disassemble, disassemble_at};
 pub use exec::{RunExit, StepEvent};
 pub use hart::{Hart, IrqPin, Misaligned, PrivMode};
 pub use insn::{Decoded, FReg, Insn, Reg};
+pub use jit::{Jit, JitConfig, JitError, JitStats};
 pub use trap::{Access, Exception, Halt, Interrupt, TrapCause, TrapRecord};
 
 /// Who made a memory access: the hart, and the pc of the instruction that
@@ -107,6 +109,25 @@ pub trait Memory {
         let _ = (addr, len);
         RangeKind::Device
     }
+
+    /// The main RAM block, for the JIT's inline loads and stores (which
+    /// `load` and `store` must then serve exactly as the window says).
+    /// Default: none (every access goes through `load` and `store`).
+    fn ram_window(&self) -> Option<RamWindow> {
+        None
+    }
+}
+
+/// A RAM block as generated code may use it: guest-physical bytes
+/// `[base, base + len)` are at host `host..host + len`, valid while the
+/// memory lives (never moved), with no effect on reads and writes but the
+/// bytes (no device, no tracking). Stores through it only if `writable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RamWindow {
+    pub host: *mut u8,
+    pub base: u64,
+    pub len: u64,
+    pub writable: bool,
 }
 
 /// What backs a physical address range (see [`Memory::range_kind`]).

@@ -14,7 +14,7 @@ mod reftool;
 use difftest::program::{
     AMO_OPS, BUF_LEN, CItem, Case, IKind, IOPS, IOp, Item, ROPS, ROp, WRITABLE, iop_named, rop_named,
 };
-use difftest::run::{compare, qemu_missing};
+use difftest::run::{compare, compare_tiers, qemu_missing};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -191,6 +191,25 @@ fn random_programs_match_qemu() {
     let result = runner.run(&case(), |c| compare(&c).map_err(TestCaseError::fail));
     if let Err(e) = result {
         panic!("wemu and qemu-riscv64 disagree:\n{e}");
+    }
+}
+
+/// The JIT against the interpreter (no QEMU needed): the same random
+/// programs, every pc translated as soon as it is reached, run in calls of
+/// a few instructions so budget ends fall everywhere.
+#[test]
+fn random_programs_run_the_same_under_the_jit() {
+    let config = Config {
+        cases: env_u32("PROPTEST_CASES", 64),
+        max_shrink_iters: env_u32("PROPTEST_MAX_SHRINK_ITERS", 4000),
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let strategy = (case(), prop_oneof![Just(1u64), 2u64..40, Just(10_000u64)]);
+    let result = runner.run(&strategy, |(c, chunk)| compare_tiers(&c, chunk).map_err(TestCaseError::fail));
+    if let Err(e) = result {
+        panic!("the JIT and the interpreter disagree:\n{e}");
     }
 }
 

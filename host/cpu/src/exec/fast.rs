@@ -36,13 +36,14 @@
 //! depend on a load. Check `valgrind --tool=callgrind` counts and the
 //! disassembly of `run_frame` after changing it.
 
-use super::{Fault, Next, sext};
+use super::{Fault, GeneralOutcome, Next, sext};
 use crate::Memory;
 use crate::alu::{alu, alu_w, branch_taken};
 use crate::decode::decode;
 use crate::hart::Hart;
 use crate::icache::{Frame, PAGE_SHIFT, slot_of};
 use crate::insn::{AluOp, AluWOp, BranchCond, Width};
+use crate::jit::{Entered, Hotness, Jit};
 use crate::uop::{Entry, Op, runs_in_place};
 use crate::{RunExit, StepEvent};
 
@@ -74,6 +75,9 @@ enum Stretch {
     Slow,
     /// The instruction at the pc faulted (its bits for mtval).
     Fault(Fault, u32),
+    /// A jump or a page change reached a pc that just became hot (only
+    /// when counting for the JIT).
+    Hot,
 }
 
 const PAGE_MASK: u64 = (1 << PAGE_SHIFT) - 1;
@@ -310,20 +314,92 @@ impl Hart {
         }
     }
 
+    /// `exec_general` for the JIT's helper.
+    pub(crate) fn exec_general_at<M: Memory>(&mut self, mem: &mut M, raw: u32, pc: u64) -> GeneralOutcome {
+        match self.exec_general(mem, raw, pc) {
+            Ok(()) => GeneralOutcome::Done,
+            Err(Stop::Fault(f)) => GeneralOutcome::Fault(f),
+            Err(_) => GeneralOutcome::Slow,
+        }
+    }
+
     /// Run until `max_insns` steps (retired instructions and taken traps
     /// each count one, so a trap storm cannot spin forever), WFI, a yield
     /// request from memory, or a halt. The same as calling `step` that
     /// many times and polling `Memory::yield_requested` after each, only
     /// faster.
     pub fn run<M: Memory>(&mut self, mem: &mut M, max_insns: u64) -> RunExit {
+        self.run_tiers::<M, false>(mem, max_insns, None)
+    }
+
+    /// `run`, with hot code translated by `jit` and run as host code. The
+    /// same steps in the same order as `run`: only faster.
+    pub fn run_jit<M: Memory>(&mut self, mem: &mut M, max_insns: u64, jit: &mut Jit) -> RunExit {
+        self.run_tiers::<M, true>(mem, max_insns, Some(jit))
+    }
+
+    /// The regions of `jit` where they exist and fit the budget, the
+    /// interpreter elsewhere (counting hot pcs for `jit`).
+    #[inline(always)]
+    fn run_tiers<M: Memory, const JIT: bool>(
+        &mut self,
+        mem: &mut M,
+        max_insns: u64,
+        mut jit: Option<&mut Jit>,
+    ) -> RunExit {
         // `x` is public; keep x0 hard-wired even if someone outside wrote it.
         self.x[0] = 0;
+        if let Some(jit) = jit.as_deref_mut() {
+            jit.set_window(mem.ram_window());
+        }
         let mut n = 0;
         while n < max_insns {
+            if JIT
+                && let Some(jit) = jit.as_deref_mut()
+                && let Some(pa) = self.runnable_pa()
+            {
+                match jit.enter(self, mem, pa, max_insns - n) {
+                    Some((_, Entered::TooLong)) => {}
+                    Some((done, how)) => {
+                        n += done;
+                        match how {
+                            Entered::TooLong | Entered::Next => continue,
+                            Entered::Yield => return RunExit::Yield,
+                            Entered::Fault(f, raw) => {
+                                match self.fault(mem, f, Some(raw)) {
+                                    Ok(_) => n += 1,
+                                    Err(h) => return RunExit::Halt(h),
+                                }
+                                if mem.yield_requested() {
+                                    return RunExit::Yield;
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    None => {
+                        if jit.hot.tick(self.pc) {
+                            jit.hot_at(self, self.pc, pa);
+                            if jit.has_region(self, pa) {
+                                continue;
+                            }
+                        }
+                    }
+                }
+            }
             if let Some((frame, slots)) = self.runnable_frame() {
-                let (done, exit) = self.run_frame(mem, frame, slots, max_insns - n);
+                let hot = jit.as_deref_mut().map(|j| &mut j.hot);
+                let (done, exit) = self.run_frame::<M, JIT>(mem, frame, slots, max_insns - n, hot);
                 n += done;
                 match exit {
+                    Stretch::Hot => {
+                        if let Some(jit) = jit.as_deref_mut()
+                            && let Some(pa) = self.runnable_pa()
+                        {
+                            jit.hot_at(self, self.pc, pa);
+                        }
+                        continue;
+                    }
                     Stretch::Stop => continue,
                     Stretch::Yield => return RunExit::Yield,
                     Stretch::Fault(f, raw) => {
@@ -364,6 +440,18 @@ impl Hart {
         self.frame_at(self.pc)
     }
 
+    /// The physical pc, when `step` would do nothing but execute the
+    /// instruction there and the pc's page may be run without per-parcel
+    /// checks (as for `runnable_frame`).
+    #[inline]
+    fn runnable_pa(&self) -> Option<u64> {
+        if self.waiting || (self.wfi_wake_pending() && self.pending_interrupt().is_some()) || self.pc & 1 != 0
+        {
+            return None;
+        }
+        self.cached_fetch_page(self.pc)
+    }
+
     /// The frame of virtual `pc`'s page, if the pc's translation needs no
     /// walk, PMP lets the mode execute the whole page (or does not apply)
     /// and the page is cached; lent out as by `runnable_frame`.
@@ -388,24 +476,48 @@ impl Hart {
     /// page, while they have fast forms, at most `budget` of them. Returns
     /// how many retired and why it stopped; the pc, instret and trap
     /// bookkeeping are up to date and the frame is back in the cache.
+    ///
+    /// With `COUNT`, each taken jump and page change counts an arrival at
+    /// its target in `hot`, and a target that becomes hot ends the stretch
+    /// there (`Stretch::Hot`), so the JIT can compile it.
     #[inline(never)]
-    fn run_frame<M: Memory>(
+    fn run_frame<M: Memory, const COUNT: bool>(
         &mut self,
         mem: &mut M,
         mut frame: usize,
         mut slots: Frame,
         budget: u64,
+        mut hot: Option<&mut Hotness>,
     ) -> (u64, Stretch) {
         let mut pc = self.pc;
         let mut left = budget;
         let exit = loop {
-            match self.exec_entry::<M, true>(mem, &slots[slot_of(pc)], pc) {
-                Ok(next) => pc = next,
+            let e = &slots[slot_of(pc)];
+            let len = u64::from(e.len);
+            match self.exec_entry::<M, true>(mem, e, pc) {
+                Ok(next) => {
+                    if COUNT
+                        && next != pc.wrapping_add(len)
+                        && let Some(h) = hot.as_deref_mut()
+                        && h.tick(next)
+                    {
+                        pc = next;
+                        left -= 1;
+                        break Stretch::Hot;
+                    }
+                    pc = next
+                }
                 Err(Stop::Leave(next)) => {
                     pc = next;
                     left -= 1;
                     if left == 0 {
                         break Stretch::Stop;
+                    }
+                    if COUNT
+                        && let Some(h) = hot.as_deref_mut()
+                        && h.tick(pc)
+                    {
+                        break Stretch::Hot;
                     }
                     // Go on in the next page's frame, if cached.
                     let Some((next, next_slots)) = self.next_frame(pc) else {

@@ -49,6 +49,18 @@ pub fn run_qemu(elf: &[u8]) -> Result<Vec<u8>, String> {
 /// RAM holding the ELF image at LOAD_ADDR, plus some slack.
 struct Ram {
     bytes: Vec<u8>,
+    /// With `windowed`, `bytes` offered to the JIT as its RAM window (the
+    /// vector is never resized once made).
+    window: Option<*mut u8>,
+}
+
+impl Ram {
+    fn new(elf: &[u8], windowed: bool) -> Ram {
+        let mut bytes = elf.to_vec();
+        bytes.resize(elf.len().next_multiple_of(0x1000) + 0x1000, 0);
+        let window = windowed.then(|| bytes.as_mut_ptr());
+        Ram { bytes, window }
+    }
 }
 
 impl Ram {
@@ -84,13 +96,22 @@ impl Memory for Ram {
             _ => RangeKind::Nothing,
         }
     }
+    fn ram_window(&self) -> Option<wemu_cpu::RamWindow> {
+        self.window.map(|host| wemu_cpu::RamWindow {
+            // Written through only while the hart runs with `&mut` to
+            // this memory.
+            host,
+            base: LOAD_ADDR,
+            len: self.bytes.len() as u64,
+            writable: true,
+        })
+    }
 }
 
 /// stdout of the program on wemu's hart: `ecall` (mcause 11) is served as a
 /// Linux syscall (write to fd 1, exit), then execution resumes after it.
 pub fn run_wemu(elf: &[u8], entry: u64) -> Result<Vec<u8>, String> {
-    let mut ram = Ram { bytes: elf.to_vec() };
-    ram.bytes.resize(elf.len().next_multiple_of(0x1000) + 0x1000, 0);
+    let mut ram = Ram::new(elf, false);
     let mut hart = Hart::new(0, entry);
     let mut stdout = Vec::new();
     for _ in 0..1_000_000 {
@@ -212,4 +233,129 @@ pub fn compare(case: &Case) -> Result<(), String> {
         );
     }
     fail(msg)
+}
+
+/// What a run through `Hart::run` or `Hart::run_jit` in calls of `chunk`
+/// instructions saw: the program's stdout, and the pc, instret and
+/// registers after every call.
+struct TierRun {
+    stdout: Vec<u8>,
+    trace: Vec<(u64, u64, [u64; 32])>,
+}
+
+/// Run the program twice on one hart (the second time with the
+/// instruction cache, and the JIT's counters, warm) in calls of `chunk`
+/// instructions, through the JIT if given; report the second run.
+/// `ecall` traps to mtvec = 0, where nothing is mapped: the hart halts
+/// with a trap loop whose first trap is the ecall, served as in
+/// `run_wemu`.
+fn run_tier(
+    elf: &[u8],
+    entry: u64,
+    chunk: u64,
+    mut jit: Option<&mut wemu_cpu::Jit>,
+) -> Result<TierRun, String> {
+    let mut hart = Hart::new(0, entry);
+    let mut last = None;
+    for _pass in 0..2 {
+        let mut ram = Ram::new(elf, jit.is_some());
+        hart.x = [0; 32];
+        hart.pc = entry;
+        let mut run = TierRun { stdout: Vec::new(), trace: Vec::new() };
+        let mut done = false;
+        for _ in 0..1_000_000 {
+            let exit = match jit.as_deref_mut() {
+                Some(j) => hart.run_jit(&mut ram, chunk, j),
+                None => hart.run(&mut ram, chunk),
+            };
+            run.trace.push((hart.pc, hart.instret(), hart.x));
+            match exit {
+                wemu_cpu::RunExit::Budget | wemu_cpu::RunExit::Yield => {}
+                wemu_cpu::RunExit::Wfi => return Err(format!("hart in WFI at {:#x}", hart.pc)),
+                wemu_cpu::RunExit::Halt(wemu_cpu::Halt::TrapLoop { first, .. })
+                    if first.cause == TrapCause::Exception(Exception::EcallFromM) =>
+                {
+                    let (a0, a1, a2, a7) = (hart.x[10], hart.x[11], hart.x[12], hart.x[17]);
+                    match a7 {
+                        64 => {
+                            for i in 0..a2 {
+                                let b = ram
+                                    .load(AccessInfo::HOST, a1.wrapping_add(i), 1)
+                                    .map_err(|e| format!("write(): bad buffer: {e}"))?;
+                                if a0 == 1 {
+                                    run.stdout.push(b as u8);
+                                }
+                            }
+                            hart.x[10] = a2;
+                        }
+                        93 if a0 == 0 => {
+                            done = true;
+                            break;
+                        }
+                        93 => return Err(format!("exit({a0})")),
+                        n => return Err(format!("unexpected syscall {n} at {:#x}", first.pc)),
+                    }
+                    hart.pc = first.pc + 4;
+                }
+                wemu_cpu::RunExit::Halt(h) => return Err(format!("hart halted: {h}")),
+            }
+        }
+        if !done {
+            return Err(format!("no exit after 1e6 calls; pc={:#x}", hart.pc));
+        }
+        last = Some(run);
+    }
+    last.ok_or_else(|| "no run".to_owned())
+}
+
+/// Run `case` under the interpreter and under the JIT (every pc hot at
+/// once), in calls of `chunk` instructions: the same stdout, and the same
+/// pc, instret and registers after every call.
+pub fn compare_tiers(case: &Case, chunk: u64) -> Result<(), String> {
+    let prog = program::build(case);
+    let elf = program::elf(&prog);
+    let fail = |what: String| {
+        Err(format!(
+            "{what}\n\nchunk {chunk}; body ({} items):\n{}\ninitial registers:\n{}",
+            case.body.len(),
+            listing(&prog),
+            initial_state(case)
+        ))
+    };
+    let interp = match run_tier(&elf, prog.entry, chunk, None) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("interpreter: {e}")),
+    };
+    let config = wemu_cpu::JitConfig { threshold: 1, ..wemu_cpu::JitConfig::default() };
+    let mut jit = wemu_cpu::Jit::new(config).map_err(|e| e.to_string())?;
+    let jitted = match run_tier(&elf, prog.entry, chunk, Some(&mut jit)) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("jit: {e}")),
+    };
+    if jit.stats().regions == 0 {
+        return fail("the JIT translated nothing".to_owned());
+    }
+    for (i, (a, b)) in interp.trace.iter().zip(&jitted.trace).enumerate() {
+        if a != b {
+            let regs: Vec<String> = (0..32)
+                .filter(|&r| a.2[r] != b.2[r])
+                .map(|r| format!("x{r} ({}): interp {:#x}, jit {:#x}", ABI[r], a.2[r], b.2[r]))
+                .collect();
+            return fail(format!(
+                "after call {i}: interp pc {:#x} instret {}, jit pc {:#x} instret {}; {}",
+                a.0,
+                a.1,
+                b.0,
+                b.1,
+                regs.join("; ")
+            ));
+        }
+    }
+    if interp.trace.len() != jitted.trace.len() {
+        return fail(format!("calls: interp {}, jit {}", interp.trace.len(), jitted.trace.len()));
+    }
+    if interp.stdout != jitted.stdout {
+        return fail("stdout (registers and scratch buffer dumped) differs".to_owned());
+    }
+    Ok(())
 }

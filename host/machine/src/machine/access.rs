@@ -231,6 +231,12 @@ impl Memory for Platform {
         }
     }
 
+    fn ram_window(&self) -> Option<wemu_cpu::RamWindow> {
+        // The largest writable block: the machine's main memory.
+        let ram = self.rams.iter().filter(|r| !r.read_only()).max_by_key(|r| r.size())?;
+        Some(wemu_cpu::RamWindow { host: ram.host_ptr(), base: ram.base(), len: ram.size(), writable: true })
+    }
+
     #[inline]
     fn yield_requested(&mut self) -> bool {
         !self.pin_changes.is_empty() || self.yield_now

@@ -58,6 +58,8 @@ pub enum BuildError {
     IrqTarget { loc: Loc, error: IrqTargetError },
     #[error("{loc}: {message}")]
     Other { loc: Loc, message: String },
+    #[error("--accel jit: {0}")]
+    Jit(#[from] wemu_cpu::JitError),
 }
 
 /// An IRQ target (`hartN.PIN` or `DEVICE.LINE`) that names nothing.
@@ -102,6 +104,19 @@ pub struct Options {
     pub realtime: bool,
     /// Fault policy of devices whose machine-file entry sets no `on-fault`.
     pub on_device_fault: FaultPolicy,
+    /// How harts execute: the interpreter, or with hot code translated.
+    pub accel: Accel,
+    /// Log each region the JIT compiles (`-d jit`).
+    pub log_jit: bool,
+}
+
+/// How harts execute (`--accel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// The interpreter only.
+    Interp,
+    /// Hot code translated with Cranelift, with these settings.
+    Jit(wemu_cpu::JitConfig),
 }
 
 impl Default for Options {
@@ -113,6 +128,8 @@ impl Default for Options {
             trace_irq: false,
             realtime: false,
             on_device_fault: FaultPolicy::Stop,
+            accel: Accel::Interp,
+            log_jit: false,
         }
     }
 }
@@ -208,6 +225,8 @@ pub struct Machine {
     pub(crate) htif: Option<crate::htif::Htif>,
     /// The hart running now (for fault reports).
     pub(crate) current: usize,
+    /// Each hart's translating tier, with `--accel jit`.
+    pub(crate) jits: Vec<Option<wemu_cpu::Jit>>,
 }
 
 impl Machine {
@@ -398,7 +417,36 @@ impl Machine {
         platform.warn_incidents = true;
         let entry = spec.memory.first().map_or(0, |m| m.base);
         let harts = (0..u64::from(spec.harts)).map(|id| new_hart(&spec, id, entry)).collect();
-        Ok(Machine { spec, harts, platform, boot: None, htif: None, current: 0 })
+        let mut jits = Vec::new();
+        for _ in 0..spec.harts {
+            jits.push(match opts.accel {
+                // `-d in_asm` traces each instruction through the interpreter.
+                Accel::Jit(config) if !opts.trace_insns => {
+                    let mut jit = wemu_cpu::Jit::new(config)?;
+                    jit.set_log(opts.log_jit);
+                    Some(jit)
+                }
+                _ => None,
+            });
+        }
+        Ok(Machine { spec, harts, platform, boot: None, htif: None, current: 0, jits })
+    }
+
+    /// What the harts' translating tiers did, summed; `None` without the
+    /// JIT.
+    pub fn jit_stats(&self) -> Option<wemu_cpu::JitStats> {
+        let mut it = self.jits.iter().flatten().map(wemu_cpu::Jit::stats).peekable();
+        it.peek()?;
+        Some(it.fold(wemu_cpu::JitStats::default(), |a, b| wemu_cpu::JitStats {
+            regions: a.regions + b.regions,
+            guest_insns: a.guest_insns + b.guest_insns,
+            code_bytes: a.code_bytes + b.code_bytes,
+            compile_ns: a.compile_ns + b.compile_ns,
+            entries: a.entries + b.entries,
+            jit_insns: a.jit_insns + b.jit_insns,
+            flushes: a.flushes + b.flushes,
+            stale: a.stale + b.stale,
+        }))
     }
 
     /// Place `image` in memory and start every hart at its entry (a bare

@@ -145,6 +145,7 @@ impl Machine {
                 self.current = i;
                 self.platform.yield_now = false;
                 let hart = &mut self.harts[i];
+                let jit = self.jits.get_mut(i).and_then(Option::as_mut);
                 if several {
                     // Another hart ran since this one's LR: its reservation
                     // may be stale, so SC fails and the guest retries
@@ -153,10 +154,10 @@ impl Machine {
                 }
                 hart.set_time(now / timebase_div);
                 let before = hart.instret();
-                let exit = if self.platform.trace_insns {
-                    run_traced(hart, &mut self.platform, budget)
-                } else {
-                    hart.run(&mut self.platform, budget)
+                let exit = match jit {
+                    _ if self.platform.trace_insns => run_traced(hart, &mut self.platform, budget),
+                    Some(jit) => hart.run_jit(&mut self.platform, budget, jit),
+                    None => hart.run(&mut self.platform, budget),
                 };
                 // From here to the next hart's run, faults (in idle, say)
                 // happen where this hart is (when it stopped at an

@@ -1,0 +1,386 @@
+//! The translating tier: hot code compiled to host code with Cranelift.
+//!
+//! The interpreter (`exec/fast.rs`) stays tier 0 and the reference. With a
+//! [`Jit`], `Hart::run_jit` counts how often each pc is reached by a taken
+//! jump or branch or by entering its page ([`Hotness`]); a pc reached
+//! `threshold` times becomes the head of a region (`region.rs`: the
+//! decoded instructions reachable from it inside its page), which is
+//! translated (`translate.rs`) and from then on entered instead of
+//! interpreted. A region exits to the interpreter at anything it does not
+//! hold, so either tier may run any instruction, and both retire the same
+//! instructions in the same order: instret, the pc at every device access
+//! and every trap are those of the interpreter (docs/jit.md).
+//!
+//! Validity: a region is built from the entries of one instruction-cache
+//! frame and lives exactly as long as that frame (`ICache::generation`):
+//! FENCE.I, a flush by the machine, or the frame going to another page
+//! make it stale, and it is dropped when next looked up.
+
+mod call;
+mod region;
+mod translate;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use cranelift_codegen::Context;
+use cranelift_codegen::ir::UserFuncName;
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Module, default_libcall_names};
+
+pub(crate) use call::{Call, exit};
+
+use crate::exec::Fault;
+use crate::hart::Hart;
+use crate::icache::PAGE_SHIFT;
+
+/// A translated region: `extern "C" fn(hart, call) -> exit code`.
+type RegionFn = unsafe extern "C" fn(*mut Hart, *mut Call) -> u32;
+
+/// Why the JIT cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JitError {
+    #[error("the JIT cannot target this host: {0}")]
+    Host(String),
+    #[error("the JIT could not be set up: {0}")]
+    Setup(String),
+}
+
+/// Settings of the translating tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JitConfig {
+    /// Times a pc must be reached (by a taken jump, or entering its page)
+    /// before its region is compiled.
+    pub threshold: u32,
+    /// Host code kept before the code cache is flushed whole.
+    pub max_code_bytes: usize,
+}
+
+impl Default for JitConfig {
+    fn default() -> Self {
+        JitConfig { threshold: 1000, max_code_bytes: 64 << 20 }
+    }
+}
+
+/// What the translating tier did, for `--stats` and `-d jit`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JitStats {
+    /// Regions compiled.
+    pub regions: u64,
+    /// Guest instructions in them.
+    pub guest_insns: u64,
+    /// Host code bytes generated.
+    pub code_bytes: u64,
+    /// Time spent compiling, in nanoseconds.
+    pub compile_ns: u64,
+    /// Region entries.
+    pub entries: u64,
+    /// Instructions retired in translated code.
+    pub jit_insns: u64,
+    /// Times the code cache was flushed because it was full.
+    pub flushes: u64,
+    /// Regions dropped because their instruction-cache frame changed.
+    pub stale: u64,
+}
+
+/// Counts of how often pcs are reached, direct-mapped by pc.
+pub(crate) struct Hotness {
+    slots: Box<[(u64, u32)]>,
+    threshold: u32,
+}
+
+const HOT_SLOTS: usize = 4096;
+
+impl Hotness {
+    fn new(threshold: u32) -> Self {
+        Hotness { slots: vec![(u64::MAX, 0); HOT_SLOTS].into_boxed_slice(), threshold: threshold.max(1) }
+    }
+
+    /// Count one arrival at `pc`; true once it is hot.
+    #[inline(always)]
+    pub(crate) fn tick(&mut self, pc: u64) -> bool {
+        let i = ((pc >> 1) as usize) & (HOT_SLOTS - 1);
+        let Some(s) = self.slots.get_mut(i) else { return false };
+        if s.0 != pc {
+            *s = (pc, 0);
+        }
+        s.1 = s.1.saturating_add(1);
+        s.1 >= self.threshold
+    }
+
+    /// Start `pc`'s count again (its region could not be compiled: try
+    /// again only after as many arrivals again).
+    fn reset(&mut self, pc: u64) {
+        let i = ((pc >> 1) as usize) & (HOT_SLOTS - 1);
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = (pc, 0);
+        }
+    }
+}
+
+struct Compiled {
+    func: RegionFn,
+    /// The instruction-cache frame and its generation the region was
+    /// built from.
+    frame: usize,
+    generation: u64,
+    /// Instructions the head's longest path retires before a check.
+    need: u32,
+}
+
+/// How a region call ended.
+pub(crate) enum Entered {
+    /// Not entered: its first stretch is longer than the budget left.
+    TooLong,
+    /// Go on at `hart.pc`.
+    Next,
+    /// The memory asked to yield after the last instruction.
+    Yield,
+    /// The instruction at `hart.pc` faulted.
+    Fault(Fault, u32),
+}
+
+/// The translating tier of one hart: its code cache and counters.
+pub struct Jit {
+    isa: OwnedTargetIsa,
+    module: Option<JITModule>,
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+    /// By physical address of the head and whether loads and stores were
+    /// physical and unchecked (`Hart::direct_data`) when it was compiled.
+    regions: HashMap<(u64, bool), Compiled>,
+    /// The memory's RAM window the code was compiled against.
+    window: Option<crate::RamWindow>,
+    /// Heads that cannot be translated, with the frame generation seen.
+    refused: HashSet<(u64, u64)>,
+    pub(crate) hot: Hotness,
+    config: JitConfig,
+    stats: JitStats,
+    /// Print each region compiled (`-d jit`).
+    log: bool,
+}
+
+impl std::fmt::Debug for Jit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jit").field("regions", &self.regions.len()).field("stats", &self.stats).finish()
+    }
+}
+
+fn host_isa() -> Result<OwnedTargetIsa, JitError> {
+    let mut flags = settings::builder();
+    let set = |flags: &mut settings::Builder, k: &str, v: &str| {
+        flags.set(k, v).map_err(|e| JitError::Setup(format!("{k}={v}: {e}")))
+    };
+    set(&mut flags, "opt_level", "speed")?;
+    set(&mut flags, "is_pic", "false")?;
+    // The verifier costs compile time; the differential tests check the
+    // code it produces instead.
+    set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+    let builder = cranelift_native::builder().map_err(|e| JitError::Host(e.to_owned()))?;
+    builder.finish(settings::Flags::new(flags)).map_err(|e| JitError::Host(e.to_string()))
+}
+
+fn new_module(isa: &OwnedTargetIsa) -> JITModule {
+    JITModule::new(JITBuilder::with_isa(isa.clone(), default_libcall_names()))
+}
+
+impl Jit {
+    /// A JIT for the host this runs on; an error where Cranelift cannot
+    /// target it.
+    pub fn new(config: JitConfig) -> Result<Jit, JitError> {
+        let isa = host_isa()?;
+        let module = new_module(&isa);
+        Ok(Jit {
+            ctx: module.make_context(),
+            module: Some(module),
+            isa,
+            fctx: FunctionBuilderContext::new(),
+            regions: HashMap::new(),
+            window: None,
+            refused: HashSet::new(),
+            hot: Hotness::new(config.threshold),
+            config,
+            stats: JitStats::default(),
+            log: false,
+        })
+    }
+
+    /// Whether this host can run the JIT (`--accel` chooses by it).
+    pub fn supported() -> bool {
+        host_isa().is_ok()
+    }
+
+    /// Print each region compiled to the `wemu::jit` log target.
+    pub fn set_log(&mut self, on: bool) {
+        self.log = on;
+    }
+
+    pub fn stats(&self) -> JitStats {
+        self.stats
+    }
+
+    /// Drop every translation (the code cache is freed whole).
+    pub fn flush(&mut self) {
+        self.regions.clear();
+        self.refused.clear();
+        if let Some(m) = self.module.take() {
+            // SAFETY: no region runs (this takes `&mut self`, and regions
+            // only run inside `enter`), and every pointer into the module
+            // was in `regions`, cleared above.
+            unsafe { m.free_memory() };
+        }
+        let module = new_module(&self.isa);
+        self.ctx = module.make_context();
+        self.module = Some(module);
+    }
+
+    /// Use `window` for inline RAM accesses; code compiled against another
+    /// window is dropped.
+    pub(crate) fn set_window(&mut self, window: Option<crate::RamWindow>) {
+        if window != self.window {
+            if !self.regions.is_empty() {
+                self.flush();
+            }
+            self.window = window;
+        }
+    }
+
+    /// Enter the region headed at physical `pa` (virtual `hart.pc`), if
+    /// there is a valid one whose first stretch fits in `budget`. Returns
+    /// the instructions it retired and how it ended; `hart.pc`, its
+    /// instret and trap bookkeeping are up to date.
+    pub(crate) fn enter<M: crate::Memory>(
+        &mut self,
+        hart: &mut Hart,
+        mem: &mut M,
+        pa: u64,
+        budget: u64,
+    ) -> Option<(u64, Entered)> {
+        let key = (pa, hart.direct_data());
+        let r = self.regions.get(&key)?;
+        if !hart.icache.is_current(r.frame, pa >> PAGE_SHIFT, r.generation) {
+            self.regions.remove(&key);
+            self.stats.stale += 1;
+            return None;
+        }
+        if u64::from(r.need) > budget {
+            // The interpreter runs the rest of the budget.
+            return Some((0, Entered::TooLong));
+        }
+        let func = r.func;
+        let mut call = Call::new(mem, budget, hart.pc & !((1 << PAGE_SHIFT) - 1));
+        // SAFETY: `func` was compiled by `compile` for the `Call` and
+        // `Hart` layouts and is still in the code cache (it is in
+        // `regions`, which `flush` clears before freeing code). It uses
+        // `hart` and `call` only during this call, and the helpers it
+        // calls rebuild `&mut` from them one at a time (see `call.rs`).
+        let code = unsafe { func(hart, &mut call) };
+        self.stats.entries += 1;
+        self.stats.jit_insns += call.retired;
+        hart.pc = call.pc;
+        hart.retired = hart.retired.wrapping_add(call.retired);
+        if call.retired > 0 {
+            hart.trap_origin = None;
+        }
+        let how = match (code, call.fault) {
+            (exit::YIELD, _) => Entered::Yield,
+            (exit::FAULT, Some(f)) => Entered::Fault(f, call.raw),
+            _ => Entered::Next,
+        };
+        Some((call.retired, how))
+    }
+
+    /// Whether a region is headed at physical `pa`.
+    pub(crate) fn has_region(&self, hart: &Hart, pa: u64) -> bool {
+        self.regions.contains_key(&(pa, hart.direct_data()))
+    }
+
+    /// `pc` (virtual; physical `pa`) is hot: compile its region unless it
+    /// has one or cannot have one.
+    pub(crate) fn hot_at(&mut self, hart: &Hart, pc: u64, pa: u64) {
+        let direct = hart.direct_data();
+        if self.regions.contains_key(&(pa, direct)) {
+            return;
+        }
+        let Some((frame, generation, slots)) = hart.icache.frame_ref(pa) else {
+            self.hot.reset(pc);
+            return;
+        };
+        if self.refused.contains(&(pa, generation)) {
+            self.hot.reset(pc);
+            return;
+        }
+        let head = (pa & ((1 << PAGE_SHIFT) - 1)) as u16;
+        let Some(region) = region::form(slots, head) else {
+            self.refused.insert((pa, generation));
+            self.hot.reset(pc);
+            return;
+        };
+        let need = region.nodes.get(&head).map_or(1, |n| n.need);
+        // Inline RAM accesses only where they need no translation or check.
+        let window = self.window.filter(|_| direct);
+        match self.compile(&region, pc, window) {
+            Ok(func) => {
+                self.regions.insert((pa, direct), Compiled { func, frame, generation, need });
+            }
+            Err(e) => {
+                tracing::warn!(target: "wemu::jit", "region at {pc:#x} not compiled: {e}");
+                self.refused.insert((pa, generation));
+                self.hot.reset(pc);
+            }
+        }
+    }
+
+    fn compile(
+        &mut self,
+        region: &region::Region,
+        pc: u64,
+        window: Option<crate::RamWindow>,
+    ) -> Result<RegionFn, String> {
+        let started = Instant::now();
+        if self.stats.code_bytes >= self.config.max_code_bytes as u64 * (self.stats.flushes + 1) {
+            self.flush();
+            self.stats.flushes += 1;
+        }
+        let module = self.module.as_mut().ok_or("no code cache")?;
+        let call_conv = CallConv::triple_default(self.isa.triple());
+        self.ctx.clear();
+        self.ctx.func.signature = translate::region_signature(call_conv);
+        self.ctx.func.name = UserFuncName::user(0, self.stats.regions as u32);
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            translate::Translator::translate(&mut b, region, call_conv, window);
+            b.finalize(module.target_config());
+        }
+        let id = module.declare_anonymous_function(&self.ctx.func.signature).map_err(|e| e.to_string())?;
+        module.define_function(id, &mut self.ctx).map_err(|e| format!("{e:?}"))?;
+        let bytes = self.ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
+        module.finalize_definitions().map_err(|e| e.to_string())?;
+        let ptr = module.get_finalized_function(id);
+        let micros = started.elapsed().as_micros();
+        self.stats.regions += 1;
+        self.stats.guest_insns += region.nodes.len() as u64;
+        self.stats.code_bytes += bytes as u64;
+        self.stats.compile_ns += started.elapsed().as_nanos() as u64;
+        if self.log {
+            let first = region.nodes.keys().next().copied().unwrap_or(0);
+            let last = region.nodes.values().last().map_or(0, |n| n.off + u16::from(n.e.len));
+            let base = pc & !((1 << PAGE_SHIFT) - 1);
+            tracing::info!(
+                target: "wemu::jit",
+                "region {pc:#x}: {} guest instructions in [{:#x}..{:#x}), {bytes} bytes of host code, compiled in {micros} us",
+                region.nodes.len(),
+                base + u64::from(first),
+                base + u64::from(last),
+            );
+        }
+        self.ctx.clear();
+        // SAFETY: the module compiled this function with the region
+        // signature, `extern "C" fn(*mut Hart, *mut Call) -> u32` in the
+        // host's default calling convention.
+        Ok(unsafe { std::mem::transmute::<*const u8, RegionFn>(ptr) })
+    }
+}

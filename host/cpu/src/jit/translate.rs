@@ -1,0 +1,705 @@
+//! Translation of a [`Region`] to Cranelift IR.
+//!
+//! The function is `extern "C" fn(hart: *mut Hart, call: *mut Call) -> u32`
+//! (an `exit::*` code). Guest registers the region uses are Cranelift
+//! variables: loaded from the hart at entry, written back (those the
+//! region writes) at every exit and before a helper that reads them
+//! (`Op::General`), reloaded after one that may write them. Each guest
+//! instruction is a block; `n`, the instructions retired in this call, is a
+//! variable too, so loops inside the region count exactly. Loads and
+//! stores call the interpreter's own paths through `Call`'s helpers; their
+//! failure and yield paths are cold blocks that leave the exact state the
+//! interpreter would (pc of the faulting instruction, instret without it).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::mem::offset_of;
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{AbiParam, Block, InstBuilder, MemFlagsData, Signature, Type, Value, types};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::{FunctionBuilder, Variable};
+
+use super::call::{Call, DivKind, exit, status};
+use super::region::{Node, Region, Succ};
+use crate::hart::Hart;
+use crate::uop::Op;
+
+const I64: Type = types::I64;
+const I32: Type = types::I32;
+
+pub(crate) fn region_signature(call_conv: CallConv) -> Signature {
+    let mut s = Signature::new(call_conv);
+    s.params.push(AbiParam::new(I64));
+    s.params.push(AbiParam::new(I64));
+    s.returns.push(AbiParam::new(I32));
+    s
+}
+
+fn sig(call_conv: CallConv, params: &[Type], ret: Option<Type>) -> Signature {
+    let mut s = Signature::new(call_conv);
+    s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+    s.returns.extend(ret.map(AbiParam::new));
+    s
+}
+
+/// Registers an entry reads and writes (x0 never: it reads as 0).
+fn regs_of(op: Op, rd: u8, rs1: u8, rs2: u8) -> (Vec<u8>, Option<u8>) {
+    let reads: Vec<u8> = match op {
+        Op::Fill | Op::Slow | Op::General | Op::Nop | Op::Lui | Op::Auipc | Op::Jal | Op::J => vec![],
+        Op::Addi
+        | Op::Slti
+        | Op::Sltiu
+        | Op::Xori
+        | Op::Ori
+        | Op::Andi
+        | Op::Slli
+        | Op::Srli
+        | Op::Srai
+        | Op::Addiw
+        | Op::Slliw
+        | Op::Srliw
+        | Op::Sraiw
+        | Op::Jalr
+        | Op::Jr
+        | Op::Lb
+        | Op::Lh
+        | Op::Lw
+        | Op::Ld
+        | Op::Lbu
+        | Op::Lhu
+        | Op::Lwu => vec![rs1],
+        _ => vec![rs1, rs2],
+    };
+    let writes = op.writes_rd().then_some(rd);
+    (reads.into_iter().filter(|&r| r != 0).collect(), writes.filter(|&r| r != 0))
+}
+
+/// Builds one region's function.
+pub(crate) struct Translator<'a, 'b> {
+    b: &'a mut FunctionBuilder<'b>,
+    call_conv: CallConv,
+    hart: Value,
+    call: Value,
+    budget: Value,
+    vbase: Value,
+    x: [Option<Variable>; 32],
+    n: Variable,
+    /// Registers the region writes: written back at exits.
+    written: Vec<u8>,
+    /// Registers the region uses: loaded at entry, reloaded after a general
+    /// helper.
+    used: Vec<u8>,
+    blocks: BTreeMap<u16, Block>,
+    /// RAM loads and stores may go straight to (physical, unchecked).
+    window: Option<crate::RamWindow>,
+}
+
+fn flags() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+impl<'a, 'b> Translator<'a, 'b> {
+    /// Emit the whole function into `b` (fresh, with the region signature).
+    pub(crate) fn translate(
+        b: &'a mut FunctionBuilder<'b>,
+        region: &'a Region,
+        call_conv: CallConv,
+        window: Option<crate::RamWindow>,
+    ) {
+        let mut used = BTreeSet::new();
+        let mut written = BTreeSet::new();
+        let mut general = false;
+        for n in region.nodes.values() {
+            let (r, w) = regs_of(n.e.op, n.e.rd, n.e.rs1, n.e.rs2);
+            used.extend(r);
+            if let Some(w) = w {
+                used.insert(w);
+                written.insert(w);
+            }
+            general |= n.e.op == Op::General;
+        }
+        if general {
+            // A general instruction may write any x register (its rd is in
+            // its bits): treat them all as used and written.
+            used.extend(1..32);
+            written.extend(1..32);
+        }
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let (hart, call) = (params[0], params[1]);
+        let budget = b.ins().load(I64, flags(), call, offset_of!(Call, budget) as i32);
+        let vbase = b.ins().load(I64, flags(), call, offset_of!(Call, vbase) as i32);
+        let mut x = [None; 32];
+        for &r in &used {
+            x[usize::from(r)] = Some(b.declare_var(I64));
+        }
+        let n = b.declare_var(I64);
+        let blocks = region.nodes.keys().map(|&off| (off, b.create_block())).collect();
+        let mut t = Translator {
+            b,
+            call_conv,
+            hart,
+            call,
+            budget,
+            vbase,
+            x,
+            n,
+            written: written.into_iter().collect(),
+            used: used.into_iter().collect(),
+            blocks,
+            window,
+        };
+        t.reload_all();
+        let zero = t.b.ins().iconst(I64, 0);
+        t.b.def_var(n, zero);
+        // The head's budget check (a loop head checks in its own block).
+        let head = &region.nodes[&region.head];
+        if head.check {
+            t.b.ins().jump(t.blocks[&region.head], &[]);
+        } else {
+            t.budget_check(head);
+        }
+        for node in region.nodes.values() {
+            t.node(node);
+        }
+        t.b.seal_all_blocks();
+    }
+
+    fn reg_offset(r: u8) -> i32 {
+        (offset_of!(Hart, x) + 8 * usize::from(r)) as i32
+    }
+
+    fn reload_all(&mut self) {
+        for &r in &self.used {
+            let v = self.b.ins().load(I64, flags(), self.hart, Self::reg_offset(r));
+            if let Some(var) = self.x[usize::from(r)] {
+                self.b.def_var(var, v);
+            }
+        }
+    }
+
+    fn write_back(&mut self) {
+        for i in 0..self.written.len() {
+            let r = self.written[i];
+            if let Some(var) = self.x[usize::from(r)] {
+                let v = self.b.use_var(var);
+                self.b.ins().store(flags(), v, self.hart, Self::reg_offset(r));
+            }
+        }
+    }
+
+    fn get(&mut self, r: u8) -> Value {
+        match self.x[usize::from(r & 31)] {
+            Some(var) if r & 31 != 0 => self.b.use_var(var),
+            _ => self.b.ins().iconst(I64, 0),
+        }
+    }
+
+    fn set(&mut self, r: u8, v: Value) {
+        if let Some(var) = self.x[usize::from(r & 31)]
+            && r & 31 != 0
+        {
+            self.b.def_var(var, v);
+        }
+    }
+
+    /// The virtual address of page offset `off`.
+    fn pc_of(&mut self, off: u16) -> Value {
+        self.b.ins().iadd_imm_s(self.vbase, i64::from(off))
+    }
+
+    /// Leave the region: registers back, `n` and `pc` into the call
+    /// record, return `code`. Ends the current block.
+    fn exit_with(&mut self, pc: Value, code: u32) {
+        self.write_back();
+        let n = self.b.use_var(self.n);
+        self.b.ins().store(flags(), n, self.call, offset_of!(Call, retired) as i32);
+        self.b.ins().store(flags(), pc, self.call, offset_of!(Call, pc) as i32);
+        let code = self.b.ins().iconst(I32, i64::from(code));
+        self.b.ins().return_(&[code]);
+    }
+
+    /// `n += 1`.
+    fn retire(&mut self) {
+        let n = self.b.use_var(self.n);
+        let n1 = self.b.ins().iadd_imm_s(n, 1);
+        self.b.def_var(self.n, n1);
+    }
+
+    /// Go to `s`: a block of the region, or an exit to its pc. `computed`
+    /// is the target's virtual address for `Succ::OutOfPage`.
+    fn goto(&mut self, s: Succ, computed: Option<Value>) {
+        match s {
+            Succ::In(off) => {
+                let blk = self.blocks[&off];
+                self.b.ins().jump(blk, &[]);
+            }
+            Succ::Out(off) => {
+                let pc = self.pc_of(off);
+                self.exit_with(pc, exit::NEXT);
+            }
+            Succ::OutOfPage | Succ::None => {
+                let pc = match computed {
+                    Some(v) => v,
+                    None => self.b.ins().iconst(I64, 0),
+                };
+                self.exit_with(pc, exit::NEXT);
+            }
+        }
+    }
+
+    /// Go on with the next instruction in sequence.
+    fn goto_seq(&mut self, node: &Node) {
+        let computed = match node.seq {
+            Succ::OutOfPage => {
+                let pc = self.pc_of(node.off);
+                Some(self.b.ins().iadd_imm_s(pc, i64::from(node.e.len)))
+            }
+            _ => None,
+        };
+        self.goto(node.seq, computed);
+    }
+
+    /// At a check: go on into `node`'s block only if the budget covers
+    /// `node.need` more instructions; else exit to the interpreter there.
+    fn budget_check(&mut self, node: &Node) {
+        let n = self.b.use_var(self.n);
+        let after = self.b.ins().iadd_imm_s(n, i64::from(node.need));
+        let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, after, self.budget);
+        let out = self.b.create_block();
+        self.b.set_cold_block(out);
+        self.b.ins().brif(fits, self.blocks[&node.off], &[], out, &[]);
+        self.b.switch_to_block(out);
+        let pc = self.pc_of(node.off);
+        self.exit_with(pc, exit::NEXT);
+    }
+
+    fn node(&mut self, node: &Node) {
+        self.b.switch_to_block(self.blocks[&node.off]);
+        if node.check {
+            // A loop head: its block is the check; the body goes on in a
+            // new block.
+            let body = self.b.create_block();
+            let n = self.b.use_var(self.n);
+            let after = self.b.ins().iadd_imm_s(n, i64::from(node.need));
+            let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, after, self.budget);
+            let out = self.b.create_block();
+            self.b.set_cold_block(out);
+            self.b.ins().brif(fits, body, &[], out, &[]);
+            self.b.switch_to_block(out);
+            let pc = self.pc_of(node.off);
+            self.exit_with(pc, exit::NEXT);
+            self.b.switch_to_block(body);
+        }
+        self.insn(node);
+    }
+
+    fn insn(&mut self, node: &Node) {
+        let e = node.e;
+        let imm = i64::from(e.imm);
+        macro_rules! rs1 {
+            () => {
+                self.get(e.rs1)
+            };
+        }
+        macro_rules! rs2 {
+            () => {
+                self.get(e.rs2)
+            };
+        }
+        // Result into rd, retire, fall through.
+        macro_rules! done {
+            ($v:expr) => {{
+                let v = $v;
+                self.set(e.rd, v);
+                self.retire();
+                self.goto_seq(node);
+                return;
+            }};
+        }
+        macro_rules! bin {
+            ($f:ident) => {{
+                let (a, b) = (rs1!(), rs2!());
+                done!(self.b.ins().$f(a, b))
+            }};
+        }
+        macro_rules! bin_imm {
+            ($f:ident) => {{
+                let a = rs1!();
+                done!(self.b.ins().$f(a, imm))
+            }};
+        }
+        macro_rules! cmp {
+            ($cc:ident, $b:expr) => {{
+                let a = rs1!();
+                let b = $b;
+                let c = self.b.ins().icmp(IntCC::$cc, a, b);
+                done!(self.b.ins().uextend(I64, c))
+            }};
+        }
+        // 32-bit operation, result sign-extended.
+        macro_rules! w {
+            ($f:ident, $b:expr) => {{
+                let a = rs1!();
+                let b = $b;
+                let a32 = self.b.ins().ireduce(I32, a);
+                let b32 = self.b.ins().ireduce(I32, b);
+                let r = self.b.ins().$f(a32, b32);
+                done!(self.b.ins().sextend(I64, r))
+            }};
+        }
+        macro_rules! imm_v {
+            () => {
+                self.b.ins().iconst(I64, imm)
+            };
+        }
+        match e.op {
+            // Regions never hold these (see `region::translatable`).
+            Op::Fill | Op::Slow => {
+                let pc = self.pc_of(node.off);
+                self.exit_with(pc, exit::NEXT);
+            }
+            Op::Nop => {
+                self.retire();
+                self.goto_seq(node);
+            }
+            Op::Add => bin!(iadd),
+            Op::Sub => bin!(isub),
+            Op::Sll => bin!(ishl),
+            Op::Srl => bin!(ushr),
+            Op::Sra => bin!(sshr),
+            Op::Xor => bin!(bxor),
+            Op::Or => bin!(bor),
+            Op::And => bin!(band),
+            Op::Slt => cmp!(SignedLessThan, rs2!()),
+            Op::Sltu => cmp!(UnsignedLessThan, rs2!()),
+            Op::Mul => bin!(imul),
+            Op::Mulh => bin!(smulhi),
+            Op::Mulhu => bin!(umulhi),
+            Op::Mulhsu => {
+                // high(signed a * unsigned b) = umulhi(a, b) - (a < 0 ? b : 0)
+                let (a, b) = (rs1!(), rs2!());
+                let hi = self.b.ins().umulhi(a, b);
+                let sign = self.b.ins().sshr_imm_s(a, 63);
+                let fix = self.b.ins().band(sign, b);
+                done!(self.b.ins().isub(hi, fix))
+            }
+            Op::Div => self.div(node, DivKind::Div),
+            Op::Divu => self.div(node, DivKind::Divu),
+            Op::Rem => self.div(node, DivKind::Rem),
+            Op::Remu => self.div(node, DivKind::Remu),
+            Op::Divw => self.div(node, DivKind::Divw),
+            Op::Divuw => self.div(node, DivKind::Divuw),
+            Op::Remw => self.div(node, DivKind::Remw),
+            Op::Remuw => self.div(node, DivKind::Remuw),
+            Op::Addi => bin_imm!(iadd_imm_s),
+            Op::Xori => bin_imm!(bxor_imm_s),
+            Op::Ori => bin_imm!(bor_imm_s),
+            Op::Andi => bin_imm!(band_imm_s),
+            Op::Slti => cmp!(SignedLessThan, imm_v!()),
+            Op::Sltiu => cmp!(UnsignedLessThan, imm_v!()),
+            Op::Slli => {
+                let a = rs1!();
+                done!(self.b.ins().ishl_imm_s(a, imm & 63))
+            }
+            Op::Srli => {
+                let a = rs1!();
+                done!(self.b.ins().ushr_imm_s(a, imm & 63))
+            }
+            Op::Srai => {
+                let a = rs1!();
+                done!(self.b.ins().sshr_imm_s(a, imm & 63))
+            }
+            Op::Addw => w!(iadd, rs2!()),
+            Op::Subw => w!(isub, rs2!()),
+            Op::Sllw => w!(ishl, rs2!()),
+            Op::Srlw => w!(ushr, rs2!()),
+            Op::Sraw => w!(sshr, rs2!()),
+            Op::Mulw => w!(imul, rs2!()),
+            Op::Addiw => w!(iadd, imm_v!()),
+            Op::Slliw => w!(ishl, imm_v!()),
+            Op::Srliw => w!(ushr, imm_v!()),
+            Op::Sraiw => w!(sshr, imm_v!()),
+            Op::Lui => done!(imm_v!()),
+            Op::Auipc => {
+                let pc = self.pc_of(node.off);
+                done!(self.b.ins().iadd_imm_s(pc, imm))
+            }
+            Op::Jal | Op::J => {
+                if e.op == Op::Jal {
+                    let pc = self.pc_of(node.off);
+                    let link = self.b.ins().iadd_imm_s(pc, i64::from(e.len));
+                    self.set(e.rd, link);
+                }
+                self.retire();
+                let pc = self.pc_of(node.off);
+                let target = self.b.ins().iadd_imm_s(pc, imm);
+                self.goto(node.target, Some(target));
+            }
+            Op::Jalr | Op::Jr => {
+                // Target first: rd may be rs1.
+                let base = rs1!();
+                let sum = self.b.ins().iadd_imm_s(base, imm);
+                let target = self.b.ins().band_imm_s(sum, !1);
+                if e.op == Op::Jalr {
+                    let pc = self.pc_of(node.off);
+                    let link = self.b.ins().iadd_imm_s(pc, i64::from(e.len));
+                    self.set(e.rd, link);
+                }
+                self.retire();
+                self.exit_with(target, exit::NEXT);
+            }
+            Op::Beq => self.branch(node, IntCC::Equal),
+            Op::Bne => self.branch(node, IntCC::NotEqual),
+            Op::Blt => self.branch(node, IntCC::SignedLessThan),
+            Op::Bge => self.branch(node, IntCC::SignedGreaterThanOrEqual),
+            Op::Bltu => self.branch(node, IntCC::UnsignedLessThan),
+            Op::Bgeu => self.branch(node, IntCC::UnsignedGreaterThanOrEqual),
+            Op::Lb => self.load(node, 1, Some(types::I8)),
+            Op::Lh => self.load(node, 2, Some(types::I16)),
+            Op::Lw => self.load(node, 4, Some(types::I32)),
+            Op::Ld => self.load(node, 8, None),
+            Op::Lbu | Op::Lhu | Op::Lwu => {
+                let size = match e.op {
+                    Op::Lbu => 1,
+                    Op::Lhu => 2,
+                    _ => 4,
+                };
+                self.load(node, size, None)
+            }
+            Op::Sb => self.store(node, 1),
+            Op::Sh => self.store(node, 2),
+            Op::Sw => self.store(node, 4),
+            Op::Sd => self.store(node, 8),
+            Op::General => self.general(node),
+        }
+    }
+
+    fn branch(&mut self, node: &Node, cc: IntCC) {
+        let e = node.e;
+        let (a, b) = (self.get(e.rs1), self.get(e.rs2));
+        let taken = self.b.ins().icmp(cc, a, b);
+        self.retire();
+        let (t_blk, f_blk) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(taken, t_blk, &[], f_blk, &[]);
+        self.b.switch_to_block(t_blk);
+        let pc = self.pc_of(node.off);
+        let target = self.b.ins().iadd_imm_s(pc, i64::from(e.imm));
+        self.goto(node.target, Some(target));
+        self.b.switch_to_block(f_blk);
+        let pc = self.pc_of(node.off);
+        let next = self.b.ins().iadd_imm_s(pc, i64::from(e.len));
+        self.goto(node.seq, Some(next));
+    }
+
+    /// Load a helper pointer from the call record.
+    fn helper(&mut self, offset: usize) -> Value {
+        self.b.ins().load(I64, flags(), self.call, offset as i32)
+    }
+
+    /// After a helper: on `status::OK` jump to `ok` with `ok_args`; on
+    /// `YIELD` exit after the instruction (first setting `yield_rd`, a
+    /// load's result), on `FAULT` (and `SLOW`) exit at it, with `n` as
+    /// before it.
+    fn after_helper(
+        &mut self,
+        node: &Node,
+        n_before: Value,
+        yield_rd: Option<Value>,
+        ok: Block,
+        ok_args: &[Value],
+    ) {
+        let st = self.b.ins().load(I32, flags(), self.call, offset_of!(Call, status) as i32);
+        let not_ok = self.b.create_block();
+        self.b.set_cold_block(not_ok);
+        let args: Vec<_> = ok_args.iter().map(|&v| v.into()).collect();
+        self.b.ins().brif(st, not_ok, &[], ok, &args);
+
+        self.b.switch_to_block(not_ok);
+        let yielded = self.b.ins().icmp_imm_s(IntCC::Equal, st, i64::from(status::YIELD));
+        let (y_blk, f_blk) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(y_blk);
+        self.b.set_cold_block(f_blk);
+        self.b.ins().brif(yielded, y_blk, &[], f_blk, &[]);
+        // Yield: the instruction completed.
+        self.b.switch_to_block(y_blk);
+        if let Some(v) = yield_rd {
+            self.set(node.e.rd, v);
+        }
+        let n1 = self.b.ins().iadd_imm_s(n_before, 1);
+        self.b.def_var(self.n, n1);
+        let pc = self.pc_of(node.off);
+        let next = self.b.ins().iadd_imm_s(pc, i64::from(node.e.len));
+        self.exit_with(next, exit::YIELD);
+        // Fault or slow: at the instruction, which did not retire and
+        // wrote nothing.
+        self.b.switch_to_block(f_blk);
+        self.b.def_var(self.n, n_before);
+        let pc = self.pc_of(node.off);
+        // FAULT -> exit::FAULT, SLOW -> exit::NEXT at the instruction.
+        let is_fault = self.b.ins().icmp_imm_s(IntCC::Equal, st, i64::from(status::FAULT));
+        let (fault_blk, slow_blk) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(fault_blk);
+        self.b.set_cold_block(slow_blk);
+        self.b.ins().brif(is_fault, fault_blk, &[], slow_blk, &[]);
+        self.b.switch_to_block(fault_blk);
+        self.exit_with(pc, exit::FAULT);
+        self.b.switch_to_block(slow_blk);
+        let pc = self.pc_of(node.off);
+        self.exit_with(pc, exit::NEXT);
+    }
+
+    /// With a RAM window: branch to `fast` with the host address when the
+    /// `size`-byte access at `addr` is aligned and inside the window, else
+    /// to `slow`. Without one: jump to `slow`.
+    fn ram_check(&mut self, addr: Value, size: u32, store: bool, fast: Block, slow: Block) {
+        let w = match self.window {
+            Some(w) if w.len >= 8 && (w.writable || !store) => w,
+            _ => {
+                self.b.ins().jump(slow, &[]);
+                return;
+            }
+        };
+        let off = self.b.ins().iadd_imm_s(addr, (w.base as i64).wrapping_neg());
+        // Accesses in the window's last 7 bytes take the slow path: one
+        // limit serves every size.
+        let inside = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, off, (w.len - 8) as i64);
+        let ok = if size > 1 {
+            let low = self.b.ins().band_imm_s(addr, i64::from(size - 1));
+            let aligned = self.b.ins().icmp_imm_s(IntCC::Equal, low, 0);
+            self.b.ins().band(inside, aligned)
+        } else {
+            inside
+        };
+        let host = self.b.ins().iadd_imm_s(off, w.host as i64);
+        self.b.ins().brif(ok, fast, &[host.into()], slow, &[]);
+    }
+
+    fn load(&mut self, node: &Node, size: u32, signed: Option<Type>) {
+        let e = node.e;
+        let base = self.get(e.rs1);
+        let addr = self.b.ins().iadd_imm_s(base, i64::from(e.imm));
+        let narrow = match size {
+            1 => types::I8,
+            2 => types::I16,
+            4 => types::I32,
+            _ => I64,
+        };
+        let extend = |b: &mut FunctionBuilder, v: Value| -> Value {
+            // `v` is zero-extended to 64 bits.
+            match signed {
+                Some(ty) => {
+                    let n = b.ins().ireduce(ty, v);
+                    b.ins().sextend(I64, n)
+                }
+                None => v,
+            }
+        };
+        let (fast, slow, join) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(fast, I64);
+        self.b.append_block_param(join, I64);
+        self.ram_check(addr, size, false, fast, slow);
+
+        self.b.switch_to_block(fast);
+        let host = self.b.block_params(fast)[0];
+        // SAFETY of the generated access: `ram_check` proved the 8 bytes
+        // at `host` inside the window's live mapping.
+        let raw = self.b.ins().load(narrow, MemFlagsData::trusted(), host, 0);
+        let v = if size == 8 { raw } else { self.b.ins().uextend(I64, raw) };
+        let v = extend(self.b, v);
+        self.b.ins().jump(join, &[v.into()]);
+
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        let f = self.helper(offset_of!(Call, load));
+        let s = self.b.import_signature(sig(self.call_conv, &[I64, I64, I64, I64, I32, I32], Some(I64)));
+        let pc = self.pc_of(node.off);
+        let size_v = self.b.ins().iconst(I32, i64::from(size));
+        let raw = self.b.ins().iconst(I32, i64::from(e.raw as i32));
+        let inst = self.b.ins().call_indirect(s, f, &[self.hart, self.call, pc, addr, size_v, raw]);
+        let v = self.b.inst_results(inst)[0];
+        let v = extend(self.b, v);
+        let n_before = self.b.use_var(self.n);
+        self.after_helper(node, n_before, Some(v), join, &[v]);
+
+        self.b.switch_to_block(join);
+        let v = self.b.block_params(join)[0];
+        self.set(e.rd, v);
+        self.retire();
+        self.goto_seq(node);
+    }
+
+    fn store(&mut self, node: &Node, size: u32) {
+        let e = node.e;
+        let base = self.get(e.rs1);
+        let addr = self.b.ins().iadd_imm_s(base, i64::from(e.imm));
+        let value = self.get(e.rs2);
+        let (fast, slow, join) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(fast, I64);
+        self.ram_check(addr, size, true, fast, slow);
+
+        self.b.switch_to_block(fast);
+        let host = self.b.block_params(fast)[0];
+        let narrow = match size {
+            1 => Some(types::I8),
+            2 => Some(types::I16),
+            4 => Some(types::I32),
+            _ => None,
+        };
+        let v = match narrow {
+            Some(ty) => self.b.ins().ireduce(ty, value),
+            None => value,
+        };
+        // As for loads: inside the window (writable), aligned.
+        self.b.ins().store(MemFlagsData::trusted(), v, host, 0);
+        self.b.ins().jump(join, &[]);
+
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        let f = self.helper(offset_of!(Call, store));
+        let s = self.b.import_signature(sig(self.call_conv, &[I64, I64, I64, I64, I32, I32, I64], None));
+        let pc = self.pc_of(node.off);
+        let size_v = self.b.ins().iconst(I32, i64::from(size));
+        let raw = self.b.ins().iconst(I32, i64::from(e.raw as i32));
+        self.b.ins().call_indirect(s, f, &[self.hart, self.call, pc, addr, size_v, raw, value]);
+        let n_before = self.b.use_var(self.n);
+        self.after_helper(node, n_before, None, join, &[]);
+
+        self.b.switch_to_block(join);
+        self.retire();
+        self.goto_seq(node);
+    }
+
+    fn general(&mut self, node: &Node) {
+        let e = node.e;
+        // The helper reads and writes the hart's registers.
+        self.write_back();
+        let f = self.helper(offset_of!(Call, general));
+        let s = self.b.import_signature(sig(self.call_conv, &[I64, I64, I64, I32], None));
+        let pc = self.pc_of(node.off);
+        let raw = self.b.ins().iconst(I32, i64::from(e.raw as i32));
+        self.b.ins().call_indirect(s, f, &[self.hart, self.call, pc, raw]);
+        self.reload_all();
+        let n_before = self.b.use_var(self.n);
+        let ok = self.b.create_block();
+        self.after_helper(node, n_before, None, ok, &[]);
+        self.b.switch_to_block(ok);
+        self.retire();
+        self.goto_seq(node);
+    }
+
+    fn div(&mut self, node: &Node, kind: DivKind) {
+        let e = node.e;
+        let (a, b) = (self.get(e.rs1), self.get(e.rs2));
+        let f = self.helper(offset_of!(Call, div));
+        let s = self.b.import_signature(sig(self.call_conv, &[I32, I64, I64], Some(I64)));
+        let k = self.b.ins().iconst(I32, kind as i64);
+        let inst = self.b.ins().call_indirect(s, f, &[k, a, b]);
+        let v = self.b.inst_results(inst)[0];
+        self.set(e.rd, v);
+        self.retire();
+        self.goto_seq(node);
+    }
+}
