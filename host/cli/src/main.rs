@@ -90,7 +90,8 @@ fn main() -> ExitCode {
         // `--trace` output is gated by its own flag; let it through.
         .add_directive("wemu::mmio=info".parse().expect("static directive"))
         .add_directive("wemu::insn=info".parse().expect("static directive"))
-        .add_directive("wemu::irq=info".parse().expect("static directive"));
+        .add_directive("wemu::irq=info".parse().expect("static directive"))
+        .add_directive("wemu::jit=info".parse().expect("static directive"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

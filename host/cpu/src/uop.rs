@@ -204,28 +204,114 @@ pub(crate) fn lower(d: &Decoded) -> Entry {
     Entry { op, rd, rs1: rs1.idx() as u8, rs2: rs2.idx() as u8, imm, raw: d.raw, len: d.len }
 }
 
+/// What kind of operation an `Op` is: how control leaves it and what it
+/// touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Not executable from the cache (`Fill`, `Slow`).
+    NoFastForm,
+    /// `Op::General`: the general executor, in place.
+    General,
+    /// Register (and immediate) arithmetic; falls through.
+    Alu,
+    /// A load of `Facts::width` bytes; falls through or faults.
+    Load,
+    /// A store of `Facts::width` bytes; falls through or faults.
+    Store,
+    /// A conditional branch to pc + imm.
+    Branch,
+    /// A jump to pc + imm.
+    Jump,
+    /// A jump to (rs1 + imm) & !1.
+    JumpReg,
+}
+
+/// The facts about an `Op` its consumers share: the interpreter's
+/// lowering, the JIT's region former and translator. One table, so they
+/// cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Facts {
+    pub(crate) kind: Kind,
+    pub(crate) reads_rs1: bool,
+    pub(crate) reads_rs2: bool,
+    /// Writes `Entry::rd` (never x0: `lower` guarantees it).
+    pub(crate) writes_rd: bool,
+    /// Bytes a load or store accesses (0 otherwise).
+    pub(crate) width: u8,
+}
+
 impl Op {
+    /// The facts about this operation.
+    pub(crate) const fn facts(self) -> Facts {
+        const fn f(kind: Kind, reads_rs1: bool, reads_rs2: bool, writes_rd: bool, width: u8) -> Facts {
+            Facts { kind, reads_rs1, reads_rs2, writes_rd, width }
+        }
+        use Kind::*;
+        match self {
+            Op::Fill | Op::Slow => f(NoFastForm, false, false, false, 0),
+            Op::General => f(General, false, false, false, 0),
+            Op::Nop => f(Alu, false, false, false, 0),
+            Op::Add
+            | Op::Sub
+            | Op::Sll
+            | Op::Slt
+            | Op::Sltu
+            | Op::Xor
+            | Op::Srl
+            | Op::Sra
+            | Op::Or
+            | Op::And
+            | Op::Mul
+            | Op::Mulh
+            | Op::Mulhsu
+            | Op::Mulhu
+            | Op::Div
+            | Op::Divu
+            | Op::Rem
+            | Op::Remu
+            | Op::Addw
+            | Op::Subw
+            | Op::Sllw
+            | Op::Srlw
+            | Op::Sraw
+            | Op::Mulw
+            | Op::Divw
+            | Op::Divuw
+            | Op::Remw
+            | Op::Remuw => f(Alu, true, true, true, 0),
+            Op::Addi
+            | Op::Slti
+            | Op::Sltiu
+            | Op::Xori
+            | Op::Ori
+            | Op::Andi
+            | Op::Slli
+            | Op::Srli
+            | Op::Srai
+            | Op::Addiw
+            | Op::Slliw
+            | Op::Srliw
+            | Op::Sraiw => f(Alu, true, false, true, 0),
+            Op::Lui | Op::Auipc => f(Alu, false, false, true, 0),
+            Op::Jal => f(Jump, false, false, true, 0),
+            Op::J => f(Jump, false, false, false, 0),
+            Op::Jalr => f(JumpReg, true, false, true, 0),
+            Op::Jr => f(JumpReg, true, false, false, 0),
+            Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => f(Branch, true, true, false, 0),
+            Op::Lb | Op::Lbu => f(Load, true, false, true, 1),
+            Op::Lh | Op::Lhu => f(Load, true, false, true, 2),
+            Op::Lw | Op::Lwu => f(Load, true, false, true, 4),
+            Op::Ld => f(Load, true, false, true, 8),
+            Op::Sb => f(Store, true, true, false, 1),
+            Op::Sh => f(Store, true, true, false, 2),
+            Op::Sw => f(Store, true, true, false, 4),
+            Op::Sd => f(Store, true, true, false, 8),
+        }
+    }
+
     /// Whether the operation writes `Entry::rd`.
     pub(crate) fn writes_rd(self) -> bool {
-        !matches!(
-            self,
-            Op::Fill
-                | Op::Slow
-                | Op::General
-                | Op::Nop
-                | Op::J
-                | Op::Jr
-                | Op::Beq
-                | Op::Bne
-                | Op::Blt
-                | Op::Bge
-                | Op::Bltu
-                | Op::Bgeu
-                | Op::Sb
-                | Op::Sh
-                | Op::Sw
-                | Op::Sd
-        )
+        self.facts().writes_rd
     }
 }
 

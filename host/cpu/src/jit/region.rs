@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use crate::icache::{Frame, SLOTS, slot_of};
-use crate::uop::{Entry, Op};
+use crate::uop::{Entry, Kind};
 
 /// Most instructions in one region: compile time grows with its size.
 pub(crate) const MAX_INSNS: usize = 256;
@@ -61,7 +61,7 @@ pub(crate) struct Region {
 
 /// Whether the translator handles an entry.
 pub(crate) fn translatable(e: &Entry) -> bool {
-    !matches!(e.op, Op::Fill | Op::Slow)
+    e.op.facts().kind != Kind::NoFastForm
 }
 
 fn in_page(off: u16, delta: i64) -> Option<u16> {
@@ -74,12 +74,10 @@ fn successors(off: u16, e: &Entry) -> (Option<Option<u16>>, Option<Option<u16>>)
     // `Some(Some(o))`: in the page at `o`; `Some(None)`: out of the page
     // (or computed); `None`: no such successor.
     let seq = Some(in_page(off, i64::from(e.len)));
-    match e.op {
-        Op::Jal | Op::J => (None, Some(in_page(off, i64::from(e.imm)))),
-        Op::Jalr | Op::Jr => (None, Some(None)),
-        Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
-            (seq, Some(in_page(off, i64::from(e.imm))))
-        }
+    match e.op.facts().kind {
+        Kind::Jump => (None, Some(in_page(off, i64::from(e.imm)))),
+        Kind::JumpReg => (None, Some(None)),
+        Kind::Branch => (seq, Some(in_page(off, i64::from(e.imm)))),
         _ => (seq, None),
     }
 }

@@ -44,34 +44,10 @@ fn sig(call_conv: CallConv, params: &[Type], ret: Option<Type>) -> Signature {
 
 /// Registers an entry reads and writes (x0 never: it reads as 0).
 fn regs_of(op: Op, rd: u8, rs1: u8, rs2: u8) -> (Vec<u8>, Option<u8>) {
-    let reads: Vec<u8> = match op {
-        Op::Fill | Op::Slow | Op::General | Op::Nop | Op::Lui | Op::Auipc | Op::Jal | Op::J => vec![],
-        Op::Addi
-        | Op::Slti
-        | Op::Sltiu
-        | Op::Xori
-        | Op::Ori
-        | Op::Andi
-        | Op::Slli
-        | Op::Srli
-        | Op::Srai
-        | Op::Addiw
-        | Op::Slliw
-        | Op::Srliw
-        | Op::Sraiw
-        | Op::Jalr
-        | Op::Jr
-        | Op::Lb
-        | Op::Lh
-        | Op::Lw
-        | Op::Ld
-        | Op::Lbu
-        | Op::Lhu
-        | Op::Lwu => vec![rs1],
-        _ => vec![rs1, rs2],
-    };
-    let writes = op.writes_rd().then_some(rd);
-    (reads.into_iter().filter(|&r| r != 0).collect(), writes.filter(|&r| r != 0))
+    let f = op.facts();
+    let reads = [(f.reads_rs1, rs1), (f.reads_rs2, rs2)];
+    let reads = reads.into_iter().filter(|&(r, n)| r && n & 31 != 0).map(|(_, n)| n & 31).collect();
+    (reads, f.writes_rd.then_some(rd & 31).filter(|&r| r != 0))
 }
 
 /// Builds one region's function.
@@ -92,6 +68,8 @@ pub(crate) struct Translator<'a, 'b> {
     blocks: BTreeMap<u16, Block>,
     /// RAM loads and stores may go straight to (physical, unchecked).
     window: Option<crate::RamWindow>,
+    /// Where every exit goes (`exit_with`), with the pc and exit code.
+    exit: Block,
 }
 
 fn flags() -> MemFlagsData {
@@ -137,6 +115,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
         let n = b.declare_var(I64);
         let blocks = region.nodes.keys().map(|&off| (off, b.create_block())).collect();
+        let exit = b.create_block();
+        b.append_block_param(exit, I64);
+        b.append_block_param(exit, I32);
         let mut t = Translator {
             b,
             call_conv,
@@ -150,6 +131,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             used: used.into_iter().collect(),
             blocks,
             window,
+            exit,
         };
         t.reload_all();
         let zero = t.b.ins().iconst(I64, 0);
@@ -164,6 +146,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         for node in region.nodes.values() {
             t.node(node);
         }
+        t.emit_exit();
         t.b.seal_all_blocks();
     }
 
@@ -213,11 +196,23 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// Leave the region: registers back, `n` and `pc` into the call
     /// record, return `code`. Ends the current block.
     fn exit_with(&mut self, pc: Value, code: u32) {
+        // One shared exit: the guest registers reach it as SSA values
+        // (block parameters the frontend adds), so each exit site costs a
+        // jump, not a store per register.
+        let code = self.b.ins().iconst(I32, i64::from(code));
+        self.b.ins().jump(self.exit, &[pc.into(), code.into()]);
+    }
+
+    /// The shared exit block: registers back, `n` and `pc` into the call
+    /// record, return the code.
+    fn emit_exit(&mut self) {
+        self.b.switch_to_block(self.exit);
+        let pc = self.b.block_params(self.exit)[0];
+        let code = self.b.block_params(self.exit)[1];
         self.write_back();
         let n = self.b.use_var(self.n);
         self.b.ins().store(flags(), n, self.call, offset_of!(Call, retired) as i32);
         self.b.ins().store(flags(), pc, self.call, offset_of!(Call, pc) as i32);
-        let code = self.b.ins().iconst(I32, i64::from(code));
         self.b.ins().return_(&[code]);
     }
 
