@@ -24,7 +24,7 @@ pub(crate) struct RunArgs {
     /// "irq" every interrupt line change, "in_asm" every executed
     /// instruction (pc, bits, disassembly; runs the interpreter), "jit"
     /// every region the JIT compiles (guest range, instructions, host code
-    /// size, compile time).
+    /// size, compile time), "jit-code" that and each region's host code.
     #[arg(long = "trace", short = 'd', value_name = "WHAT", value_delimiter = ',')]
     pub(crate) trace: Vec<String>,
 
@@ -60,6 +60,11 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = wemu_cpu::JitConfig::default().threshold)]
     pub(crate) jit_threshold: u32,
 
+    /// With the JIT: write each translated region's host code address to
+    /// /tmp/perf-PID.map, so `perf record` / `perf report` name JIT code.
+    #[arg(long)]
+    pub(crate) perf_map: bool,
+
     /// At exit, print instructions retired, wall time and MIPS to stderr
     /// (used by `just bench-cpu`).
     #[arg(long)]
@@ -68,17 +73,26 @@ pub(crate) struct RunArgs {
 
 pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
     let spec = machine_spec(&args.machine)?;
-    let (mut trace_mmio, mut trace_insns, mut trace_irq, mut log_jit) = (false, false, false, false);
+    let (mut trace_mmio, mut trace_insns, mut trace_irq) = (false, false, false);
+    let (mut log_jit, mut show_code) = (false, false);
     for t in &args.trace {
         match t.as_str() {
             "mmio" => trace_mmio = true,
             "in_asm" => trace_insns = true,
             "irq" => trace_irq = true,
             "jit" => log_jit = true,
-            other => anyhow::bail!("unknown trace category '{other}' (known: mmio, irq, in_asm, jit)"),
+            "jit-code" => (log_jit, show_code) = (true, true),
+            other => {
+                anyhow::bail!("unknown trace category '{other}' (known: mmio, irq, in_asm, jit, jit-code)")
+            }
         }
     }
-    let jit = wemu_cpu::JitConfig { threshold: args.jit_threshold, ..wemu_cpu::JitConfig::default() };
+    let jit = wemu_cpu::JitConfig {
+        threshold: args.jit_threshold,
+        perf_map: args.perf_map,
+        show_code,
+        ..wemu_cpu::JitConfig::default()
+    };
     let accel = match args.accel.as_deref() {
         Some("interp") => machine::Accel::Interp,
         Some(_) => machine::Accel::Jit(jit),

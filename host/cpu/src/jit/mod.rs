@@ -57,11 +57,17 @@ pub struct JitConfig {
     pub threshold: u32,
     /// Host code kept before the code cache is flushed whole.
     pub max_code_bytes: usize,
+    /// Write each region's host code range to `/tmp/perf-PID.map`, for
+    /// `perf report` (the format perf reads for JIT code).
+    pub perf_map: bool,
+    /// Log each region's host code (Cranelift's disassembly of its
+    /// machine instructions) with `-d jit`.
+    pub show_code: bool,
 }
 
 impl Default for JitConfig {
     fn default() -> Self {
-        JitConfig { threshold: 1000, max_code_bytes: 64 << 20 }
+        JitConfig { threshold: 1000, max_code_bytes: 64 << 20, perf_map: false, show_code: false }
     }
 }
 
@@ -161,6 +167,8 @@ pub struct Jit {
     stats: JitStats,
     /// Print each region compiled (`-d jit`).
     log: bool,
+    /// `/tmp/perf-PID.map`, with `JitConfig::perf_map`.
+    perf_map: Option<std::fs::File>,
 }
 
 impl std::fmt::Debug for Jit {
@@ -195,6 +203,17 @@ impl Jit {
     /// target it.
     pub fn new(config: JitConfig) -> Result<Jit, JitError> {
         let isa = host_isa()?;
+        let perf_map = if config.perf_map {
+            let path = std::env::temp_dir().join(format!("perf-{}.map", std::process::id()));
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| JitError::Setup(format!("{}: {e}", path.display())))?;
+            Some(file)
+        } else {
+            None
+        };
         let module = new_module(&isa);
         Ok(Jit {
             ctx: module.make_context(),
@@ -208,6 +227,7 @@ impl Jit {
             config,
             stats: JitStats::default(),
             log: false,
+            perf_map,
         })
     }
 
@@ -353,6 +373,7 @@ impl Jit {
         self.ctx.clear();
         self.ctx.func.signature = translate::region_signature(call_conv);
         self.ctx.func.name = UserFuncName::user(0, self.stats.regions as u32);
+        self.ctx.set_disasm(self.log && self.config.show_code);
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
             translate::Translator::translate(&mut b, region, call_conv, window);
@@ -361,6 +382,7 @@ impl Jit {
         let id = module.declare_anonymous_function(&self.ctx.func.signature).map_err(|e| e.to_string())?;
         module.define_function(id, &mut self.ctx).map_err(|e| format!("{e:?}"))?;
         let bytes = self.ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
+        let listing = self.ctx.compiled_code().and_then(|c| c.vcode.clone());
         module.finalize_definitions().map_err(|e| e.to_string())?;
         let ptr = module.get_finalized_function(id);
         let micros = started.elapsed().as_micros();
@@ -379,6 +401,14 @@ impl Jit {
                 base + u64::from(first),
                 base + u64::from(last),
             );
+            if let Some(listing) = listing {
+                tracing::info!(target: "wemu::jit", "region {pc:#x} host code:\n{listing}");
+            }
+        }
+        if let Some(map) = &mut self.perf_map {
+            use std::io::Write as _;
+            // A failed write loses a profiler symbol, nothing else.
+            let _ = writeln!(map, "{:x} {bytes:x} wemu-guest-{pc:#x}", ptr as usize);
         }
         self.ctx.clear();
         // SAFETY: the module compiled this function with the region
