@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CPU benchmark: run the `bench` guest on QEMU and on wemu, check that both
-# print the same thing, and report wall times, their ratio and wemu's MIPS.
+# CPU benchmark: run the `bench` guest on QEMU, on wemu's interpreter and on
+# wemu's JIT, alternating, check that all three print the same thing, and
+# report the best wall time of each and their ratios.
 # See docs/performance.md ("Interpreter speed").
 #
 # Usage: tests/bench/cpu.sh [RUNS]   (default 3; the best run of each counts)
@@ -51,30 +52,41 @@ timed() {
     calc "$t1 - $t0"
 }
 
-best_qemu="" best_wemu="" best_stats=""
+# One engine's run: `run ENGINE` times it and checks its output equals
+# QEMU's (the first engine run each round).
+best_qemu="" best_interp="" best_jit="" stats_interp="" stats_jit=""
 for i in $(seq 1 "$runs"); do
     tq=$(timed "$tmp/qemu.out" "$tmp/qemu.err" \
         timeout 600 "$qemu" -M virt -bios none -nographic -kernel "$guest")
-    tw=$(timed "$tmp/wemu.out" "$tmp/wemu.err" \
-        timeout 600 "$wemu" run -M virt --stats --kernel "$guest")
-    if ! cmp -s "$tmp/qemu.out" "$tmp/wemu.out"; then
-        echo "outputs differ (qemu vs wemu):" >&2
-        diff "$tmp/qemu.out" "$tmp/wemu.out" >&2 || true
-        cat "$tmp/wemu.err" >&2
-        exit 1
-    fi
-    grep -q '^bench done' "$tmp/wemu.out" || { echo "guest did not finish" >&2; cat "$tmp/wemu.out" "$tmp/wemu.err" >&2; exit 1; }
-    stats=$(grep 'wemu: stats:' "$tmp/wemu.err")
-    printf 'run %d: qemu %.3f s, wemu %.3f s  (%s)\n' "$i" "$tq" "$tw" "${stats#wemu: stats: }" >&2
+    ti=$(timed "$tmp/interp.out" "$tmp/interp.err" \
+        timeout 600 "$wemu" run -M virt --stats --accel interp --kernel "$guest")
+    tj=$(timed "$tmp/jit.out" "$tmp/jit.err" \
+        timeout 600 "$wemu" run -M virt --stats --accel jit --kernel "$guest")
+    for e in interp jit; do
+        if ! cmp -s "$tmp/qemu.out" "$tmp/$e.out"; then
+            echo "outputs differ (qemu vs wemu --accel $e):" >&2
+            diff "$tmp/qemu.out" "$tmp/$e.out" >&2 || true
+            cat "$tmp/$e.err" >&2
+            exit 1
+        fi
+        grep -q '^bench done' "$tmp/$e.out" || { echo "guest did not finish ($e)" >&2; cat "$tmp/$e.out" "$tmp/$e.err" >&2; exit 1; }
+    done
+    si=$(grep 'wemu: stats:' "$tmp/interp.err" | head -1)
+    sj=$(grep 'wemu: stats:' "$tmp/jit.err" | grep -v peak | tr '\n' ' ')
+    printf 'run %d: qemu %.3f s, wemu --accel interp %.3f s, wemu --accel jit %.3f s\n' "$i" "$tq" "$ti" "$tj" >&2
     if [[ -z "$best_qemu" ]] || [[ $(calc "$tq < $best_qemu") == 1 ]]; then best_qemu=$tq; fi
-    if [[ -z "$best_wemu" ]] || [[ $(calc "$tw < $best_wemu") == 1 ]]; then best_wemu=$tw; best_stats=$stats; fi
+    if [[ -z "$best_interp" ]] || [[ $(calc "$ti < $best_interp") == 1 ]]; then best_interp=$ti; stats_interp=$si; fi
+    if [[ -z "$best_jit" ]] || [[ $(calc "$tj < $best_jit") == 1 ]]; then best_jit=$tj; stats_jit=$sj; fi
 done
 
-insns=$(sed -E 's/.*stats: ([0-9]+) instructions.*/\1/' <<<"$best_stats")
-echo "guest output (identical on both):"
-sed 's/^/  /' "$tmp/wemu.out"
+insns=$(sed -E 's/.*stats: ([0-9]+) instructions.*/\1/' <<<"$stats_interp")
+echo "guest output (identical on all three):"
+sed 's/^/  /' "$tmp/jit.out"
 printf 'instructions retired: %d\n' "$insns"
-printf 'qemu wall: %.3f s (%.0f M guest insns/s)\n' "$best_qemu" "$(calc "$insns / $best_qemu / 1000000")"
-printf 'wemu wall: %.3f s (%.1f MIPS over the whole process)\n' "$best_wemu" "$(calc "$insns / $best_wemu / 1000000")"
-printf 'wemu interpreter: %s\n' "${best_stats#wemu: stats: }"
-printf 'ratio wemu/qemu: %.2fx (target: <= 8x)\n' "$(calc "$best_wemu / $best_qemu")"
+printf 'qemu wall:             %.3f s (%.0f M guest insns/s)\n' "$best_qemu" "$(calc "$insns / $best_qemu / 1000000")"
+printf 'wemu --accel interp:   %.3f s (%.1f MIPS over the whole process)\n' "$best_interp" "$(calc "$insns / $best_interp / 1000000")"
+printf 'wemu --accel jit:      %.3f s (%.1f MIPS over the whole process)\n' "$best_jit" "$(calc "$insns / $best_jit / 1000000")"
+printf 'jit: %s\n' "$(sed -E 's/.*(stats: jit: [^w]*).*/\1/' <<<"$stats_jit")"
+printf 'ratio interp/qemu: %.2fx\n' "$(calc "$best_interp / $best_qemu")"
+printf 'ratio jit/qemu:    %.2fx\n' "$(calc "$best_jit / $best_qemu")"
+printf 'ratio interp/jit:  %.2fx (issue 13 target: >= 2x)\n' "$(calc "$best_interp / $best_jit")"

@@ -103,6 +103,16 @@ fn a_linux_boot_is_deterministic() {
     assert_eq!(a.stdout, b.stdout, "two boots of the same kernel must print the same console log");
 }
 
+/// The JIT (the default) and the interpreter boot to the same console
+/// log, byte for byte (docs/jit.md).
+#[test]
+fn a_linux_boot_prints_the_same_under_the_jit_and_the_interpreter() {
+    let Some(jit) = boot(&["--accel", "jit"], "console=ttyS0 wemu.poweroff", None) else { return };
+    let Some(interp) = boot(&["--accel", "interp"], "console=ttyS0 wemu.poweroff", None) else { return };
+    assert_booted(&jit, 1);
+    assert_eq!(jit.stdout, interp.stdout, "the console logs of the two tiers differ");
+}
+
 #[test]
 fn a_person_can_type_at_the_shell() {
     let input = Some(("'exit' powers off", b"echo typed-$((6 * 7))\nexit\n".as_slice()));

@@ -12,6 +12,7 @@ mod faults;
 mod fuzz;
 mod input_limits;
 mod interrupts;
+mod jit;
 mod js_device;
 mod limits;
 mod linux;
