@@ -134,12 +134,13 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
             eprintln!(
                 "wemu: stats: jit: {} regions ({per_region:.1} guest instructions each, {} KiB of host code), \
                  {mean_us:.1} us to compile each ({:.3} s in all); {share:.1}% of instructions in translated \
-                 code, {} region entries; {} stale regions dropped, {} code cache flushes",
+                 code, {} region entries; {} stale regions dropped, {} revalidated, {} code cache flushes",
                 j.regions,
                 j.code_bytes / 1024,
                 j.compile_ns as f64 / 1e9,
                 j.entries,
                 j.stale,
+                j.revalidated,
                 j.flushes
             );
         }

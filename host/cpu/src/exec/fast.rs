@@ -378,11 +378,8 @@ impl Hart {
                         }
                     }
                     None => {
-                        if jit.hot.tick(self.pc) {
-                            jit.hot_at(self, self.pc, pa);
-                            if jit.has_region(self, pa) {
-                                continue;
-                            }
+                        if jit.hot.tick(self.pc) && jit.hot_at(self, self.pc, pa) {
+                            continue;
                         }
                     }
                 }

@@ -88,8 +88,11 @@ pub struct JitStats {
     pub jit_insns: u64,
     /// Times the code cache was flushed because it was full.
     pub flushes: u64,
-    /// Regions dropped because their instruction-cache frame changed.
+    /// Regions dropped because their instructions changed.
     pub stale: u64,
+    /// Regions kept after their instruction-cache frame was refilled with
+    /// the same instructions (after FENCE.I, say).
+    pub revalidated: u64,
 }
 
 /// Counts of how often pcs are reached, direct-mapped by pc.
@@ -135,6 +138,36 @@ struct Compiled {
     generation: u64,
     /// Instructions the head's longest path retires before a check.
     need: u32,
+    /// The page offset and bits of every instruction translated: after
+    /// the frame was refilled (FENCE.I flushes the cache), the region is
+    /// current again once the frame holds the same instructions.
+    insns: Vec<(u16, u32)>,
+}
+
+/// Whether a region still says what its frame holds.
+enum Validity {
+    Current,
+    /// Not known yet: some of its instructions are not decoded again.
+    Pending,
+    Changed,
+}
+
+/// Check a region whose frame generation changed against the frame now
+/// holding its page; on success, adopt the frame's generation.
+fn revalidate(icache: &crate::icache::ICache, r: &mut Compiled, pa: u64) -> Validity {
+    let Some((frame, generation, slots)) = icache.frame_ref(pa) else { return Validity::Pending };
+    for &(off, raw) in &r.insns {
+        let e = slots[crate::icache::slot_of(u64::from(off))];
+        if e.op == crate::uop::Op::Fill {
+            return Validity::Pending;
+        }
+        if e.raw != raw || !region::translatable(&e) {
+            return Validity::Changed;
+        }
+    }
+    r.frame = frame;
+    r.generation = generation;
+    Validity::Current
 }
 
 /// How a region call ended.
@@ -283,12 +316,19 @@ impl Jit {
         budget: u64,
     ) -> Option<(u64, Entered)> {
         let key = (pa, hart.direct_data());
-        let r = self.regions.get(&key)?;
+        let r = self.regions.get_mut(&key)?;
         if !hart.icache.is_current(r.frame, pa >> PAGE_SHIFT, r.generation) {
-            self.regions.remove(&key);
-            self.stats.stale += 1;
-            return None;
+            match revalidate(&hart.icache, r, pa) {
+                Validity::Current => self.stats.revalidated += 1,
+                Validity::Pending => return None,
+                Validity::Changed => {
+                    self.regions.remove(&key);
+                    self.stats.stale += 1;
+                    return None;
+                }
+            }
         }
+        let r = self.regions.get(&key)?;
         if u64::from(r.need) > budget {
             // The interpreter runs the rest of the budget.
             return Some((0, Entered::TooLong));
@@ -316,43 +356,45 @@ impl Jit {
         Some((call.retired, how))
     }
 
-    /// Whether a region is headed at physical `pa`.
-    pub(crate) fn has_region(&self, hart: &Hart, pa: u64) -> bool {
-        self.regions.contains_key(&(pa, hart.direct_data()))
-    }
-
     /// `pc` (virtual; physical `pa`) is hot: compile its region unless it
-    /// has one or cannot have one.
-    pub(crate) fn hot_at(&mut self, hart: &Hart, pc: u64, pa: u64) {
+    /// has one or cannot have one. True if it compiled one.
+    pub(crate) fn hot_at(&mut self, hart: &Hart, pc: u64, pa: u64) -> bool {
         let direct = hart.direct_data();
         if self.regions.contains_key(&(pa, direct)) {
-            return;
+            return false;
         }
         let Some((frame, generation, slots)) = hart.icache.frame_ref(pa) else {
             self.hot.reset(pc);
-            return;
+            return false;
         };
         if self.refused.contains(&(pa, generation)) {
             self.hot.reset(pc);
-            return;
+            return false;
         }
         let head = (pa & ((1 << PAGE_SHIFT) - 1)) as u16;
         let Some(region) = region::form(slots, head) else {
-            self.refused.insert((pa, generation));
+            // Not decoded yet: try again after `threshold` more arrivals.
+            // A head the translator never handles: not again for this frame.
+            if slots[crate::icache::slot_of(pa)].op != crate::uop::Op::Fill {
+                self.refused.insert((pa, generation));
+            }
             self.hot.reset(pc);
-            return;
+            return false;
         };
         let need = region.nodes.get(&head).map_or(1, |n| n.need);
+        let insns = region.nodes.values().map(|n| (n.off, n.e.raw)).collect();
         // Inline RAM accesses only where they need no translation or check.
         let window = self.window.filter(|_| direct);
         match self.compile(&region, pc, window) {
             Ok(func) => {
-                self.regions.insert((pa, direct), Compiled { func, frame, generation, need });
+                self.regions.insert((pa, direct), Compiled { func, frame, generation, need, insns });
+                true
             }
             Err(e) => {
                 tracing::warn!(target: "wemu::jit", "region at {pc:#x} not compiled: {e}");
                 self.refused.insert((pa, generation));
                 self.hot.reset(pc);
+                false
             }
         }
     }

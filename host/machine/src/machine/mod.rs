@@ -446,6 +446,7 @@ impl Machine {
             jit_insns: a.jit_insns + b.jit_insns,
             flushes: a.flushes + b.flushes,
             stale: a.stale + b.stale,
+            revalidated: a.revalidated + b.revalidated,
         }))
     }
 
