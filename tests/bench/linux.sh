@@ -51,6 +51,7 @@ best() { # best of a list of "a b" pairs, by the second field
 
 : >"$tmp/q.all"
 : >"$tmp/w.all"
+: >"$tmp/j.all"
 for i in $(seq 1 "$runs"); do
     cp "$linux/disk.img" "$tmp/disk.img"
     : >"$tmp/q.log"
@@ -59,14 +60,21 @@ for i in $(seq 1 "$runs"); do
         -drive "file=$tmp/disk.img,format=raw,if=none,id=d0,readonly=on" \
         -device virtio-blk-device,drive=d0 >>"$tmp/q.all"
     : >"$tmp/w.log"
-    stamp "$tmp/w.log" timeout 300 "$wemu" run -M virt --kernel "$linux/Image" \
+    stamp "$tmp/w.log" timeout 300 "$wemu" run -M virt --accel interp --kernel "$linux/Image" \
         --initrd "$linux/initramfs.cpio" --append "$append" \
         --drive "file=$tmp/disk.img,readonly=on" >>"$tmp/w.all"
+    : >"$tmp/j.log"
+    stamp "$tmp/j.log" timeout 300 "$wemu" run -M virt --accel jit --kernel "$linux/Image" \
+        --initrd "$linux/initramfs.cpio" --append "$append" \
+        --drive "file=$tmp/disk.img,readonly=on" >>"$tmp/j.all"
 done
 read -r q_init q_all < <(best <"$tmp/q.all")
 read -r w_init w_all < <(best <"$tmp/w.all")
+read -r j_init j_all < <(best <"$tmp/j.all")
 echo "Linux boot (best of $runs), seconds:"
 printf '  %-28s %8s %8s\n' "" "to init" "to poweroff"
 printf '  %-28s %8.3f %8.3f\n' "qemu-system-riscv64 (TCG)" "$q_init" "$q_all"
-printf '  %-28s %8.3f %8.3f\n' "wemu (interpreter)" "$w_init" "$w_all"
-printf '  %-28s %7.1fx %7.1fx\n' "ratio wemu / qemu" "$(calc "$w_init / $q_init")" "$(calc "$w_all / $q_all")"
+printf '  %-28s %8.3f %8.3f\n' "wemu --accel interp" "$w_init" "$w_all"
+printf '  %-28s %8.3f %8.3f\n' "wemu --accel jit" "$j_init" "$j_all"
+printf '  %-28s %7.1fx %7.1fx\n' "ratio interp / qemu" "$(calc "$w_init / $q_init")" "$(calc "$w_all / $q_all")"
+printf '  %-28s %7.1fx %7.1fx\n' "ratio jit / qemu" "$(calc "$j_init / $q_init")" "$(calc "$j_all / $q_all")"

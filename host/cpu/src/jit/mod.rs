@@ -37,6 +37,30 @@ use crate::exec::Fault;
 use crate::hart::Hart;
 use crate::icache::PAGE_SHIFT;
 
+/// Hashes region keys (physical addresses) with one multiply: looked up
+/// at every region entry, where SipHash's cost would show.
+#[derive(Default, Clone, Copy)]
+struct PcHasher(u64);
+
+impl std::hash::Hasher for PcHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+}
+
+type PcMap<V> = HashMap<(u64, bool), V, std::hash::BuildHasherDefault<PcHasher>>;
+
 /// A translated region: `extern "C" fn(hart, call) -> exit code`.
 type RegionFn = unsafe extern "C" fn(*mut Hart, *mut Call) -> u32;
 
@@ -190,7 +214,7 @@ pub struct Jit {
     fctx: FunctionBuilderContext,
     /// By physical address of the head and whether loads and stores were
     /// physical and unchecked (`Hart::direct_data`) when it was compiled.
-    regions: HashMap<(u64, bool), Compiled>,
+    regions: PcMap<Compiled>,
     /// The memory's RAM window the code was compiled against.
     window: Option<crate::RamWindow>,
     /// Heads that cannot be translated, with the frame generation seen.
@@ -253,7 +277,7 @@ impl Jit {
             module: Some(module),
             isa,
             fctx: FunctionBuilderContext::new(),
-            regions: HashMap::new(),
+            regions: PcMap::default(),
             window: None,
             refused: HashSet::new(),
             hot: Hotness::new(config.threshold),

@@ -87,7 +87,7 @@ fn successors(off: u16, e: &Entry) -> (Option<Option<u16>>, Option<Option<u16>>)
 pub(crate) fn form(frame: &Frame, head: u16) -> Option<Region> {
     let entry = |off: u16| -> Option<Entry> {
         let e = frame[slot_of(u64::from(off))];
-        (usize::from(off) / 2 < SLOTS && off % 2 == 0 && translatable(&e)).then_some(e)
+        (usize::from(off) / 2 < SLOTS && off.is_multiple_of(2) && translatable(&e)).then_some(e)
     };
     entry(head)?;
     // Breadth-first, so a size cap keeps the instructions nearest the head.

@@ -58,7 +58,7 @@ impl Ram {
     fn new(elf: &[u8], windowed: bool) -> Ram {
         let mut bytes = elf.to_vec();
         bytes.resize(elf.len().next_multiple_of(0x1000) + 0x1000, 0);
-        let window = windowed.then(|| bytes.as_mut_ptr());
+        let window = windowed.then_some(bytes.as_mut_ptr());
         Ram { bytes, window }
     }
 }
