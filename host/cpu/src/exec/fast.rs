@@ -378,7 +378,8 @@ impl Hart {
                         }
                     }
                     None => {
-                        if jit.hot.tick(self.pc) && jit.hot_at(self, self.pc, pa) {
+                        let limit = jit.hot.limit(self.direct_data());
+                        if jit.hot.tick(self.pc, limit) && jit.hot_at(self, self.pc, pa) {
                             continue;
                         }
                     }
@@ -488,6 +489,7 @@ impl Hart {
     ) -> (u64, Stretch) {
         let mut pc = self.pc;
         let mut left = budget;
+        let limit = hot.as_deref().map_or(u32::MAX, |h| h.limit(self.direct_data()));
         let exit = loop {
             let e = &slots[slot_of(pc)];
             let len = u64::from(e.len);
@@ -496,7 +498,7 @@ impl Hart {
                     if COUNT
                         && next != pc.wrapping_add(len)
                         && let Some(h) = hot.as_deref_mut()
-                        && h.tick(next)
+                        && h.tick(next, limit)
                     {
                         pc = next;
                         left -= 1;
@@ -512,7 +514,7 @@ impl Hart {
                     }
                     if COUNT
                         && let Some(h) = hot.as_deref_mut()
-                        && h.tick(pc)
+                        && h.tick(pc, limit)
                     {
                         break Stretch::Hot;
                     }
