@@ -150,7 +150,12 @@ impl Hart {
     /// Turn a fault of the instruction at `self.pc` (bits `insn`) into a
     /// trap or a halt; or, for a misaligned load or store to be completed
     /// in hardware, complete it.
-    pub(crate) fn fault<M: Memory>(&mut self, mem: &mut M, f: Fault, insn: Option<u32>) -> Result<StepEvent, Halt> {
+    pub(crate) fn fault<M: Memory>(
+        &mut self,
+        mem: &mut M,
+        f: Fault,
+        insn: Option<u32>,
+    ) -> Result<StepEvent, Halt> {
         let f = match (f, insn) {
             (
                 Fault::Exc(Exception::LoadAddressMisaligned | Exception::StoreAddressMisaligned, _),
