@@ -55,9 +55,19 @@ per_insn() {
         'BEGIN { printf "%-5s %.2f host instructions per guest instruction (%d guest instructions)\n", name, (f - b) / (n - 1000), n }'
 }
 
+# The interpreter's hot paths (`--accel interp`: the JIT, the default,
+# would measure translated code and Cranelift instead), then the
+# interpreter as it runs under the JIT with nothing hot yet (its counting
+# of taken jumps), then the JIT.
 if [[ "$which" == cpu || "$which" == all ]]; then
-    per_insn cpu 50000000 -M virt --kernel "$guest"
+    per_insn cpu 50000000 -M virt --accel interp --kernel "$guest"
 fi
 if [[ "$which" == mmio || "$which" == all ]]; then
-    per_insn mmio 400000 -M virt --bios none --kernel "$tmp/mmio.bin"
+    per_insn mmio 400000 -M virt --accel interp --bios none --kernel "$tmp/mmio.bin"
+fi
+if [[ "$which" == count || "$which" == all ]]; then
+    per_insn count 50000000 -M virt --accel jit --jit-threshold 4000000000 --kernel "$guest"
+fi
+if [[ "$which" == jit || "$which" == all ]]; then
+    per_insn jit 50000000 -M virt --accel jit --kernel "$guest"
 fi
