@@ -1,5 +1,6 @@
 //! The JIT against the interpreter on whole machines (docs/jit.md): the
-//! test guests with every pc translated at once (`--jit-threshold 1`)
+//! test guests with every pc translated at once (`--jit-threshold 1
+//! --jit-paged-threshold 1`)
 //! print the same, exit the same and retire the same number of
 //! instructions as under `--accel interp`. (The interpreter is compared
 //! with QEMU by parity.rs and arch.rs; output equal to the interpreter's
@@ -42,7 +43,8 @@ fn jit_stat(o: &Outcome, what: &str) -> u64 {
 
 fn same_on_both_tiers(guest_name: &str, args: &[&str]) -> (Outcome, Outcome) {
     let interp = run(&["--accel", "interp"], guest_name, args);
-    let jit = run(&["--accel", "jit", "--jit-threshold", "1"], guest_name, args);
+    let jit =
+        run(&["--accel", "jit", "--jit-threshold", "1", "--jit-paged-threshold", "1"], guest_name, args);
     assert_eq!(jit.stdout, interp.stdout, "{guest_name}: console output differs; jit stderr: {}", jit.stderr);
     assert_eq!(jit.code, interp.code, "{guest_name}: exit status; jit stderr: {}", jit.stderr);
     assert_eq!(retired(&jit), retired(&interp), "{guest_name}: instructions retired");

@@ -60,6 +60,11 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = wemu_cpu::JitConfig::default().threshold)]
     pub(crate) jit_threshold: u32,
 
+    /// With the JIT: the same for code running under address translation
+    /// or PMP checks (default: 50 times --jit-threshold; docs/jit.md).
+    #[arg(long, value_name = "N")]
+    pub(crate) jit_paged_threshold: Option<u32>,
+
     /// With the JIT: write each translated region's host code address to
     /// /tmp/perf-PID.map, so `perf record` / `perf report` name JIT code.
     #[arg(long)]
@@ -89,6 +94,7 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let jit = wemu_cpu::JitConfig {
         threshold: args.jit_threshold,
+        paged_threshold: args.jit_paged_threshold,
         perf_map: args.perf_map,
         show_code,
         ..wemu_cpu::JitConfig::default()

@@ -63,13 +63,18 @@ pub(crate) struct Call {
     /// Instructions the region may retire (it checks at entry and at loop
     /// heads that its longest path to the next check fits).
     pub(crate) budget: u64,
+    /// In and out: instructions retired so far in this call (regions
+    /// chained one to the next carry it on).
     /// Virtual address of the region's page (regions are keyed by
     /// physical address; the pc a region computes is this plus offsets).
     pub(crate) vbase: u64,
-    /// Out: instructions retired.
     pub(crate) retired: u64,
     /// Out: the pc to go on at (or of the faulting instruction).
     pub(crate) pc: u64,
+    /// Out, with `exit::NEXT` to a fixed target in the same page: the
+    /// address of the exit's link slot (0 otherwise). The run loop stores
+    /// the target's region there, and the exit then calls it directly.
+    pub(crate) slot: u64,
     /// Set by helpers: `status::*`.
     pub(crate) status: u32,
     /// Out, with `exit::FAULT`: the faulting instruction's bits.
@@ -91,6 +96,7 @@ impl Call {
             vbase,
             retired: 0,
             pc: 0,
+            slot: 0,
             status: status::OK,
             raw: 0,
             fault: None,

@@ -61,8 +61,19 @@ impl std::hash::Hasher for PcHasher {
 
 type PcMap<V> = HashMap<(u64, bool), V, std::hash::BuildHasherDefault<PcHasher>>;
 
-/// A translated region: `extern "C" fn(hart, call) -> exit code`.
-type RegionFn = unsafe extern "C" fn(*mut Hart, *mut Call) -> u32;
+/// A translated region: `fn(hart, call) -> exit code` in the tail-call
+/// convention (`translate::REGION_CONV`), entered through the trampoline.
+type RegionFn = *const u8;
+/// The trampoline: `extern "C" fn(hart, call, region) -> exit code`.
+type TrampolineFn = unsafe extern "C" fn(*mut Hart, *mut Call, RegionFn) -> u32;
+
+/// An exit of the last region call that may be linked to the region at
+/// its target: the exit's slot, and the target's key.
+#[derive(Clone, Copy)]
+struct PendingLink {
+    slot: u64,
+    key: (u64, bool),
+}
 
 /// Why the JIT cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +90,9 @@ pub struct JitConfig {
     /// Times a pc must be reached (by a taken jump, or entering its page)
     /// before its region is compiled.
     pub threshold: u32,
+    /// The same for code whose loads and stores are translated or
+    /// PMP-checked (default: 50 × `threshold`, see `Hotness`).
+    pub paged_threshold: Option<u32>,
     /// Host code kept before the code cache is flushed whole.
     pub max_code_bytes: usize,
     /// Write each region's host code range to `/tmp/perf-PID.map`, for
@@ -91,7 +105,13 @@ pub struct JitConfig {
 
 impl Default for JitConfig {
     fn default() -> Self {
-        JitConfig { threshold: 1000, max_code_bytes: 64 << 20, perf_map: false, show_code: false }
+        JitConfig {
+            threshold: 1000,
+            paged_threshold: None,
+            max_code_bytes: 64 << 20,
+            perf_map: false,
+            show_code: false,
+        }
     }
 }
 
@@ -138,12 +158,12 @@ const HOT_SLOTS: usize = 4096;
 const PAGED_FACTOR: u32 = 50;
 
 impl Hotness {
-    fn new(threshold: u32) -> Self {
+    fn new(threshold: u32, paged_threshold: Option<u32>) -> Self {
         let threshold = threshold.max(1);
         Hotness {
             slots: vec![(u64::MAX, 0); HOT_SLOTS].into_boxed_slice(),
             threshold,
-            paged_threshold: threshold.saturating_mul(PAGED_FACTOR),
+            paged_threshold: paged_threshold.unwrap_or(threshold.saturating_mul(PAGED_FACTOR)).max(1),
         }
     }
 
@@ -178,6 +198,11 @@ impl Hotness {
 
 struct Compiled {
     func: RegionFn,
+    /// One slot per fixed target of its exits in its page
+    /// (`Region::links`): 0, or the target's region, which that exit then
+    /// enters directly. Never moved while the region lives (generated
+    /// code holds its address).
+    slots: Box<[u64]>,
     /// The instruction-cache frame and its generation the region was
     /// built from.
     frame: usize,
@@ -213,6 +238,9 @@ fn revalidate(icache: &crate::icache::ICache, r: &mut Compiled, pa: u64) -> Vali
     }
     r.frame = frame;
     r.generation = generation;
+    // Its links were made when the frame was as before: make them again
+    // (through `enter`, which checks each target).
+    r.slots.fill(0);
     Validity::Current
 }
 
@@ -248,6 +276,11 @@ pub struct Jit {
     log: bool,
     /// `/tmp/perf-PID.map`, with `JitConfig::perf_map`.
     perf_map: Option<std::fs::File>,
+    /// Enters regions from Rust (compiled into each new code cache).
+    trampoline: Option<TrampolineFn>,
+    /// Set by a region call that ended at a linkable exit; used (and
+    /// cleared) by the next `enter`.
+    pending: Option<PendingLink>,
 }
 
 impl std::fmt::Debug for Jit {
@@ -265,6 +298,8 @@ fn host_isa() -> Result<OwnedTargetIsa, JitError> {
     // code and the compile time for slower code; the register allocator
     // ("backtracking") is what keeps guest registers in host registers.
     set(&mut flags, "opt_level", "none")?;
+    // Cranelift's tail calls (regions entering the next one) need them.
+    set(&mut flags, "preserve_frame_pointers", "true")?;
     set(&mut flags, "is_pic", "false")?;
     // The verifier costs compile time; the differential tests check the
     // code it produces instead.
@@ -302,11 +337,13 @@ impl Jit {
             regions: PcMap::default(),
             window: None,
             refused: HashSet::new(),
-            hot: Hotness::new(config.threshold),
+            hot: Hotness::new(config.threshold, config.paged_threshold),
             config,
             stats: JitStats::default(),
             log: false,
             perf_map,
+            trampoline: None,
+            pending: None,
         })
     }
 
@@ -328,6 +365,8 @@ impl Jit {
     pub fn flush(&mut self) {
         self.regions.clear();
         self.refused.clear();
+        self.pending = None;
+        self.trampoline = None;
         if let Some(m) = self.module.take() {
             // SAFETY: no region runs (this takes `&mut self`, and regions
             // only run inside `enter`), and every pointer into the module
@@ -362,13 +401,14 @@ impl Jit {
         budget: u64,
     ) -> Option<(u64, Entered)> {
         let key = (pa, hart.direct_data());
+        let pending = self.pending.take();
         let r = self.regions.get_mut(&key)?;
         if !hart.icache.is_current(r.frame, pa >> PAGE_SHIFT, r.generation) {
             match revalidate(&hart.icache, r, pa) {
                 Validity::Current => self.stats.revalidated += 1,
                 Validity::Pending => return None,
                 Validity::Changed => {
-                    self.regions.remove(&key);
+                    self.remove(key);
                     self.stats.stale += 1;
                     return None;
                 }
@@ -380,13 +420,31 @@ impl Jit {
             return Some((0, Entered::TooLong));
         }
         let func = r.func;
+        if let Some(link) = pending
+            && link.key == key
+        {
+            // SAFETY: the slot belongs to a region still in `regions`
+            // (removing or revalidating any region clears `pending`'s
+            // source: `remove` empties every slot and drops `pending`,
+            // and `pending` lives only until this call); it is a `u64`
+            // in that region's boxed slots.
+            unsafe { *(link.slot as *mut u64) = func as u64 };
+        }
+        let trampoline = self.trampoline?;
         let mut call = Call::new(mem, budget, hart.pc & !((1 << PAGE_SHIFT) - 1));
-        // SAFETY: `func` was compiled by `compile` for the `Call` and
-        // `Hart` layouts and is still in the code cache (it is in
-        // `regions`, which `flush` clears before freeing code). It uses
+        // SAFETY: `func` and every region linked from it were compiled by
+        // `compile` for the `Call` and `Hart` layouts and are still in the
+        // code cache (they are in `regions`, which `flush` clears before
+        // freeing code, and a removed region's links are cleared); the
+        // trampoline enters `func` in its calling convention. The code uses
         // `hart` and `call` only during this call, and the helpers it
         // calls rebuild `&mut` from them one at a time (see `call.rs`).
-        let code = unsafe { func(hart, &mut call) };
+        let code = unsafe { trampoline(hart, &mut call, func) };
+        if code == exit::NEXT && call.slot != 0 {
+            let page = pa & !((1 << PAGE_SHIFT) - 1);
+            let target = page | (call.pc & ((1 << PAGE_SHIFT) - 1));
+            self.pending = Some(PendingLink { slot: call.slot, key: (target, key.1) });
+        }
         self.stats.entries += 1;
         self.stats.jit_insns += call.retired;
         hart.pc = call.pc;
@@ -400,6 +458,15 @@ impl Jit {
             _ => Entered::Next,
         };
         Some((call.retired, how))
+    }
+
+    /// Drop a region, and every link (a slot may hold it).
+    fn remove(&mut self, key: (u64, bool)) {
+        self.regions.remove(&key);
+        for r in self.regions.values_mut() {
+            r.slots.fill(0);
+        }
+        self.pending = None;
     }
 
     /// `pc` (virtual; physical `pa`) is hot: compile its region unless it
@@ -431,9 +498,24 @@ impl Jit {
         let insns = region.nodes.values().map(|n| (n.off, n.e.raw)).collect();
         // Inline RAM accesses only where they need no translation or check.
         let window = self.window.filter(|_| direct);
-        match self.compile(&region, pc, window) {
+        let links = region.links();
+        let slots = vec![0u64; links.len()].into_boxed_slice();
+        // A panic inside Cranelift must not take the machine down: the
+        // region is refused and the code cache started afresh (the
+        // contexts may be half-used).
+        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.compile(&region, pc, window, (slots.as_ptr() as u64, links))
+        }));
+        let compiled = compiled.unwrap_or_else(|_| {
+            self.ctx = Context::new();
+            self.fctx = FunctionBuilderContext::new();
+            self.flush();
+            Err("the code generator panicked".to_owned())
+        });
+        match compiled {
             Ok(func) => {
-                self.regions.insert((pa, direct), Compiled { func, frame, generation, need, insns });
+                let r = Compiled { func, slots, frame, generation, need, insns };
+                self.regions.insert((pa, direct), r);
                 true
             }
             Err(e) => {
@@ -450,21 +532,25 @@ impl Jit {
         region: &region::Region,
         pc: u64,
         window: Option<crate::RamWindow>,
+        links: (u64, Vec<u16>),
     ) -> Result<RegionFn, String> {
         let started = Instant::now();
         if self.stats.code_bytes >= self.config.max_code_bytes as u64 * (self.stats.flushes + 1) {
             self.flush();
             self.stats.flushes += 1;
         }
+        if self.trampoline.is_none() {
+            self.trampoline = Some(self.compile_trampoline()?);
+        }
         let module = self.module.as_mut().ok_or("no code cache")?;
         let call_conv = CallConv::triple_default(self.isa.triple());
         self.ctx.clear();
-        self.ctx.func.signature = translate::region_signature(call_conv);
+        self.ctx.func.signature = translate::region_signature(translate::REGION_CONV);
         self.ctx.func.name = UserFuncName::user(0, self.stats.regions as u32);
         self.ctx.set_disasm(self.log && self.config.show_code);
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            translate::Translator::translate(&mut b, region, call_conv, window);
+            translate::Translator::translate(&mut b, region, call_conv, window, links);
             b.finalize(module.target_config());
         }
         let id = module.declare_anonymous_function(&self.ctx.func.signature).map_err(|e| e.to_string())?;
@@ -499,9 +585,28 @@ impl Jit {
             let _ = writeln!(map, "{:x} {bytes:x} wemu-guest-{pc:#x}", ptr as usize);
         }
         self.ctx.clear();
-        // SAFETY: the module compiled this function with the region
-        // signature, `extern "C" fn(*mut Hart, *mut Call) -> u32` in the
-        // host's default calling convention.
-        Ok(unsafe { std::mem::transmute::<*const u8, RegionFn>(ptr) })
+        Ok(ptr)
+    }
+
+    /// Compile the trampoline into the current code cache.
+    fn compile_trampoline(&mut self) -> Result<TrampolineFn, String> {
+        let module = self.module.as_mut().ok_or("no code cache")?;
+        let call_conv = CallConv::triple_default(self.isa.triple());
+        self.ctx.clear();
+        self.ctx.func.signature = translate::trampoline_signature(call_conv);
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            translate::trampoline(&mut b);
+            b.finalize(module.target_config());
+        }
+        let id = module.declare_anonymous_function(&self.ctx.func.signature).map_err(|e| e.to_string())?;
+        module.define_function(id, &mut self.ctx).map_err(|e| format!("{e:?}"))?;
+        module.finalize_definitions().map_err(|e| e.to_string())?;
+        let ptr = module.get_finalized_function(id);
+        self.ctx.clear();
+        // SAFETY: compiled just now with `trampoline_signature`:
+        // `extern "C" fn(*mut Hart, *mut Call, *const u8) -> u32` in the
+        // host's C calling convention.
+        Ok(unsafe { std::mem::transmute::<*const u8, TrampolineFn>(ptr) })
     }
 }

@@ -228,3 +228,21 @@ fn topological(r: &Region) -> Vec<u16> {
     }
     out
 }
+
+impl Region {
+    /// The page offsets outside the region its exits go to directly (each
+    /// gets a link slot), in order of first appearance.
+    pub(crate) fn links(&self) -> Vec<u16> {
+        let mut out = Vec::new();
+        for n in self.nodes.values() {
+            for s in [n.seq, n.target] {
+                if let Succ::Out(off) = s
+                    && !out.contains(&off)
+                {
+                    out.push(off);
+                }
+            }
+        }
+        out
+    }
+}

@@ -27,6 +27,30 @@ use crate::uop::Op;
 const I64: Type = types::I64;
 const I32: Type = types::I32;
 
+/// Regions use the tail-call convention, so one can end by jumping into
+/// the next (`return_call_indirect`); Rust enters them through a
+/// trampoline in the host's C convention (`trampoline`).
+pub(crate) const REGION_CONV: CallConv = CallConv::Tail;
+
+/// The trampoline: `extern "C" fn(hart, call, region) -> exit code`.
+pub(crate) fn trampoline(b: &mut FunctionBuilder) {
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let p = b.block_params(entry).to_vec();
+    let s = b.import_signature(region_signature(REGION_CONV));
+    let inst = b.ins().call_indirect(s, p[2], &[p[0], p[1]]);
+    let code = b.inst_results(inst)[0];
+    b.ins().return_(&[code]);
+    b.seal_all_blocks();
+}
+
+pub(crate) fn trampoline_signature(call_conv: CallConv) -> Signature {
+    let mut s = region_signature(call_conv);
+    s.params.push(AbiParam::new(I64));
+    s
+}
+
 pub(crate) fn region_signature(call_conv: CallConv) -> Signature {
     let mut s = Signature::new(call_conv);
     s.params.push(AbiParam::new(I64));
@@ -68,8 +92,13 @@ pub(crate) struct Translator<'a, 'b> {
     blocks: BTreeMap<u16, Block>,
     /// RAM loads and stores may go straight to (physical, unchecked).
     window: Option<crate::RamWindow>,
-    /// Where every exit goes (`exit_with`), with the pc and exit code.
+    /// Where every exit goes (`exit_with`), with the pc, exit code and
+    /// link slot address.
     exit: Block,
+    /// Address of the region's link slots, one per fixed target outside
+    /// it in its page (`links`).
+    slots: u64,
+    links: Vec<u16>,
 }
 
 fn flags() -> MemFlagsData {
@@ -83,6 +112,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         region: &'a Region,
         call_conv: CallConv,
         window: Option<crate::RamWindow>,
+        (slots, links): (u64, Vec<u16>),
     ) {
         let mut used = BTreeSet::new();
         let mut written = BTreeSet::new();
@@ -118,6 +148,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let exit = b.create_block();
         b.append_block_param(exit, I64);
         b.append_block_param(exit, I32);
+        b.append_block_param(exit, I64);
         let mut t = Translator {
             b,
             call_conv,
@@ -132,10 +163,13 @@ impl<'a, 'b> Translator<'a, 'b> {
             blocks,
             window,
             exit,
+            slots,
+            links,
         };
         t.reload_all();
-        let zero = t.b.ins().iconst(I64, 0);
-        t.b.def_var(n, zero);
+        // Regions chained to this one retired some already.
+        let n0 = t.b.ins().load(I64, flags(), call, offset_of!(Call, retired) as i32);
+        t.b.def_var(n, n0);
         // The head's budget check (a loop head checks in its own block).
         let head = &region.nodes[&region.head];
         if head.check {
@@ -196,11 +230,17 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// Leave the region: registers back, `n` and `pc` into the call
     /// record, return `code`. Ends the current block.
     fn exit_with(&mut self, pc: Value, code: u32) {
+        self.exit_linked(pc, code, 0);
+    }
+
+    /// `exit_with`, through link slot `slot` (an address, or 0 for none).
+    fn exit_linked(&mut self, pc: Value, code: u32, slot: u64) {
         // One shared exit: the guest registers reach it as SSA values
         // (block parameters the frontend adds), so each exit site costs a
         // jump, not a store per register.
         let code = self.b.ins().iconst(I32, i64::from(code));
-        self.b.ins().jump(self.exit, &[pc.into(), code.into()]);
+        let slot = self.b.ins().iconst(I64, slot as i64);
+        self.b.ins().jump(self.exit, &[pc.into(), code.into(), slot.into()]);
     }
 
     /// The shared exit block: registers back, `n` and `pc` into the call
@@ -209,10 +249,24 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.switch_to_block(self.exit);
         let pc = self.b.block_params(self.exit)[0];
         let code = self.b.block_params(self.exit)[1];
+        let slot = self.b.block_params(self.exit)[2];
         self.write_back();
         let n = self.b.use_var(self.n);
         self.b.ins().store(flags(), n, self.call, offset_of!(Call, retired) as i32);
         self.b.ins().store(flags(), pc, self.call, offset_of!(Call, pc) as i32);
+        self.b.ins().store(flags(), slot, self.call, offset_of!(Call, slot) as i32);
+        // A linked exit whose slot holds the next region: go straight on
+        // into it (it checks the budget itself, and loads the registers
+        // just written back).
+        let (linked, chain, ret) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(slot, linked, &[], ret, &[]);
+        self.b.switch_to_block(linked);
+        let next = self.b.ins().load(I64, flags(), slot, 0);
+        self.b.ins().brif(next, chain, &[], ret, &[]);
+        self.b.switch_to_block(chain);
+        let s = self.b.import_signature(region_signature(REGION_CONV));
+        self.b.ins().return_call_indirect(s, next, &[self.hart, self.call]);
+        self.b.switch_to_block(ret);
         self.b.ins().return_(&[code]);
     }
 
@@ -233,7 +287,11 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             Succ::Out(off) => {
                 let pc = self.pc_of(off);
-                self.exit_with(pc, exit::NEXT);
+                let slot = match self.links.iter().position(|&l| l == off) {
+                    Some(i) => self.slots + 8 * i as u64,
+                    None => 0,
+                };
+                self.exit_linked(pc, exit::NEXT, slot);
             }
             Succ::OutOfPage | Succ::None => {
                 let pc = match computed {
