@@ -49,6 +49,10 @@ pub(crate) struct ICache {
     /// from a frame are valid while its tag and generation are unchanged
     /// (entries of a frame only ever go from empty to decoded).
     generations: Box<[u64; WAYS]>,
+    /// Bumped whenever any frame changes page or the cache is flushed:
+    /// what the JIT's indirect-jump cache was filled under holds while it
+    /// is unchanged.
+    epoch: u64,
 }
 
 impl std::fmt::Debug for ICache {
@@ -64,6 +68,7 @@ impl Default for ICache {
             tags: Box::new([NO_PAGE; WAYS]),
             frames: Box::new([const { None }; WAYS]),
             generations: Box::new([0; WAYS]),
+            epoch: 0,
         }
     }
 }
@@ -122,6 +127,7 @@ impl ICache {
             slots.fill(Entry::EMPTY);
             self.tags[frame] = page;
             self.generations[frame] = next_generation();
+            self.epoch = self.epoch.wrapping_add(1);
         }
         slots[slot_of(pc)] = e;
     }
@@ -157,6 +163,11 @@ impl ICache {
         Some((frame, self.generations[frame], self.frames[frame].as_ref()?))
     }
 
+    /// See the field.
+    pub(crate) fn epoch(&self) -> &u64 {
+        &self.epoch
+    }
+
     /// Whether `frame` still holds `page` as it did at `generation`.
     #[inline]
     pub(crate) fn is_current(&self, frame: usize, page: u64, generation: u64) -> bool {
@@ -168,5 +179,6 @@ impl ICache {
     /// Frames keep their allocation; `insert` clears a frame it reuses.
     pub(crate) fn flush(&mut self) {
         self.tags.fill(NO_PAGE);
+        self.epoch = self.epoch.wrapping_add(1);
     }
 }

@@ -75,6 +75,12 @@ pub(crate) struct Call {
     /// address of the exit's link slot (0 otherwise). The run loop stores
     /// the target's region there, and the exit then calls it directly.
     pub(crate) slot: u64,
+    /// Out, with `exit::NEXT`: 1 if the exit was an indirect jump whose
+    /// target the run loop may enter into the indirect-jump cache.
+    pub(crate) ind: u64,
+    /// The instruction cache's epoch (`ICache::epoch`), which entries of
+    /// the indirect-jump cache must match.
+    pub(crate) epoch: *const u64,
     /// Set by helpers: `status::*`.
     pub(crate) status: u32,
     /// Out, with `exit::FAULT`: the faulting instruction's bits.
@@ -97,6 +103,8 @@ impl Call {
             retired: 0,
             pc: 0,
             slot: 0,
+            ind: 0,
+            epoch: std::ptr::null(),
             status: status::OK,
             raw: 0,
             fault: None,

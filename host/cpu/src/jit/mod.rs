@@ -67,6 +67,20 @@ type RegionFn = *const u8;
 /// The trampoline: `extern "C" fn(hart, call, region) -> exit code`.
 type TrampolineFn = unsafe extern "C" fn(*mut Hart, *mut Call, RegionFn) -> u32;
 
+/// Entries of the indirect-jump cache.
+pub(crate) const IND_ENTRIES: usize = 1024;
+
+/// One entry of the indirect-jump cache: the region for physical (and, in
+/// the direct regime, virtual) `pc`, valid while the instruction cache's
+/// epoch is `epoch`. Read by generated code (`offset_of!`).
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+pub(crate) struct IndEntry {
+    pub(crate) pc: u64,
+    pub(crate) func: u64,
+    pub(crate) epoch: u64,
+}
+
 /// An exit of the last region call that may be linked to the region at
 /// its target: the exit's slot, and the target's key.
 #[derive(Clone, Copy)]
@@ -281,6 +295,13 @@ pub struct Jit {
     /// Set by a region call that ended at a linkable exit; used (and
     /// cleared) by the next `enter`.
     pending: Option<PendingLink>,
+    /// Indirect jumps (`jalr`) in code with direct data accesses go on
+    /// through this, direct-mapped by target pc, when it holds the
+    /// target's region (never moved: generated code holds its address).
+    ind: Box<[IndEntry]>,
+    /// The last region call ended at such a jump: the next `enter` fills
+    /// the cache for its target.
+    pending_ind: bool,
 }
 
 impl std::fmt::Debug for Jit {
@@ -344,6 +365,8 @@ impl Jit {
             perf_map,
             trampoline: None,
             pending: None,
+            ind: vec![IndEntry::default(); IND_ENTRIES].into_boxed_slice(),
+            pending_ind: false,
         })
     }
 
@@ -367,6 +390,8 @@ impl Jit {
         self.refused.clear();
         self.pending = None;
         self.trampoline = None;
+        self.ind.fill(IndEntry::default());
+        self.pending_ind = false;
         if let Some(m) = self.module.take() {
             // SAFETY: no region runs (this takes `&mut self`, and regions
             // only run inside `enter`), and every pointer into the module
@@ -402,6 +427,7 @@ impl Jit {
     ) -> Option<(u64, Entered)> {
         let key = (pa, hart.direct_data());
         let pending = self.pending.take();
+        let pending_ind = std::mem::take(&mut self.pending_ind);
         let r = self.regions.get_mut(&key)?;
         if !hart.icache.is_current(r.frame, pa >> PAGE_SHIFT, r.generation) {
             match revalidate(&hart.icache, r, pa) {
@@ -430,8 +456,18 @@ impl Jit {
             // in that region's boxed slots.
             unsafe { *(link.slot as *mut u64) = func as u64 };
         }
+        // After an indirect jump with direct accesses, where fetches are
+        // physical and unchecked too (so the pc is `pa` however the jump
+        // is reached), cache the target.
+        if pending_ind && key.1 && hart.pc == pa && hart.mode as u8 == hart.csrs.pmp_fetch_free() {
+            let i = ((pa >> 1) as usize) & (IND_ENTRIES - 1);
+            if let Some(e) = self.ind.get_mut(i) {
+                *e = IndEntry { pc: pa, func: func as u64, epoch: *hart.icache.epoch() };
+            }
+        }
         let trampoline = self.trampoline?;
         let mut call = Call::new(mem, budget, hart.pc & !((1 << PAGE_SHIFT) - 1));
+        call.epoch = hart.icache.epoch();
         // SAFETY: `func` and every region linked from it were compiled by
         // `compile` for the `Call` and `Hart` layouts and are still in the
         // code cache (they are in `regions`, which `flush` clears before
@@ -440,9 +476,14 @@ impl Jit {
         // `hart` and `call` only during this call, and the helpers it
         // calls rebuild `&mut` from them one at a time (see `call.rs`).
         let code = unsafe { trampoline(hart, &mut call, func) };
+        self.pending_ind = code == exit::NEXT && call.ind != 0;
         if code == exit::NEXT && call.slot != 0 {
+            // The last region to run may be another than the first (one
+            // reached through the indirect-jump cache, in another page):
+            // with direct accesses pcs are physical; without, regions
+            // chain only within the first one's page.
             let page = pa & !((1 << PAGE_SHIFT) - 1);
-            let target = page | (call.pc & ((1 << PAGE_SHIFT) - 1));
+            let target = if key.1 { call.pc } else { page | (call.pc & ((1 << PAGE_SHIFT) - 1)) };
             self.pending = Some(PendingLink { slot: call.slot, key: (target, key.1) });
         }
         self.stats.entries += 1;
@@ -467,6 +508,8 @@ impl Jit {
             r.slots.fill(0);
         }
         self.pending = None;
+        self.ind.fill(IndEntry::default());
+        self.pending_ind = false;
     }
 
     /// `pc` (virtual; physical `pa`) is hot: compile its region unless it
@@ -504,7 +547,8 @@ impl Jit {
         // region is refused and the code cache started afresh (the
         // contexts may be half-used).
         let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.compile(&region, pc, window, (slots.as_ptr() as u64, links))
+            let ind = direct.then_some(self.ind.as_ptr() as u64);
+            self.compile(&region, pc, window, (slots.as_ptr() as u64, links), ind)
         }));
         let compiled = compiled.unwrap_or_else(|_| {
             self.ctx = Context::new();
@@ -533,6 +577,7 @@ impl Jit {
         pc: u64,
         window: Option<crate::RamWindow>,
         links: (u64, Vec<u16>),
+        ind: Option<u64>,
     ) -> Result<RegionFn, String> {
         let started = Instant::now();
         if self.stats.code_bytes >= self.config.max_code_bytes as u64 * (self.stats.flushes + 1) {
@@ -550,7 +595,7 @@ impl Jit {
         self.ctx.set_disasm(self.log && self.config.show_code);
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            translate::Translator::translate(&mut b, region, call_conv, window, links);
+            translate::Translator::translate(&mut b, region, call_conv, window, links, ind);
             b.finalize(module.target_config());
         }
         let id = module.declare_anonymous_function(&self.ctx.func.signature).map_err(|e| e.to_string())?;

@@ -99,6 +99,9 @@ pub(crate) struct Translator<'a, 'b> {
     /// it in its page (`links`).
     slots: u64,
     links: Vec<u16>,
+    /// The indirect-jump cache (`IndirectCache`), with direct data
+    /// accesses (physical pcs); `None` under translation.
+    ind: Option<u64>,
 }
 
 fn flags() -> MemFlagsData {
@@ -113,6 +116,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         call_conv: CallConv,
         window: Option<crate::RamWindow>,
         (slots, links): (u64, Vec<u16>),
+        ind: Option<u64>,
     ) {
         let mut used = BTreeSet::new();
         let mut written = BTreeSet::new();
@@ -149,6 +153,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         b.append_block_param(exit, I64);
         b.append_block_param(exit, I32);
         b.append_block_param(exit, I64);
+        b.append_block_param(exit, I64);
         let mut t = Translator {
             b,
             call_conv,
@@ -165,6 +170,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             exit,
             slots,
             links,
+            ind,
         };
         t.reload_all();
         // Regions chained to this one retired some already.
@@ -235,12 +241,19 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// `exit_with`, through link slot `slot` (an address, or 0 for none).
     fn exit_linked(&mut self, pc: Value, code: u32, slot: u64) {
+        self.exit_full(pc, code, slot, false);
+    }
+
+    /// The shared exit with every parameter: `ind` for an indirect jump
+    /// that may go on through the indirect-jump cache.
+    fn exit_full(&mut self, pc: Value, code: u32, slot: u64, ind: bool) {
         // One shared exit: the guest registers reach it as SSA values
         // (block parameters the frontend adds), so each exit site costs a
         // jump, not a store per register.
         let code = self.b.ins().iconst(I32, i64::from(code));
         let slot = self.b.ins().iconst(I64, slot as i64);
-        self.b.ins().jump(self.exit, &[pc.into(), code.into(), slot.into()]);
+        let ind = self.b.ins().iconst(I64, i64::from(ind && self.ind.is_some()));
+        self.b.ins().jump(self.exit, &[pc.into(), code.into(), slot.into(), ind.into()]);
     }
 
     /// The shared exit block: registers back, `n` and `pc` into the call
@@ -250,22 +263,59 @@ impl<'a, 'b> Translator<'a, 'b> {
         let pc = self.b.block_params(self.exit)[0];
         let code = self.b.block_params(self.exit)[1];
         let slot = self.b.block_params(self.exit)[2];
+        let ind = self.b.block_params(self.exit)[3];
         self.write_back();
         let n = self.b.use_var(self.n);
         self.b.ins().store(flags(), n, self.call, offset_of!(Call, retired) as i32);
         self.b.ins().store(flags(), pc, self.call, offset_of!(Call, pc) as i32);
         self.b.ins().store(flags(), slot, self.call, offset_of!(Call, slot) as i32);
+        self.b.ins().store(flags(), ind, self.call, offset_of!(Call, ind) as i32);
         // A linked exit whose slot holds the next region: go straight on
         // into it (it checks the budget itself, and loads the registers
         // just written back).
-        let (linked, chain, ret) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(slot, linked, &[], ret, &[]);
+        let s = self.b.import_signature(region_signature(REGION_CONV));
+        let (linked, chain, not_linked, ret) =
+            (self.b.create_block(), self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(slot, linked, &[], not_linked, &[]);
         self.b.switch_to_block(linked);
         let next = self.b.ins().load(I64, flags(), slot, 0);
-        self.b.ins().brif(next, chain, &[], ret, &[]);
+        self.b.ins().brif(next, chain, &[next.into()], ret, &[]);
+        self.b.append_block_param(chain, I64);
         self.b.switch_to_block(chain);
-        let s = self.b.import_signature(region_signature(REGION_CONV));
-        self.b.ins().return_call_indirect(s, next, &[self.hart, self.call]);
+        let f = self.b.block_params(chain)[0];
+        self.b.ins().return_call_indirect(s, f, &[self.hart, self.call]);
+        // An indirect jump: the cache entry for its target, if it is the
+        // target's and was made under the current instruction cache.
+        self.b.switch_to_block(not_linked);
+        match self.ind {
+            Some(table) => {
+                let (probe, hit) = (self.b.create_block(), self.b.create_block());
+                self.b.ins().brif(ind, probe, &[], ret, &[]);
+                self.b.switch_to_block(probe);
+                let idx = self.b.ins().ushr_imm_s(pc, 1);
+                let idx = self.b.ins().band_imm_s(idx, (super::IND_ENTRIES - 1) as i64);
+                let off = self.b.ins().imul_imm_s(idx, std::mem::size_of::<super::IndEntry>() as i64);
+                let entry = self.b.ins().iadd_imm_s(off, table as i64);
+                let tag = self.b.ins().load(I64, flags(), entry, offset_of!(super::IndEntry, pc) as i32);
+                let same_pc = self.b.ins().icmp(IntCC::Equal, tag, pc);
+                let epoch_ptr = self.b.ins().load(I64, flags(), self.call, offset_of!(Call, epoch) as i32);
+                let epoch = self.b.ins().load(I64, flags(), epoch_ptr, 0);
+                let filled =
+                    self.b.ins().load(I64, flags(), entry, offset_of!(super::IndEntry, epoch) as i32);
+                let same_epoch = self.b.ins().icmp(IntCC::Equal, epoch, filled);
+                let ok = self.b.ins().band(same_pc, same_epoch);
+                self.b.ins().brif(ok, hit, &[], ret, &[]);
+                self.b.switch_to_block(hit);
+                // The target may be in another page: its pcs are its page's.
+                let vbase = self.b.ins().band_imm_s(pc, !((1i64 << crate::icache::PAGE_SHIFT) - 1));
+                self.b.ins().store(flags(), vbase, self.call, offset_of!(Call, vbase) as i32);
+                let f = self.b.ins().load(I64, flags(), entry, offset_of!(super::IndEntry, func) as i32);
+                self.b.ins().jump(chain, &[f.into()]);
+            }
+            None => {
+                self.b.ins().jump(ret, &[]);
+            }
+        }
         self.b.switch_to_block(ret);
         self.b.ins().return_(&[code]);
     }
@@ -502,7 +552,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     self.set(e.rd, link);
                 }
                 self.retire();
-                self.exit_with(target, exit::NEXT);
+                self.exit_full(target, exit::NEXT, 0, true);
             }
             Op::Beq => self.branch(node, IntCC::Equal),
             Op::Bne => self.branch(node, IntCC::NotEqual),
