@@ -58,9 +58,6 @@ pub(super) enum Stop {
     Yield(u64),
     /// It retired, continue at this pc, which is in another page.
     Leave(u64),
-    /// It retired, a taken jump or branch to this pc in the same page
-    /// (only from `exec_entry::<_, _, true>`).
-    Taken(u64),
     /// Nothing done: the entry needs `step` (or is empty).
     Slow,
     /// It did not complete.
@@ -88,11 +85,9 @@ const PAGE_MASK: u64 = (1 << PAGE_SHIFT) - 1;
 impl Hart {
     /// Execute one entry at `pc`. `Op::Slow` and `Op::Fill` return
     /// `Stop::Slow` and change nothing. With `POLL`, loads and stores ask
-    /// the memory whether it wants to yield (`Stop::Yield`). With `TAKEN`,
-    /// a taken jump or branch inside the page says so (`Stop::Taken`), for
-    /// the JIT's counting; without, it is `Ok` like any other.
+    /// the memory whether it wants to yield (`Stop::Yield`).
     #[inline(always)]
-    pub(super) fn exec_entry<M: Memory, const POLL: bool, const TAKEN: bool>(
+    pub(super) fn exec_entry<M: Memory, const POLL: bool>(
         &mut self,
         mem: &mut M,
         e: &Entry,
@@ -104,16 +99,16 @@ impl Hart {
         // put a load on the pc's dependency chain, instruction after
         // instruction.
         if e.len == 2 {
-            self.exec_len::<M, POLL, TAKEN, 2>(mem, e, pc)
+            self.exec_len::<M, POLL, 2>(mem, e, pc)
         } else {
-            self.exec_len::<M, POLL, TAKEN, 4>(mem, e, pc)
+            self.exec_len::<M, POLL, 4>(mem, e, pc)
         }
     }
 
     /// `exec_entry` for an entry of `LEN` bytes (4 also serves the empty
     /// slot, which changes nothing).
     #[inline(always)]
-    fn exec_len<M: Memory, const POLL: bool, const TAKEN: bool, const LEN: u64>(
+    fn exec_len<M: Memory, const POLL: bool, const LEN: u64>(
         &mut self,
         mem: &mut M,
         e: &Entry,
@@ -159,9 +154,6 @@ impl Hart {
                 let next = $t;
                 if (next ^ pc) > PAGE_MASK {
                     return Err(Stop::Leave(next));
-                }
-                if TAKEN {
-                    return Err(Stop::Taken(next));
                 }
                 return Ok(next);
             }};
@@ -499,16 +491,20 @@ impl Hart {
         let mut left = budget;
         let limit = hot.as_deref().map_or(u32::MAX, |h| h.limit(self.direct_data()));
         let exit = loop {
-            match self.exec_entry::<M, true, COUNT>(mem, &slots[slot_of(pc)], pc) {
-                Ok(next) => pc = next,
-                Err(Stop::Taken(next)) => {
-                    pc = next;
-                    if let Some(h) = hot.as_deref_mut()
+            let e = &slots[slot_of(pc)];
+            let len = u64::from(e.len);
+            match self.exec_entry::<M, true>(mem, e, pc) {
+                Ok(next) => {
+                    if COUNT
+                        && next != pc.wrapping_add(len)
+                        && let Some(h) = hot.as_deref_mut()
                         && h.tick(next, limit)
                     {
+                        pc = next;
                         left -= 1;
                         break Stretch::Hot;
                     }
+                    pc = next
                 }
                 Err(Stop::Leave(next)) => {
                     pc = next;
