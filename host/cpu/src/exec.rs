@@ -649,6 +649,8 @@ mod tests;
 #[cfg(test)]
 mod tests_fast;
 #[cfg(test)]
+mod tests_fast_tlb;
+#[cfg(test)]
 mod tests_fp;
 #[cfg(test)]
 mod tests_icache;

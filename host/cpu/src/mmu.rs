@@ -20,7 +20,7 @@
 use crate::csr::mstatus;
 use crate::hart::{Hart, PrivMode};
 use crate::pmp::{MIXED, Pmp, Verdict, cfg};
-use crate::tlb::{TlbEntry, vpn_of};
+use crate::tlb::{FastKey, TlbEntry, vpn_of};
 use crate::trap::Access;
 use crate::{AccessInfo, MemError, Memory};
 
@@ -345,5 +345,48 @@ impl Hart {
         } else {
             Err(XlateFault::Access)
         }
+    }
+
+    /// What the fast TLB's entries (translated code's, see `tlb`) depend
+    /// on besides the TLB: the mode and mstatus's MPRV, MPP, SUM and MXR
+    /// (satp and PMP writes flush the TLB instead), and the RAM window
+    /// their host addresses point into. Translated code makes the fast TLB
+    /// hold entries for this key only (`Tlb::set_fast_key`) whenever it
+    /// starts and after any instruction that may change it.
+    #[inline]
+    pub(crate) fn fast_key(&self, window: &crate::RamWindow) -> FastKey {
+        let bits = mstatus::MPRV | mstatus::MPP | mstatus::SUM | mstatus::MXR;
+        FastKey {
+            regime: (self.csrs.mstatus() & bits) | self.mode as u64,
+            window: (window.host as u64, window.base, window.len),
+        }
+    }
+
+    /// After a load or store at virtual `va` completed through `translate`:
+    /// record in the fast TLB whether loads and stores in its page may go
+    /// straight to RAM `window` under the current regime, as they would
+    /// through `translate` (paging on, the PTE and the page's whole PMP
+    /// verdict allow it, the page is in the window).
+    pub(crate) fn fill_fast(&mut self, va: u64, window: &crate::RamWindow) {
+        let st = self.csrs.mstatus();
+        let mode = self.effective_mode(Access::Load, st);
+        let satp_val = self.csrs.satp();
+        let paged = matches!(satp_val >> satp::MODE_SHIFT, satp::MODE_SV39 | satp::MODE_SV48);
+        if mode == PrivMode::Machine || !paged {
+            return;
+        }
+        let asid = ((satp_val >> satp::ASID_SHIFT) & satp::ASID_MASK) as u16;
+        let Some(e) = self.tlb.lookup(vpn_of(va), asid) else { return };
+        let pa = e.ppn << 12;
+        let inside = pa.checked_sub(window.base).is_some_and(|off| off.saturating_add(0x1000) <= window.len);
+        if !inside || e.pmp & MIXED != 0 {
+            return;
+        }
+        let (sum, mxr) = (st & mstatus::SUM != 0, st & mstatus::MXR != 0);
+        let read = permits(e.pte, Access::Load, mode, sum, mxr) && e.pmp & cfg::R != 0;
+        let write = window.writable && permits(e.pte, Access::Store, mode, sum, mxr) && e.pmp & cfg::W != 0;
+        let host_page = (window.host as u64).wrapping_add(pa - window.base);
+        self.tlb.set_fast_key(self.fast_key(window));
+        self.tlb.set_fast(va, read, write, host_page);
     }
 }

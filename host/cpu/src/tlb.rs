@@ -17,9 +17,16 @@
 //! The hart also flushes the whole TLB on every satp write, which the spec
 //! allows (it only requires SFENCE.VMA for ordering), so entries never mix
 //! Sv39 and Sv48 walks or page-table roots.
+//!
+//! Beside each entry sits a [`FastEntry`] for translated code (docs/jit.md,
+//! "Memory"): the permission verdict of that entry for one *regime* (the
+//! effective data mode, SUM, MXR) and the host address of its page, so a
+//! load or store in generated code is a tag compare and an add. A fast
+//! entry never outlives its TLB entry (every change to a slot clears it),
+//! so translated code sees exactly the translations the interpreter would.
 
 /// Number of entries (a power of two).
-const ENTRIES: usize = 256;
+pub(crate) const ENTRIES: usize = 256;
 /// A tag no page can have: VPNs are below 2^36 (see `vpn_of`).
 const INVALID: u64 = u64::MAX;
 
@@ -52,9 +59,41 @@ pub(crate) struct TlbEntry {
 
 const EMPTY: TlbEntry = TlbEntry { vpn: INVALID, asid: 0, global: false, level: 0, pte: 0, ppn: 0, pmp: 0 };
 
+/// What generated code probes: an aligned access of `size` bytes at
+/// virtual `va` may use host address `va + addend` when
+/// `va & (!0xfff | (size - 1))` equals `read` (a load) or `write` (a
+/// store). The tags are whole 64-bit page addresses (a non-canonical
+/// address never matches) or `INVALID` (no bits a masked address can have).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(32))]
+pub(crate) struct FastEntry {
+    pub(crate) read: u64,
+    pub(crate) write: u64,
+    pub(crate) addend: u64,
+}
+
+const NO_FAST: FastEntry = FastEntry { read: INVALID, write: INVALID, addend: 0 };
+
+/// log2 of `size_of::<FastEntry>()`, for generated code's index arithmetic.
+pub(crate) const FAST_SHIFT: u32 = 5;
+const _: () = assert!(std::mem::size_of::<FastEntry>() == 1 << FAST_SHIFT);
+
 #[derive(Clone)]
 pub(crate) struct Tlb {
     entries: Box<[TlbEntry]>,
+    /// Indexed as `entries`; generated code reads it through the pointer
+    /// (a `Box` of an array is one pointer).
+    pub(crate) fast: Box<[FastEntry; ENTRIES]>,
+    /// What `fast` was filled under: the regime (`Hart::data_regime`) and
+    /// the RAM window (host address, base, length), or `None` if empty.
+    fast_key: Option<FastKey>,
+}
+
+/// See `Tlb::fast_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FastKey {
+    pub(crate) regime: u64,
+    pub(crate) window: (u64, u64, u64),
 }
 
 impl std::fmt::Debug for Tlb {
@@ -66,7 +105,11 @@ impl std::fmt::Debug for Tlb {
 
 impl Default for Tlb {
     fn default() -> Self {
-        Tlb { entries: vec![EMPTY; ENTRIES].into_boxed_slice() }
+        Tlb {
+            entries: vec![EMPTY; ENTRIES].into_boxed_slice(),
+            fast: Box::new([NO_FAST; ENTRIES]),
+            fast_key: None,
+        }
     }
 }
 
@@ -84,23 +127,53 @@ impl Tlb {
     }
 
     pub(crate) fn insert(&mut self, e: TlbEntry) {
-        if let Some(slot) = self.entries.get_mut(Self::index(e.vpn)) {
+        let i = Self::index(e.vpn);
+        if let Some(slot) = self.entries.get_mut(i) {
             *slot = e;
+            self.fast[i] = NO_FAST;
         }
     }
 
     /// Drop whatever is cached for `vpn` (used when a hit fails its
     /// permission check, so the fault is decided by a fresh walk).
     pub(crate) fn invalidate(&mut self, vpn: u64) {
-        if let Some(slot) = self.entries.get_mut(Self::index(vpn))
+        let i = Self::index(vpn);
+        if let Some(slot) = self.entries.get_mut(i)
             && slot.vpn == vpn
         {
             *slot = EMPTY;
+            self.fast[i] = NO_FAST;
         }
     }
 
     pub(crate) fn flush_all(&mut self) {
         self.entries.fill(EMPTY);
+        self.fast.fill(NO_FAST);
+    }
+
+    /// Make `fast` hold entries for `key` only: keep it if it was filled
+    /// under `key`, else empty it.
+    #[inline]
+    pub(crate) fn set_fast_key(&mut self, key: FastKey) {
+        if self.fast_key != Some(key) {
+            self.fast.fill(NO_FAST);
+            self.fast_key = Some(key);
+        }
+    }
+
+    /// Record in the fast entry of `va`'s slot, for the current regime,
+    /// that loads (`read`) and stores (`write`) in `va`'s page may go to
+    /// `host_page`. Only for the slot's current TLB entry.
+    pub(crate) fn set_fast(&mut self, va: u64, read: bool, write: bool, host_page: u64) {
+        let i = Self::index(vpn_of(va));
+        let page = va & !0xfff;
+        if self.entries.get(i).is_some_and(|e| e.vpn == vpn_of(va)) {
+            self.fast[i] = FastEntry {
+                read: if read { page } else { INVALID },
+                write: if write { page } else { INVALID },
+                addend: host_page.wrapping_sub(page),
+            };
+        }
     }
 
     /// SFENCE.VMA (§4.2.1). `va`: `None` for rs1=x0 (all addresses), else
@@ -118,5 +191,6 @@ impl Tlb {
                 *e = EMPTY;
             }
         }
+        self.fast.fill(NO_FAST);
     }
 }

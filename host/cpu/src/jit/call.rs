@@ -87,6 +87,9 @@ pub(crate) struct Call {
     pub(crate) raw: u32,
     /// Set by a helper with `status::FAULT`.
     pub(crate) fault: Option<Fault>,
+    /// In regions under address translation: the RAM window the load and
+    /// store helpers fill the fast TLB for (`Hart::fill_fast`).
+    pub(crate) fill: Option<crate::RamWindow>,
 }
 
 impl Call {
@@ -108,6 +111,7 @@ impl Call {
             status: status::OK,
             raw: 0,
             fault: None,
+            fill: None,
         }
     }
 }
@@ -153,6 +157,9 @@ unsafe extern "C" fn load<M: Memory>(
     let mem = unsafe { &mut *call.mem.cast::<M>() };
     match hart.load(mem, pc, addr, width(size)) {
         Ok(v) => {
+            if let Some(w) = &call.fill {
+                hart.fill_fast(addr, w);
+            }
             finish(call, mem, Ok(()), raw);
             v
         }
@@ -179,6 +186,9 @@ unsafe extern "C" fn store<M: Memory>(
     // SAFETY: as in `load`.
     let mem = unsafe { &mut *call.mem.cast::<M>() };
     let r = hart.store(mem, pc, addr, width(size), value);
+    if let (Ok(()), Some(w)) = (r, &call.fill) {
+        hart.fill_fast(addr, w);
+    }
     finish(call, mem, r, raw);
 }
 

@@ -468,6 +468,15 @@ impl Jit {
         let trampoline = self.trampoline?;
         let mut call = Call::new(mem, budget, hart.pc & !((1 << PAGE_SHIFT) - 1));
         call.epoch = hart.icache.epoch();
+        if !key.1
+            && let Some(w) = self.window
+        {
+            // The fast TLB's entries hold for the regime they were filled
+            // in. Nothing in a region changes it (CSR writes, xRET and
+            // SFENCE.VMA are never translated), so checking here suffices.
+            hart.tlb.set_fast_key(hart.fast_key(&w));
+            call.fill = Some(w);
+        }
         // SAFETY: `func` and every region linked from it were compiled by
         // `compile` for the `Call` and `Hart` layouts and are still in the
         // code cache (they are in `regions`, which `flush` clears before
@@ -539,8 +548,13 @@ impl Jit {
         };
         let need = region.nodes.get(&head).map_or(1, |n| n.need);
         let insns = region.nodes.values().map(|n| (n.off, n.e.raw)).collect();
-        // Inline RAM accesses only where they need no translation or check.
-        let window = self.window.filter(|_| direct);
+        // Inline RAM accesses: unchecked into the window where they need
+        // no translation or check, else through the fast TLB.
+        let data = match self.window {
+            Some(w) if direct => translate::DataPath::Window(w),
+            Some(_) => translate::DataPath::Tlb,
+            None => translate::DataPath::Helpers,
+        };
         let links = region.links();
         let slots = vec![0u64; links.len()].into_boxed_slice();
         // A panic inside Cranelift must not take the machine down: the
@@ -548,7 +562,7 @@ impl Jit {
         // contexts may be half-used).
         let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let ind = direct.then_some(self.ind.as_ptr() as u64);
-            self.compile(&region, pc, window, (slots.as_ptr() as u64, links), ind)
+            self.compile(&region, pc, data, (slots.as_ptr() as u64, links), ind)
         }));
         let compiled = compiled.unwrap_or_else(|_| {
             self.ctx = Context::new();
@@ -575,7 +589,7 @@ impl Jit {
         &mut self,
         region: &region::Region,
         pc: u64,
-        window: Option<crate::RamWindow>,
+        data: translate::DataPath,
         links: (u64, Vec<u16>),
         ind: Option<u64>,
     ) -> Result<RegionFn, String> {
@@ -595,7 +609,7 @@ impl Jit {
         self.ctx.set_disasm(self.log && self.config.show_code);
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            translate::Translator::translate(&mut b, region, call_conv, window, links, ind);
+            translate::Translator::translate(&mut b, region, call_conv, data, links, ind);
             b.finalize(module.target_config());
         }
         let id = module.declare_anonymous_function(&self.ctx.func.signature).map_err(|e| e.to_string())?;

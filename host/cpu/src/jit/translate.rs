@@ -21,6 +21,8 @@ use cranelift_frontend::{FunctionBuilder, Variable};
 
 mod access;
 
+pub(crate) use access::DataPath;
+
 use super::call::{Call, DivKind, exit, status};
 use super::region::{Node, Region, Succ};
 use crate::hart::Hart;
@@ -92,8 +94,10 @@ pub(crate) struct Translator<'a, 'b> {
     /// helper.
     used: Vec<u8>,
     blocks: BTreeMap<u16, Block>,
-    /// RAM loads and stores may go straight to (physical, unchecked).
-    window: Option<crate::RamWindow>,
+    /// How loads and stores reach RAM.
+    data: DataPath,
+    /// With `DataPath::Tlb`: the address of the hart's fast TLB.
+    fast: Option<Value>,
     /// Where every exit goes (`exit_with`), with the pc, exit code and
     /// link slot address.
     exit: Block,
@@ -116,7 +120,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         b: &'a mut FunctionBuilder<'b>,
         region: &'a Region,
         call_conv: CallConv,
-        window: Option<crate::RamWindow>,
+        data: DataPath,
         (slots, links): (u64, Vec<u16>),
         ind: Option<u64>,
     ) {
@@ -145,6 +149,8 @@ impl<'a, 'b> Translator<'a, 'b> {
         let (hart, call) = (params[0], params[1]);
         let budget = b.ins().load(I64, flags(), call, offset_of!(Call, budget) as i32);
         let vbase = b.ins().load(I64, flags(), call, offset_of!(Call, vbase) as i32);
+        let fast = matches!(data, DataPath::Tlb)
+            .then(|| b.ins().load(I64, flags(), hart, offset_of!(Hart, tlb.fast) as i32));
         let mut x = [None; 32];
         for &r in &used {
             x[usize::from(r)] = Some(b.declare_var(I64));
@@ -168,7 +174,8 @@ impl<'a, 'b> Translator<'a, 'b> {
             written: written.into_iter().collect(),
             used: used.into_iter().collect(),
             blocks,
-            window,
+            data,
+            fast,
             exit,
             slots,
             links,

@@ -1,5 +1,6 @@
 //! Loads and stores in translated code: the inline path into the RAM
-//! window (M-mode, no translation, no PMP check) and the call into the
+//! window (M-mode, no translation, no PMP check) or through the hart's
+//! fast TLB (under translation; see `tlb`), and the call into the
 //! interpreter's access path for everything else.
 
 use std::mem::offset_of;
@@ -11,14 +12,29 @@ use cranelift_frontend::FunctionBuilder;
 use super::{I32, I64, Translator, sig};
 use crate::jit::call::Call;
 use crate::jit::region::Node;
+use crate::tlb::{ENTRIES, FAST_SHIFT, FastEntry};
+
+/// How a region's loads and stores reach RAM inline.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DataPath {
+    /// Physical and unchecked (`Hart::direct_data`): straight into the
+    /// window.
+    Window(crate::RamWindow),
+    /// Translated: through the hart's fast TLB (`tlb::FastEntry`), which
+    /// the helpers fill.
+    Tlb,
+    /// No RAM window: every access calls the helper.
+    Helpers,
+}
 
 impl Translator<'_, '_> {
-    /// With a RAM window: branch to `fast` with the host address when the
-    /// `size`-byte access at `addr` is aligned and inside the window, else
-    /// to `slow`. Without one: jump to `slow`.
+    /// Branch to `fast` with the host address when the `size`-byte access
+    /// at `addr` is aligned and may go straight to RAM (inside the window,
+    /// or a hit in the fast TLB), else to `slow`.
     fn ram_check(&mut self, addr: Value, size: u32, store: bool, fast: Block, slow: Block) {
-        let w = match self.window {
-            Some(w) if w.len >= 8 && (w.writable || !store) => w,
+        let w = match self.data {
+            DataPath::Window(w) if w.len >= 8 && (w.writable || !store) => w,
+            DataPath::Tlb => return self.tlb_check(addr, size, store, fast, slow),
             _ => {
                 self.b.ins().jump(slow, &[]);
                 return;
@@ -37,6 +53,32 @@ impl Translator<'_, '_> {
         };
         let host = self.b.ins().iadd_imm_s(off, w.host as i64);
         self.b.ins().brif(ok, fast, &[host.into()], slow, &[]);
+    }
+
+    /// `ram_check` through the fast TLB: the entry of `addr`'s page slot
+    /// holds its page address as the load or store tag when the access
+    /// may go to `addr + addend`. The mask keeps the alignment bits, so a
+    /// misaligned address never matches.
+    fn tlb_check(&mut self, addr: Value, size: u32, store: bool, fast: Block, slow: Block) {
+        let Some(table) = self.fast else {
+            self.b.ins().jump(slow, &[]);
+            return;
+        };
+        let page = self.b.ins().ushr_imm_u(addr, 12);
+        let slot = self.b.ins().band_imm_s(page, (ENTRIES - 1) as i64);
+        let at = self.b.ins().ishl_imm_u(slot, i64::from(FAST_SHIFT));
+        let entry = self.b.ins().iadd(table, at);
+        let tag_at = if store { offset_of!(FastEntry, write) } else { offset_of!(FastEntry, read) };
+        // SAFETY of the generated loads: `entry` is inside the hart's fast
+        // table (`ENTRIES` entries of `1 << FAST_SHIFT` bytes), which lives
+        // as long as the hart.
+        let tag = self.b.ins().load(I64, MemFlagsData::trusted(), entry, tag_at as i32);
+        let addend =
+            self.b.ins().load(I64, MemFlagsData::trusted(), entry, offset_of!(FastEntry, addend) as i32);
+        let masked = self.b.ins().band_imm_s(addr, !0xfff | i64::from(size - 1));
+        let hit = self.b.ins().icmp(IntCC::Equal, masked, tag);
+        let host = self.b.ins().iadd(addr, addend);
+        self.b.ins().brif(hit, fast, &[host.into()], slow, &[]);
     }
 
     pub(super) fn load(&mut self, node: &Node, size: u32, signed: Option<Type>) {
