@@ -224,7 +224,8 @@ if [[ "${SHARE_DETAIL:-0}" -gt 0 ]]; then
         for row in "${rows[@]}"; do
             c="${row%%:*}"
             awk -F '\t' -v c="$c" '$2 == c { print $4 "\t" $3 }' "$tmp/${cases[$i]}.leaves" |
-                sort -rn | head -n "$SHARE_DETAIL" | awk -F '\t' -v c="$c" '{ printf "  %-10s %6d  %s\n", c, $1, substr($2, 1, 110) }'
+                sort -rn | awk -F '\t' -v c="$c" -v most="$SHARE_DETAIL" \
+                    'NR <= most { printf "  %-10s %6d  %s\n", c, $1, substr($2, 1, 110) }'
         done
     done
 fi
