@@ -253,6 +253,13 @@ bench-cpu runs="3": setup
 bench-callgrind which="all": build
     BENCH_SKIP_BUILD=1 tests/bench/callgrind.sh {{which}}
 
+# Where the time goes under the JIT: perf cpu-clock samples of the CPU
+# benchmark and of a Linux boot (when its kernel is cached), as shares of
+# translated code, helpers, interpreter, machine loop, compiling and devices
+# (needs perf; see docs/performance.md). SHARE_DETAIL=N lists leaf symbols.
+bench-share: build
+    BENCH_SKIP_BUILD=1 tests/bench/share.sh
+
 # Linux boot benchmark: OpenSBI + Linux + busybox to init and to poweroff,
 # on QEMU and on wemu (see docs/performance.md).
 bench-linux runs="3": setup

@@ -18,15 +18,11 @@ set -euo pipefail
 which="${1:-all}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-wemu="${WEMU:-target/release/wemu}"
-guest="target/guests/riscv64gc-unknown-none-elf/release/bench"
+# shellcheck source=tests/bench/lib.sh
+source tests/bench/lib.sh
 
 command -v valgrind >/dev/null 2>&1 || { echo "valgrind is needed (Debian package valgrind)" >&2; exit 1; }
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    [[ -n "${WEMU:-}" ]] || cargo build --release -p wemu >&2
-    cargo build --release --manifest-path tests/guests/Cargo.toml \
-        --target riscv64gc-unknown-none-elf --target-dir target/guests >&2
-fi
+bench_build
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

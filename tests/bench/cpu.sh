@@ -13,9 +13,8 @@ set -euo pipefail
 runs="${1:-3}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-guest_dir="target/guests/riscv64gc-unknown-none-elf/release"
-guest="$guest_dir/bench"
-wemu="${WEMU:-target/release/wemu}"
+# shellcheck source=tests/bench/lib.sh
+source tests/bench/lib.sh
 qemu="${QEMU:-qemu-system-riscv64}"
 
 if ! command -v "$qemu" >/dev/null 2>&1; then
@@ -27,13 +26,7 @@ if ! command -v "$qemu" >/dev/null 2>&1; then
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y qemu-system-misc
 fi
-
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    echo "== building wemu (release) and the guests" >&2
-    [[ -n "${WEMU:-}" ]] || cargo build --release -p wemu >&2
-    cargo build --release --manifest-path tests/guests/Cargo.toml \
-        --target riscv64gc-unknown-none-elf --target-dir target/guests >&2
-fi
+bench_build
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -11,6 +11,9 @@
 # unchanged tree costs nothing. `just setup-linux` installs the packages;
 # without them it exits 3 and says what is missing on stdout (the tests
 # then skip, or fail under CI).
+#
+# `build.sh --cached` builds nothing: it prints the directory if this tree's
+# build is already in the cache, and exits 4 otherwise.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,6 +27,10 @@ out="$cache/$key"
 if [ -f "$out/Image" ] && [ -f "$out/initramfs.cpio" ] && [ -f "$out/disk.img" ]; then
     echo "$out"
     exit 0
+fi
+if [ "${1:-}" = --cached ]; then
+    echo "build.sh: no cached build in $out" >&2
+    exit 4
 fi
 
 for tool in ${cross}gcc make flex bison bc mke2fs dpkg-source; do

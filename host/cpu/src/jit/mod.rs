@@ -339,7 +339,8 @@ impl Jit {
     pub fn new(config: JitConfig) -> Result<Jit, JitError> {
         let isa = host_isa()?;
         let perf_map = if config.perf_map {
-            let path = std::env::temp_dir().join(format!("perf-{}.map", std::process::id()));
+            // perf reads /tmp/perf-PID.map whatever TMPDIR says.
+            let path = std::path::PathBuf::from(format!("/tmp/perf-{}.map", std::process::id()));
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
