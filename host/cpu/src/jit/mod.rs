@@ -613,6 +613,7 @@ impl Jit {
             translate::Translator::translate(&mut b, region, call_conv, data, links, ind);
             b.finalize(module.target_config());
         }
+        let ir_insts = self.ctx.func.dfg.num_insts();
         let id = module.declare_anonymous_function(&self.ctx.func.signature).map_err(|e| e.to_string())?;
         module.define_function(id, &mut self.ctx).map_err(|e| format!("{e:?}"))?;
         let bytes = self.ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
@@ -630,7 +631,7 @@ impl Jit {
             let base = pc & !((1 << PAGE_SHIFT) - 1);
             tracing::info!(
                 target: "wemu::jit",
-                "region {pc:#x}: {} guest instructions in [{:#x}..{:#x}), {bytes} bytes of host code, compiled in {micros} us",
+                "region {pc:#x}: {} guest instructions in [{:#x}..{:#x}), {ir_insts} IR instructions, {bytes} bytes of host code, compiled in {micros} us",
                 region.nodes.len(),
                 base + u64::from(first),
                 base + u64::from(last),

@@ -108,6 +108,8 @@ pub(crate) struct Translator<'a, 'b> {
     /// The indirect-jump cache (`IndirectCache`), with direct data
     /// accesses (physical pcs); `None` under translation.
     ind: Option<u64>,
+    /// `helper_exit`'s block, once made.
+    helper_exit: Option<Block>,
 }
 
 fn flags() -> MemFlagsData {
@@ -180,6 +182,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             slots,
             links,
             ind,
+            helper_exit: None,
         };
         t.reload_all();
         // Regions chained to this one retired some already.
@@ -195,6 +198,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         for node in region.nodes.values() {
             t.node(node);
         }
+        t.emit_helper_exit();
         t.emit_exit();
         t.b.seal_all_blocks();
     }
@@ -251,6 +255,13 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// `exit_with`, through link slot `slot` (an address, or 0 for none).
     fn exit_linked(&mut self, pc: Value, code: u32, slot: u64) {
         self.exit_full(pc, code, slot, false);
+    }
+
+    /// `exit_with` a computed exit code.
+    fn exit_code(&mut self, pc: Value, code: Value) {
+        let slot = self.b.ins().iconst(I64, 0);
+        let ind = self.b.ins().iconst(I64, 0);
+        self.b.ins().jump(self.exit, &[pc.into(), code.into(), slot.into(), ind.into()]);
     }
 
     /// The shared exit with every parameter: `ind` for an indirect jump
@@ -629,38 +640,60 @@ impl<'a, 'b> Translator<'a, 'b> {
         let args: Vec<_> = ok_args.iter().map(|&v| v.into()).collect();
         self.b.ins().brif(st, not_ok, &[], ok, &args);
 
+        // One exit for every other status, computed rather than branched
+        // on (fewer blocks and exits to compile): YIELD exits after the
+        // instruction, which completed (a load's result in rd); FAULT and
+        // SLOW exit at it, which did not retire and wrote nothing.
         self.b.switch_to_block(not_ok);
-        let yielded = self.b.ins().icmp_imm_s(IntCC::Equal, st, i64::from(status::YIELD));
-        let (y_blk, f_blk) = (self.b.create_block(), self.b.create_block());
-        self.b.set_cold_block(y_blk);
-        self.b.set_cold_block(f_blk);
-        self.b.ins().brif(yielded, y_blk, &[], f_blk, &[]);
-        // Yield: the instruction completed.
-        self.b.switch_to_block(y_blk);
         if let Some(v) = yield_rd {
-            self.set(node.e.rd, v);
+            let yielded = self.b.ins().icmp_imm_s(IntCC::Equal, st, i64::from(status::YIELD));
+            let old = self.get(node.e.rd);
+            let rd = self.b.ins().select(yielded, v, old);
+            self.set(node.e.rd, rd);
         }
-        let n1 = self.b.ins().iadd_imm_s(n_before, 1);
-        self.b.def_var(self.n, n1);
-        let pc = self.pc_of(node.off);
-        let next = self.b.ins().iadd_imm_s(pc, i64::from(node.e.len));
-        self.exit_with(next, exit::YIELD);
-        // Fault or slow: at the instruction, which did not retire and
-        // wrote nothing.
-        self.b.switch_to_block(f_blk);
         self.b.def_var(self.n, n_before);
         let pc = self.pc_of(node.off);
-        // FAULT -> exit::FAULT, SLOW -> exit::NEXT at the instruction.
-        let is_fault = self.b.ins().icmp_imm_s(IntCC::Equal, st, i64::from(status::FAULT));
-        let (fault_blk, slow_blk) = (self.b.create_block(), self.b.create_block());
-        self.b.set_cold_block(fault_blk);
-        self.b.set_cold_block(slow_blk);
-        self.b.ins().brif(is_fault, fault_blk, &[], slow_blk, &[]);
-        self.b.switch_to_block(fault_blk);
-        self.exit_with(pc, exit::FAULT);
-        self.b.switch_to_block(slow_blk);
-        let pc = self.pc_of(node.off);
-        self.exit_with(pc, exit::NEXT);
+        let len = self.b.ins().iconst(I64, i64::from(node.e.len));
+        let to = self.helper_exit();
+        self.b.ins().jump(to, &[st.into(), pc.into(), len.into()]);
+    }
+
+    /// The block every helper's non-OK status goes to, with the status,
+    /// the instruction's pc and length: one per region, so each call site
+    /// costs a jump.
+    fn helper_exit(&mut self) -> Block {
+        if let Some(b) = self.helper_exit {
+            return b;
+        }
+        let b = self.b.create_block();
+        self.b.set_cold_block(b);
+        self.b.append_block_param(b, I32);
+        self.b.append_block_param(b, I64);
+        self.b.append_block_param(b, I64);
+        self.helper_exit = Some(b);
+        b
+    }
+
+    /// The helper exit's code: YIELD exits after the instruction (it
+    /// completed; a load's result is already in rd), FAULT and SLOW at it
+    /// (it did not retire and wrote nothing).
+    fn emit_helper_exit(&mut self) {
+        let Some(blk) = self.helper_exit else { return };
+        self.b.switch_to_block(blk);
+        let (st, pc, len) =
+            (self.b.block_params(blk)[0], self.b.block_params(blk)[1], self.b.block_params(blk)[2]);
+        let yielded = self.b.ins().icmp_imm_s(IntCC::Equal, st, i64::from(status::YIELD));
+        let one = self.b.ins().uextend(I64, yielded);
+        let n = self.b.use_var(self.n);
+        let n = self.b.ins().iadd(n, one);
+        self.b.def_var(self.n, n);
+        let len = self.b.ins().imul(one, len);
+        let pc = self.b.ins().iadd(pc, len);
+        // YIELD -> exit::YIELD, FAULT -> exit::FAULT, SLOW -> exit::NEXT.
+        let slow = self.b.ins().icmp_imm_s(IntCC::Equal, st, i64::from(status::SLOW));
+        let next = self.b.ins().iconst(I32, i64::from(exit::NEXT));
+        let code = self.b.ins().select(slow, next, st);
+        self.exit_code(pc, code);
     }
 
     fn general(&mut self, node: &Node) {
