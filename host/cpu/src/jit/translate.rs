@@ -94,6 +94,9 @@ pub(crate) struct Translator<'a, 'b> {
     /// helper.
     used: Vec<u8>,
     blocks: BTreeMap<u16, Block>,
+    /// Instructions emitted in their predecessor's block (it falls
+    /// through to them, and nothing else leads there).
+    falls_in: BTreeSet<u16>,
     /// How loads and stores reach RAM.
     data: DataPath,
     /// With `DataPath::Tlb`: the address of the hart's fast TLB.
@@ -158,7 +161,35 @@ impl<'a, 'b> Translator<'a, 'b> {
             x[usize::from(r)] = Some(b.declare_var(I64));
         }
         let n = b.declare_var(I64);
-        let blocks = region.nodes.keys().map(|&off| (off, b.create_block())).collect();
+        // An instruction reached only by falling through from the one
+        // just before it continues that one's block: fewer blocks for the
+        // register allocator.
+        let mut preds: BTreeMap<u16, u32> = BTreeMap::new();
+        *preds.entry(region.head).or_default() += 1;
+        for n in region.nodes.values() {
+            for s in [n.seq, n.target] {
+                if let Succ::In(off) = s {
+                    *preds.entry(off).or_default() += 1;
+                }
+            }
+        }
+        let mut falls_in = BTreeSet::new();
+        let mut order = region.nodes.values().peekable();
+        while let Some(n) = order.next() {
+            if let (Succ::In(next), Some(after)) = (n.seq, order.peek())
+                && after.off == next
+                && !after.check
+                && preds.get(&next) == Some(&1)
+            {
+                falls_in.insert(next);
+            }
+        }
+        let blocks = region
+            .nodes
+            .keys()
+            .filter(|off| !falls_in.contains(off))
+            .map(|&off| (off, b.create_block()))
+            .collect();
         let exit = b.create_block();
         b.append_block_param(exit, I64);
         b.append_block_param(exit, I32);
@@ -176,6 +207,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             written: written.into_iter().collect(),
             used: used.into_iter().collect(),
             blocks,
+            falls_in,
             data,
             fast,
             exit,
@@ -351,6 +383,8 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// is the target's virtual address for `Succ::OutOfPage`.
     fn goto(&mut self, s: Succ, computed: Option<Value>) {
         match s {
+            // Emitted next, in this block.
+            Succ::In(off) if self.falls_in.contains(&off) => {}
             Succ::In(off) => {
                 let blk = self.blocks[&off];
                 self.b.ins().jump(blk, &[]);
@@ -400,7 +434,9 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn node(&mut self, node: &Node) {
-        self.b.switch_to_block(self.blocks[&node.off]);
+        if let Some(&blk) = self.blocks.get(&node.off) {
+            self.b.switch_to_block(blk);
+        }
         if node.check {
             // A loop head: its block is the check; the body goes on in a
             // new block.
@@ -605,16 +641,30 @@ impl<'a, 'b> Translator<'a, 'b> {
         let (a, b) = (self.get(e.rs1), self.get(e.rs2));
         let taken = self.b.ins().icmp(cc, a, b);
         self.retire();
-        let (t_blk, f_blk) = (self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(taken, t_blk, &[], f_blk, &[]);
-        self.b.switch_to_block(t_blk);
-        let pc = self.pc_of(node.off);
-        let target = self.b.ins().iadd_imm_s(pc, i64::from(e.imm));
-        self.goto(node.target, Some(target));
+        let f_blk = self.b.create_block();
+        match node.target {
+            Succ::In(off) if !self.falls_in.contains(&off) => {
+                let t_blk = self.blocks[&off];
+                self.b.ins().brif(taken, t_blk, &[], f_blk, &[]);
+            }
+            _ => {
+                let t_blk = self.b.create_block();
+                self.b.ins().brif(taken, t_blk, &[], f_blk, &[]);
+                self.b.switch_to_block(t_blk);
+                let pc = self.pc_of(node.off);
+                let target = self.b.ins().iadd_imm_s(pc, i64::from(e.imm));
+                self.goto(node.target, Some(target));
+            }
+        }
         self.b.switch_to_block(f_blk);
-        let pc = self.pc_of(node.off);
-        let next = self.b.ins().iadd_imm_s(pc, i64::from(e.len));
-        self.goto(node.seq, Some(next));
+        let next = match node.seq {
+            Succ::In(_) => None,
+            _ => {
+                let pc = self.pc_of(node.off);
+                Some(self.b.ins().iadd_imm_s(pc, i64::from(e.len)))
+            }
+        };
+        self.goto(node.seq, next);
     }
 
     /// Load a helper pointer from the call record.
