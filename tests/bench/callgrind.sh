@@ -64,8 +64,8 @@ if [[ "$which" == mmio || "$which" == all ]]; then
     per_insn mmio 400000 -M virt --accel interp --bios none --kernel "$tmp/mmio.bin"
 fi
 if [[ "$which" == count || "$which" == all ]]; then
-    per_insn count 50000000 -M virt --accel jit --jit-threshold 4000000000 --kernel "$guest"
+    per_insn count 50000000 -M virt --accel jit --jit-sync --jit-threshold 4000000000 --kernel "$guest"
 fi
 if [[ "$which" == jit || "$which" == all ]]; then
-    per_insn jit 50000000 -M virt --accel jit --kernel "$guest"
+    per_insn jit 50000000 -M virt --accel jit --jit-sync --kernel "$guest"
 fi

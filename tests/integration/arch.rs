@@ -13,7 +13,7 @@
 //! `reftool`'s rule: reported skipped, or failed under CI (`CI=true`).
 //!
 //! wemu runs them under the JIT with every pc translated at once
-//! (`--jit-threshold 1 --jit-paged-threshold 1`); jit.rs shows the
+//! (`--jit-threshold 1 --jit-paged-threshold 1 --jit-sync`); jit.rs shows the
 //! interpreter prints the same.
 
 use crate::common::{guest, wemu};
@@ -33,7 +33,16 @@ fn compared(out: &str) -> Vec<&str> {
 fn arch_guest(name: &str) {
     let kernel = guest(name);
     let kernel = kernel.to_str().expect("utf-8 path");
-    let ours = wemu(&["run", "--jit-threshold", "1", "--jit-paged-threshold", "1", "--kernel", kernel]);
+    let ours = wemu(&[
+        "run",
+        "--jit-threshold",
+        "1",
+        "--jit-paged-threshold",
+        "1",
+        "--jit-sync",
+        "--kernel",
+        kernel,
+    ]);
     let failed: Vec<&str> =
         ours.stdout.lines().filter(|l| l.starts_with("FAIL ") || l.starts_with("spec FAIL ")).collect();
     assert!(failed.is_empty(), "{name} on wemu: failed checks:\n{}", failed.join("\n"));

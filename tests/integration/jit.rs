@@ -41,13 +41,24 @@ fn jit_stat(o: &Outcome, what: &str) -> u64 {
         .unwrap_or_else(|| panic!("no number before `{what}` in {line}"))
 }
 
+/// Run `guest_name` under the interpreter and under the JIT with every pc
+/// translated at once, compiling on the hart's thread (`--jit-sync`, so
+/// something is surely translated) and on the compiler thread (the
+/// default: regions arrive whenever they are ready).
 fn same_on_both_tiers(guest_name: &str, args: &[&str]) -> (Outcome, Outcome) {
     let interp = run(&["--accel", "interp"], guest_name, args);
-    let jit =
-        run(&["--accel", "jit", "--jit-threshold", "1", "--jit-paged-threshold", "1"], guest_name, args);
-    assert_eq!(jit.stdout, interp.stdout, "{guest_name}: console output differs; jit stderr: {}", jit.stderr);
-    assert_eq!(jit.code, interp.code, "{guest_name}: exit status; jit stderr: {}", jit.stderr);
-    assert_eq!(retired(&jit), retired(&interp), "{guest_name}: instructions retired");
+    let low = ["--accel", "jit", "--jit-threshold", "1", "--jit-paged-threshold", "1"];
+    let jit = run(&[&low[..], &["--jit-sync"]].concat(), guest_name, args);
+    let background = run(&low, guest_name, args);
+    for (how, o) in [("--jit-sync", &jit), ("a compiler thread", &background)] {
+        assert_eq!(
+            o.stdout, interp.stdout,
+            "{guest_name} ({how}): console output differs; stderr: {}",
+            o.stderr
+        );
+        assert_eq!(o.code, interp.code, "{guest_name} ({how}): exit status; stderr: {}", o.stderr);
+        assert_eq!(retired(o), retired(&interp), "{guest_name} ({how}): instructions retired");
+    }
     assert!(jit_stat(&jit, "regions") > 0, "{guest_name}: nothing translated: {}", jit.stderr);
     (interp, jit)
 }
@@ -81,7 +92,7 @@ fn every_guest_runs_the_same_under_the_jit() {
 #[test]
 fn self_modifying_code_runs_alike_on_both_tiers() {
     let interp = run(&["--accel", "interp"], "smc", &[]);
-    let jit = run(&["--accel", "jit"], "smc", &[]);
+    let jit = run(&["--accel", "jit", "--jit-sync"], "smc", &[]);
     assert_eq!(interp.code, Some(0), "{interp:?}");
     assert_eq!(jit.stdout, interp.stdout);
     assert!(jit.stdout.contains("after fence.i: 30000"), "{}", jit.stdout);
@@ -103,7 +114,7 @@ fn accel_interp_runs_without_the_jit() {
 /// `-d jit` names each region compiled; `-d in_asm` runs the interpreter.
 #[test]
 fn d_jit_lists_regions_and_in_asm_uses_the_interpreter() {
-    let o = run(&["-d", "jit", "--jit-threshold", "1"], "hello", &[]);
+    let o = run(&["-d", "jit", "--jit-threshold", "1", "--jit-sync"], "hello", &[]);
     assert_eq!(o.code, Some(0), "{o:?}");
     let line = o.stderr.lines().find(|l| l.contains("guest instructions in [")).unwrap_or_else(|| {
         panic!("no region line in:\n{}", o.stderr);

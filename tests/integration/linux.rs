@@ -109,7 +109,8 @@ fn a_linux_boot_is_deterministic() {
 /// loads and stores under Sv39 go through the JIT's fast TLB.
 #[test]
 fn a_linux_boot_prints_the_same_under_the_jit_and_the_interpreter() {
-    let jit_args = ["--accel", "jit", "--jit-threshold", "20", "--jit-paged-threshold", "20", "--stats"];
+    let jit_args =
+        ["--accel", "jit", "--jit-threshold", "20", "--jit-paged-threshold", "20", "--jit-sync", "--stats"];
     let Some(jit) = boot(&jit_args, "console=ttyS0 wemu.poweroff", None) else { return };
     let Some(interp) = boot(&["--accel", "interp", "--stats"], "console=ttyS0 wemu.poweroff", None) else {
         return;

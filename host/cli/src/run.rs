@@ -70,6 +70,13 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) perf_map: bool,
 
+    /// With the JIT: compile each region on the hart's thread, waiting for
+    /// it, instead of on a compiler thread while the hart goes on
+    /// interpreting (the statistics then do not depend on timing; the
+    /// guest sees no difference either way).
+    #[arg(long)]
+    pub(crate) jit_sync: bool,
+
     /// At exit, print instructions retired, wall time and MIPS to stderr
     /// (used by `just bench-cpu`).
     #[arg(long)]
@@ -97,6 +104,7 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
         paged_threshold: args.jit_paged_threshold,
         perf_map: args.perf_map,
         show_code,
+        background: !args.jit_sync,
         ..wemu_cpu::JitConfig::default()
     };
     let accel = match args.accel.as_deref() {

@@ -17,21 +17,16 @@
 //! make it stale, and it is dropped when next looked up.
 
 mod call;
+mod compiler;
 mod region;
 mod translate;
+mod worker;
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
-
-use cranelift_codegen::Context;
-use cranelift_codegen::ir::UserFuncName;
-use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
-use cranelift_codegen::settings::{self, Configurable};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{Module, default_libcall_names};
 
 pub(crate) use call::{Call, exit};
+use compiler::{Compiler, Done, Job, Trampoline};
+use worker::Worker;
 
 use crate::exec::Fault;
 use crate::hart::Hart;
@@ -115,6 +110,10 @@ pub struct JitConfig {
     /// Log each region's host code (Cranelift's disassembly of its
     /// machine instructions) with `-d jit`.
     pub show_code: bool,
+    /// Compile on a worker thread while the hart goes on interpreting
+    /// (default); else on the hart's thread, waiting for each region
+    /// (reproducible statistics, for tests).
+    pub background: bool,
 }
 
 impl Default for JitConfig {
@@ -125,6 +124,7 @@ impl Default for JitConfig {
             max_code_bytes: 64 << 20,
             perf_map: false,
             show_code: false,
+            background: true,
         }
     }
 }
@@ -270,12 +270,35 @@ pub(crate) enum Entered {
     Fault(Fault, u32),
 }
 
+/// Where regions are compiled.
+enum Backend {
+    /// On the hart's thread.
+    Here(Box<Compiler>),
+    /// On a worker thread.
+    Worker(Worker),
+}
+
+/// A region handed to the compiler: what makes it a [`Compiled`] when its
+/// code arrives.
+struct InFlight {
+    pc: u64,
+    guest_insns: usize,
+    first: u16,
+    last: u16,
+    slots: Box<[u64]>,
+    frame: usize,
+    generation: u64,
+    need: u32,
+    insns: Vec<(u16, u32)>,
+}
+
 /// The translating tier of one hart: its code cache and counters.
 pub struct Jit {
-    isa: OwnedTargetIsa,
-    module: Option<JITModule>,
-    ctx: Context,
-    fctx: FunctionBuilderContext,
+    backend: Backend,
+    /// Regions sent to the worker and not back yet.
+    in_flight: PcMap<InFlight>,
+    /// The code cache's generation, bumped by each flush.
+    epoch: u64,
     /// By physical address of the head and whether loads and stores were
     /// physical and unchecked (`Hart::direct_data`) when it was compiled.
     regions: PcMap<Compiled>,
@@ -290,8 +313,8 @@ pub struct Jit {
     log: bool,
     /// `/tmp/perf-PID.map`, with `JitConfig::perf_map`.
     perf_map: Option<std::fs::File>,
-    /// Enters regions from Rust (compiled into each new code cache).
-    trampoline: Option<TrampolineFn>,
+    /// Enters regions from Rust.
+    trampoline: Trampoline,
     /// Set by a region call that ended at a linkable exit; used (and
     /// cleared) by the next `enter`.
     pending: Option<PendingLink>,
@@ -310,34 +333,11 @@ impl std::fmt::Debug for Jit {
     }
 }
 
-fn host_isa() -> Result<OwnedTargetIsa, JitError> {
-    let mut flags = settings::builder();
-    let set = |flags: &mut settings::Builder, k: &str, v: &str| {
-        flags.set(k, v).map_err(|e| JitError::Setup(format!("{k}={v}: {e}")))
-    };
-    // Measured on the CPU benchmark (docs/jit.md): "speed" doubles the
-    // code and the compile time for slower code; the register allocator
-    // ("backtracking") is what keeps guest registers in host registers.
-    set(&mut flags, "opt_level", "none")?;
-    // Cranelift's tail calls (regions entering the next one) need them.
-    set(&mut flags, "preserve_frame_pointers", "true")?;
-    set(&mut flags, "is_pic", "false")?;
-    // The verifier costs compile time; the differential tests check the
-    // code it produces instead.
-    set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
-    let builder = cranelift_native::builder().map_err(|e| JitError::Host(e.to_owned()))?;
-    builder.finish(settings::Flags::new(flags)).map_err(|e| JitError::Host(e.to_string()))
-}
-
-fn new_module(isa: &OwnedTargetIsa) -> JITModule {
-    JITModule::new(JITBuilder::with_isa(isa.clone(), default_libcall_names()))
-}
-
 impl Jit {
     /// A JIT for the host this runs on; an error where Cranelift cannot
     /// target it.
     pub fn new(config: JitConfig) -> Result<Jit, JitError> {
-        let isa = host_isa()?;
+        let isa = compiler::host_isa()?;
         let perf_map = if config.perf_map {
             // perf reads /tmp/perf-PID.map whatever TMPDIR says.
             let path = std::path::PathBuf::from(format!("/tmp/perf-{}.map", std::process::id()));
@@ -350,12 +350,16 @@ impl Jit {
         } else {
             None
         };
-        let module = new_module(&isa);
+        let trampoline = Trampoline::new(&isa).map_err(JitError::Setup)?;
+        let backend = if config.background {
+            Backend::Worker(Worker::spawn(isa)?)
+        } else {
+            Backend::Here(Box::new(Compiler::new(isa)))
+        };
         Ok(Jit {
-            ctx: module.make_context(),
-            module: Some(module),
-            isa,
-            fctx: FunctionBuilderContext::new(),
+            backend,
+            in_flight: PcMap::default(),
+            epoch: 0,
             regions: PcMap::default(),
             window: None,
             refused: HashSet::new(),
@@ -364,7 +368,7 @@ impl Jit {
             stats: JitStats::default(),
             log: false,
             perf_map,
-            trampoline: None,
+            trampoline,
             pending: None,
             ind: vec![IndEntry::default(); IND_ENTRIES].into_boxed_slice(),
             pending_ind: false,
@@ -373,7 +377,7 @@ impl Jit {
 
     /// Whether this host can run the JIT (`--accel` chooses by it).
     pub fn supported() -> bool {
-        host_isa().is_ok()
+        compiler::host_isa().is_ok()
     }
 
     /// Print each region compiled to the `wemu::jit` log target.
@@ -388,27 +392,27 @@ impl Jit {
     /// Drop every translation (the code cache is freed whole).
     pub fn flush(&mut self) {
         self.regions.clear();
+        self.in_flight.clear();
         self.refused.clear();
         self.pending = None;
-        self.trampoline = None;
         self.ind.fill(IndEntry::default());
         self.pending_ind = false;
-        if let Some(m) = self.module.take() {
+        self.epoch += 1;
+        match &mut self.backend {
             // SAFETY: no region runs (this takes `&mut self`, and regions
-            // only run inside `enter`), and every pointer into the module
-            // was in `regions`, cleared above.
-            unsafe { m.free_memory() };
+            // only run inside `enter`), every pointer into the code cache
+            // was in `regions`, cleared above, and results of the older
+            // epoch are dropped (`install`).
+            Backend::Here(c) => unsafe { c.flush() },
+            Backend::Worker(w) => w.flush(),
         }
-        let module = new_module(&self.isa);
-        self.ctx = module.make_context();
-        self.module = Some(module);
     }
 
     /// Use `window` for inline RAM accesses; code compiled against another
     /// window is dropped.
     pub(crate) fn set_window(&mut self, window: Option<crate::RamWindow>) {
         if window != self.window {
-            if !self.regions.is_empty() {
+            if !self.regions.is_empty() || !self.in_flight.is_empty() {
                 self.flush();
             }
             self.window = window;
@@ -426,6 +430,9 @@ impl Jit {
         pa: u64,
         budget: u64,
     ) -> Option<(u64, Entered)> {
+        if !self.in_flight.is_empty() {
+            self.collect();
+        }
         let key = (pa, hart.direct_data());
         let pending = self.pending.take();
         let pending_ind = std::mem::take(&mut self.pending_ind);
@@ -466,7 +473,7 @@ impl Jit {
                 *e = IndEntry { pc: pa, func: func as u64, epoch: *hart.icache.epoch() };
             }
         }
-        let trampoline = self.trampoline?;
+        let trampoline = self.trampoline.func;
         let mut call = Call::new(mem, budget, hart.pc & !((1 << PAGE_SHIFT) - 1));
         call.epoch = hart.icache.epoch();
         if !key.1
@@ -526,7 +533,8 @@ impl Jit {
     /// has one or cannot have one. True if it compiled one.
     pub(crate) fn hot_at(&mut self, hart: &Hart, pc: u64, pa: u64) -> bool {
         let direct = hart.direct_data();
-        if self.regions.contains_key(&(pa, direct)) {
+        let key = (pa, direct);
+        if self.regions.contains_key(&key) || self.in_flight.contains_key(&key) {
             return false;
         }
         let Some((frame, generation, slots)) = hart.icache.frame_ref(pa) else {
@@ -547,8 +555,10 @@ impl Jit {
             self.hot.reset(pc);
             return false;
         };
-        let need = region.nodes.get(&head).map_or(1, |n| n.need);
-        let insns = region.nodes.values().map(|n| (n.off, n.e.raw)).collect();
+        if self.stats.code_bytes >= self.config.max_code_bytes as u64 * (self.stats.flushes + 1) {
+            self.flush();
+            self.stats.flushes += 1;
+        }
         // Inline RAM accesses: unchecked into the window where they need
         // no translation or check, else through the fast TLB.
         let data = match self.window {
@@ -558,116 +568,128 @@ impl Jit {
         };
         let links = region.links();
         let slots = vec![0u64; links.len()].into_boxed_slice();
-        // A panic inside Cranelift must not take the machine down: the
-        // region is refused and the code cache started afresh (the
-        // contexts may be half-used).
-        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let ind = direct.then_some(self.ind.as_ptr() as u64);
-            self.compile(&region, pc, data, (slots.as_ptr() as u64, links), ind)
-        }));
-        let compiled = compiled.unwrap_or_else(|_| {
-            self.ctx = Context::new();
-            self.fctx = FunctionBuilderContext::new();
-            self.flush();
-            Err("the code generator panicked".to_owned())
-        });
-        match compiled {
-            Ok(func) => {
-                let r = Compiled { func, slots, frame, generation, need, insns };
-                self.regions.insert((pa, direct), r);
-                true
+        let flight = InFlight {
+            pc,
+            guest_insns: region.nodes.len(),
+            first: region.nodes.keys().next().copied().unwrap_or(0),
+            last: region.nodes.values().last().map_or(0, |n| n.off + u16::from(n.e.len)),
+            need: region.nodes.get(&head).map_or(1, |n| n.need),
+            insns: region.nodes.values().map(|n| (n.off, n.e.raw)).collect(),
+            frame,
+            generation,
+            slots,
+        };
+        let job = Job {
+            key,
+            epoch: self.epoch,
+            data,
+            links: (flight.slots.as_ptr() as u64, links),
+            ind: direct.then_some(self.ind.as_ptr() as u64),
+            number: (self.stats.regions + self.in_flight.len() as u64) as u32,
+            listing: self.log && self.config.show_code,
+            region,
+        };
+        // The slots live in `in_flight`, then in `regions`: a `Box` never
+        // moves, so the address compiled into the code stays right.
+        self.in_flight.insert(key, flight);
+        match &mut self.backend {
+            Backend::Here(c) => {
+                let done = c.compile(&job);
+                self.install(done)
             }
-            Err(e) => {
-                tracing::warn!(target: "wemu::jit", "region at {pc:#x} not compiled: {e}");
-                self.refused.insert((pa, generation));
-                self.hot.reset(pc);
+            Backend::Worker(w) => {
+                if !w.send(job) {
+                    tracing::warn!(target: "wemu::jit", "the compiler thread is gone: translating here");
+                    self.fall_back_here();
+                }
                 false
             }
         }
     }
 
-    fn compile(
-        &mut self,
-        region: &region::Region,
-        pc: u64,
-        data: translate::DataPath,
-        links: (u64, Vec<u16>),
-        ind: Option<u64>,
-    ) -> Result<RegionFn, String> {
-        let started = Instant::now();
-        if self.stats.code_bytes >= self.config.max_code_bytes as u64 * (self.stats.flushes + 1) {
-            self.flush();
-            self.stats.flushes += 1;
-        }
-        if self.trampoline.is_none() {
-            self.trampoline = Some(self.compile_trampoline()?);
-        }
-        let module = self.module.as_mut().ok_or("no code cache")?;
-        let call_conv = CallConv::triple_default(self.isa.triple());
-        self.ctx.clear();
-        self.ctx.func.signature = translate::region_signature(translate::REGION_CONV);
-        self.ctx.func.name = UserFuncName::user(0, self.stats.regions as u32);
-        self.ctx.set_disasm(self.log && self.config.show_code);
-        {
-            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            translate::Translator::translate(&mut b, region, call_conv, data, links, ind);
-            b.finalize(module.target_config());
-        }
-        let ir_insts = self.ctx.func.dfg.num_insts();
-        let id = module.declare_anonymous_function(&self.ctx.func.signature).map_err(|e| e.to_string())?;
-        module.define_function(id, &mut self.ctx).map_err(|e| format!("{e:?}"))?;
-        let bytes = self.ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
-        let listing = self.ctx.compiled_code().and_then(|c| c.vcode.clone());
-        module.finalize_definitions().map_err(|e| e.to_string())?;
-        let ptr = module.get_finalized_function(id);
-        let micros = started.elapsed().as_micros();
-        self.stats.regions += 1;
-        self.stats.guest_insns += region.nodes.len() as u64;
-        self.stats.code_bytes += bytes as u64;
-        self.stats.compile_ns += started.elapsed().as_nanos() as u64;
-        if self.log {
-            let first = region.nodes.keys().next().copied().unwrap_or(0);
-            let last = region.nodes.values().last().map_or(0, |n| n.off + u16::from(n.e.len));
-            let base = pc & !((1 << PAGE_SHIFT) - 1);
-            tracing::info!(
-                target: "wemu::jit",
-                "region {pc:#x}: {} guest instructions in [{:#x}..{:#x}), {ir_insts} IR instructions, {bytes} bytes of host code, compiled in {micros} us",
-                region.nodes.len(),
-                base + u64::from(first),
-                base + u64::from(last),
-            );
-            if let Some(listing) = listing {
-                tracing::info!(target: "wemu::jit", "region {pc:#x} host code:\n{listing}");
+    /// Take in the regions the worker finished.
+    fn collect(&mut self) {
+        loop {
+            let Backend::Worker(w) = &self.backend else { return };
+            match w.try_recv() {
+                Ok(Some(done)) => {
+                    self.install(done);
+                }
+                Ok(None) => return,
+                Err(()) => {
+                    tracing::warn!(target: "wemu::jit", "the compiler thread died: translating here");
+                    self.fall_back_here();
+                    return;
+                }
             }
         }
-        if let Some(map) = &mut self.perf_map {
-            use std::io::Write as _;
-            // A failed write loses a profiler symbol, nothing else.
-            let _ = writeln!(map, "{:x} {bytes:x} wemu-guest-{pc:#x}", ptr as usize);
-        }
-        self.ctx.clear();
-        Ok(ptr)
     }
 
-    /// Compile the trampoline into the current code cache.
-    fn compile_trampoline(&mut self) -> Result<TrampolineFn, String> {
-        let module = self.module.as_mut().ok_or("no code cache")?;
-        let call_conv = CallConv::triple_default(self.isa.triple());
-        self.ctx.clear();
-        self.ctx.func.signature = translate::trampoline_signature(call_conv);
-        {
-            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            translate::trampoline(&mut b);
-            b.finalize(module.target_config());
+    /// Compile on this thread from now on (the worker is gone).
+    fn fall_back_here(&mut self) {
+        self.flush();
+        if let Ok(isa) = compiler::host_isa() {
+            self.backend = Backend::Here(Box::new(Compiler::new(isa)));
         }
-        let id = module.declare_anonymous_function(&self.ctx.func.signature).map_err(|e| e.to_string())?;
-        module.define_function(id, &mut self.ctx).map_err(|e| format!("{e:?}"))?;
-        module.finalize_definitions().map_err(|e| e.to_string())?;
-        let ptr = module.get_finalized_function(id);
-        self.ctx.clear();
-        // SAFETY: compiled just now with `trampoline_signature`:
-        // `extern "C" fn(*mut Hart, *mut Call, *const u8) -> u32` in the
-        // host's C calling convention.
-        Ok(unsafe { std::mem::transmute::<*const u8, TrampolineFn>(ptr) })
+    }
+
+    /// Make a finished job's region enterable. True if it was.
+    fn install(&mut self, done: Done) -> bool {
+        if done.epoch != self.epoch {
+            // Compiled into a code cache flushed since.
+            return false;
+        }
+        let Some(f) = self.in_flight.remove(&done.key) else { return false };
+        let (pa, _) = done.key;
+        match done.result {
+            Ok(out) => {
+                self.stats.regions += 1;
+                self.stats.guest_insns += f.guest_insns as u64;
+                self.stats.code_bytes += out.bytes as u64;
+                self.stats.compile_ns += out.nanos;
+                let pc = f.pc;
+                if self.log {
+                    let base = pc & !((1 << PAGE_SHIFT) - 1);
+                    tracing::info!(
+                        target: "wemu::jit",
+                        "region {pc:#x}: {} guest instructions in [{:#x}..{:#x}), {} IR instructions, {} bytes of host code, compiled in {} us",
+                        f.guest_insns,
+                        base + u64::from(f.first),
+                        base + u64::from(f.last),
+                        out.ir_insts,
+                        out.bytes,
+                        out.nanos / 1000,
+                    );
+                    if let Some(listing) = out.listing {
+                        tracing::info!(target: "wemu::jit", "region {pc:#x} host code:\n{listing}");
+                    }
+                }
+                if let Some(map) = &mut self.perf_map {
+                    use std::io::Write as _;
+                    // A failed write loses a profiler symbol, nothing else.
+                    let _ = writeln!(map, "{:x} {:x} wemu-guest-{pc:#x}", out.func, out.bytes);
+                }
+                let r = Compiled {
+                    func: out.func as RegionFn,
+                    slots: f.slots,
+                    frame: f.frame,
+                    generation: f.generation,
+                    need: f.need,
+                    insns: f.insns,
+                };
+                self.regions.insert(done.key, r);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(target: "wemu::jit", "region at {:#x} not compiled: {e}", f.pc);
+                self.refused.insert((pa, f.generation));
+                self.hot.reset(f.pc);
+                if e == compiler::PANICKED {
+                    // The code cache may hold a half-made function.
+                    self.flush();
+                }
+                false
+            }
+        }
     }
 }

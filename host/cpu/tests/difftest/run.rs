@@ -326,8 +326,12 @@ pub fn compare_tiers(case: &Case, chunk: u64) -> Result<(), String> {
         Ok(r) => r,
         Err(e) => return fail(format!("interpreter: {e}")),
     };
-    let config =
-        wemu_cpu::JitConfig { threshold: 1, paged_threshold: Some(1), ..wemu_cpu::JitConfig::default() };
+    let config = wemu_cpu::JitConfig {
+        threshold: 1,
+        paged_threshold: Some(1),
+        background: false,
+        ..wemu_cpu::JitConfig::default()
+    };
     let mut jit = wemu_cpu::Jit::new(config).map_err(|e| e.to_string())?;
     let jitted = match run_tier(&elf, prog.entry, chunk, Some(&mut jit)) {
         Ok(r) => r,
