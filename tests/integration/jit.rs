@@ -9,7 +9,7 @@
 use crate::common::{Outcome, guest, wemu};
 
 /// `wemu run ARGS --kernel GUEST` under one tier, with `--stats`.
-fn run(accel: &[&str], guest_name: &str, args: &[&str]) -> Outcome {
+pub fn run(accel: &[&str], guest_name: &str, args: &[&str]) -> Outcome {
     let kernel = guest(guest_name);
     let mut all = vec!["run", "--stats"];
     all.extend_from_slice(accel);
@@ -27,7 +27,7 @@ fn retired(o: &Outcome) -> u64 {
 }
 
 /// The `N` before `what` in the JIT's stats line.
-fn jit_stat(o: &Outcome, what: &str) -> u64 {
+pub fn jit_stat(o: &Outcome, what: &str) -> u64 {
     let line = o
         .stderr
         .lines()
@@ -41,10 +41,14 @@ fn jit_stat(o: &Outcome, what: &str) -> u64 {
         .unwrap_or_else(|| panic!("no number before `{what}` in {line}"))
 }
 
-fn same_on_both_tiers(guest_name: &str, args: &[&str]) -> (Outcome, Outcome) {
+/// The JIT's run lists its regions (`-d jit`, see `jit_cases::regions`).
+pub fn same_on_both_tiers(guest_name: &str, args: &[&str]) -> (Outcome, Outcome) {
     let interp = run(&["--accel", "interp"], guest_name, args);
-    let jit =
-        run(&["--accel", "jit", "--jit-threshold", "1", "--jit-paged-threshold", "1"], guest_name, args);
+    let jit = run(
+        &["--accel", "jit", "--jit-threshold", "1", "--jit-paged-threshold", "1", "-d", "jit"],
+        guest_name,
+        args,
+    );
     assert_eq!(jit.stdout, interp.stdout, "{guest_name}: console output differs; jit stderr: {}", jit.stderr);
     assert_eq!(jit.code, interp.code, "{guest_name}: exit status; jit stderr: {}", jit.stderr);
     assert_eq!(retired(&jit), retired(&interp), "{guest_name}: instructions retired");
