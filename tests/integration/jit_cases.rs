@@ -146,15 +146,17 @@ fn a_fault_in_the_middle_of_a_region_is_precise_on_both_tiers() {
     }
 }
 
-/// Machine timer interrupts landing inside a translated loop: where each
-/// landed (mepc), the loop counter, mtime and minstret are the same on
-/// both tiers (the clock follows retired instructions).
+/// Machine timer interrupts landing inside a translated loop, in M-mode
+/// and in S-mode under Sv39: where each landed (mepc), the loop counter,
+/// mtime and minstret are the same on both tiers (the clock follows
+/// retired instructions).
 #[test]
 fn timer_interrupts_inside_a_hot_loop_land_alike_on_both_tiers() {
     let (interp, jit) = same_on_both_tiers("hot-timer", &[]);
     checks_passed(&interp);
     let irqs = interp.stdout.lines().filter(|l| l.starts_with("irq ")).count();
     assert_eq!(irqs, 5, "{}", interp.stdout);
+    assert!(interp.stdout.contains("\nS-mode irq: mepc = hot_timer_loop+"), "{}", interp.stdout);
     let (head, _) = symbol("hot-timer", "hot_timer_head");
     assert_translated(&jit, head, "the loop head");
 }

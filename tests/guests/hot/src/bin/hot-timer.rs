@@ -1,11 +1,13 @@
 //! A machine timer interrupt arriving inside a hot loop: mtimecmp is set
 //! so that five interrupts land while an M-mode loop of a million
 //! iterations runs. The handler records where each one landed (mepc) and
-//! the loop's counter (a1), mtime and minstret at that moment, then moves mtimecmp
+//! the loop's counter (a2), mtime and minstret at that moment, then moves mtimecmp
 //! on. wemu's clock is derived from retired instructions, so under wemu
 //! the values are deterministic and must not depend on the tier; they
 //! are checked to lie inside the loop, in order, and the loop's result
-//! against a model (the interrupts must not disturb it).
+//! against a model (the interrupts must not disturb it). Then the same
+//! loop runs in S-mode under Sv39 until one timer interrupt (taken in M)
+//! ends it: mepc and the counter again.
 
 #![no_std]
 #![no_main]
@@ -15,6 +17,7 @@ use core::ptr::{read_volatile, write_volatile};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use hot::At;
+use rt::lower::{self, Mode};
 use rt::trap::{self, TrapFrame};
 use rt::{check, check_eq, csr, println, uart};
 
@@ -23,19 +26,22 @@ global_asm!(
     .section .text.hot_timer, "ax"
     .balign 64
     .global hot_timer_loop
-    # a0 = iterations; returns a model-checked sum (a1 counts).
+    # a0 = iterations, a1 = a scratch doubleword; returns a model-checked
+    # sum (a2 counts; each iteration stores and reloads through a1).
 hot_timer_loop:
-    li      a1, 0
     li      a2, 0
+    li      a3, 0
     .global hot_timer_head
 hot_timer_head:
-1:  addi    a1, a1, 1
-    add     a2, a2, a1
-    xor     a3, a2, a0
-    add     a2, a2, a3
+1:  addi    a2, a2, 1
+    add     a3, a3, a2
+    sd      a3, 0(a1)
+    xor     a4, a3, a0
+    ld      a5, 0(a1)
+    add     a3, a5, a4
     addi    a0, a0, -1
     bnez    a0, 1b
-    mv      a0, a2
+    mv      a0, a3
     ret
     .global hot_timer_end
 hot_timer_end:
@@ -43,20 +49,20 @@ hot_timer_end:
 );
 
 unsafe extern "C" {
-    fn hot_timer_loop(n: u64) -> u64;
+    fn hot_timer_loop(n: u64, scratch: *mut u64) -> u64;
     fn hot_timer_end();
 }
 
 fn model(n: u64) -> u64 {
-    let (mut a0, mut a1, mut a2) = (n, 0u64, 0u64);
+    let (mut a0, mut a2, mut a3) = (n, 0u64, 0u64);
     while a0 != 0 {
-        a1 += 1;
-        a2 = a2.wrapping_add(a1);
-        let a3 = a2 ^ a0;
-        a2 = a2.wrapping_add(a3);
+        a2 += 1;
+        a3 = a3.wrapping_add(a2);
+        let a4 = a3 ^ a0;
+        a3 = a3.wrapping_add(a4);
         a0 -= 1;
     }
-    a2
+    a3
 }
 
 const MTIMECMP0: usize = 0x0200_4000;
@@ -71,7 +77,7 @@ const FIRST: u64 = 503;
 const PERIOD: u64 = 1501;
 
 static SEEN: AtomicUsize = AtomicUsize::new(0);
-/// Per interrupt: mepc, a1, mtime, minstret.
+/// Per interrupt: mepc, a2, mtime, minstret.
 static RECORD: [[AtomicUsize; 4]; IRQS] = [const { [const { AtomicUsize::new(0) }; 4] }; IRQS];
 
 fn mtime() -> u64 {
@@ -94,7 +100,7 @@ fn on_trap(frame: &mut TrapFrame) {
     // SAFETY: reading minstret has no side effects.
     unsafe { core::arch::asm!("csrr {0}, minstret", out(reg) instret) };
     if let Some(slot) = RECORD.get(i) {
-        for (s, v) in slot.iter().zip([csr::mepc(), frame.a[1], now as usize, instret]) {
+        for (s, v) in slot.iter().zip([csr::mepc(), frame.a[2], now as usize, instret]) {
             s.store(v, Ordering::Relaxed);
         }
     }
@@ -112,23 +118,51 @@ extern "C" fn main(_hartid: usize) -> ! {
     unsafe {
         core::arch::asm!("csrs mie, {0}", "csrs mstatus, {1}", in(reg) MIE_MTIE, in(reg) csr::MSTATUS_MIE)
     };
-    // SAFETY: an ordinary function (a0 in and out, clobbers a1-a3).
-    let got = unsafe { hot_timer_loop(N) };
+    let mut scratch = 0u64;
+    // SAFETY: an ordinary function (a0/a1 in, a0 out, clobbers a1-a5);
+    // `scratch` outlives the call.
+    let got = unsafe { hot_timer_loop(N, &raw mut scratch) };
     csr::disable_interrupts();
     check_eq!(got, model(N), "result of {N} iterations with interrupts");
     check_eq!(SEEN.load(Ordering::Relaxed), IRQS, "timer interrupts taken");
     let mut last = 0;
     for (i, r) in RECORD.iter().enumerate() {
-        let [epc, a1, t, n] = r.each_ref().map(|s| s.load(Ordering::Relaxed));
+        let [epc, a2, t, n] = r.each_ref().map(|s| s.load(Ordering::Relaxed));
         println!(
-            "irq {i}: mepc = {}, a1 = {a1}, mtime = {t}, minstret = {n}",
+            "irq {i}: mepc = {}, a2 = {a2}, mtime = {t}, minstret = {n}",
             At(epc, "hot_timer_loop", start)
         );
         check!(
-            (start..end).contains(&epc) && a1 > last && (a1 as u64) < N,
-            "irq {i} landed inside the loop, a1 past the previous one's"
+            (start..end).contains(&epc) && a2 > last && (a2 as u64) < N,
+            "irq {i} landed inside the loop, a2 past the previous one's"
         );
-        last = a1;
+        last = a2;
     }
+
+    // The same loop in S-mode under Sv39 (its accesses translated); the
+    // interrupt goes to M, which ends the run (rt::lower).
+    lower::init();
+    let root = hot::root();
+    // SAFETY: S-mode runs under this root; M-mode ignores satp.
+    unsafe { core::arch::asm!("csrw satp, {0}", "sfence.vma", in(reg) hot::satp(root, 0)) };
+    set_mtimecmp(mtime() + FIRST);
+    let out = lower::run(Mode::Supervisor, start, [N as usize, (&raw mut scratch) as usize, 0, 0]);
+    let t = out.trap.unwrap_or_else(|| panic!("S-mode loop ended without an interrupt ({:#x})", out.ret));
+    set_mtimecmp(u64::MAX);
+    let a = lower::trap_args();
+    println!(
+        "S-mode irq: mepc = {}, a2 = {}, a3 = {:#x}, last stored {scratch:#x}, mtime after = {}",
+        At(t.epc, "hot_timer_loop", start),
+        a[2],
+        a[3],
+        mtime()
+    );
+    check!(
+        t.handler == Mode::Machine && t.from == Mode::Supervisor && t.cause == trap::cause::INTERRUPT | 7,
+        "S-mode loop under Sv39 interrupted: cause {:#x} from {}",
+        t.cause,
+        t.from.letter()
+    );
+    check!((start..end).contains(&t.epc) && a[2] > 0 && (a[2] as u64) < N, "it landed inside the loop");
     rt::check::finish()
 }
