@@ -107,11 +107,14 @@ fn code_a_device_dma_wrote_runs_alike_on_both_tiers() {
 }
 
 /// A loop across a page boundary, a 32-bit instruction straddling it, in
-/// M-mode and in S-mode from non-adjacent physical pages.
+/// M-mode and in S-mode from non-adjacent physical pages; then, the loop
+/// hot, its second page unmapped: the straddling fetch faults.
 #[test]
 fn a_loop_across_a_page_boundary_runs_alike_on_both_tiers() {
     let (interp, jit) = same_on_both_tiers("hot-xpage", &[]);
     checks_passed(&interp);
+    has_line(&interp, "ok   second page unmapped: mepc (the straddling instruction) = 0x40000ffe");
+    has_line(&interp, "ok   second page unmapped: mtval (its second half, the boundary) = 0x40001000");
     let (pages, _) = symbol("hot-xpage", "hot_xpage_pages");
     let (straddle, _) = symbol("hot-xpage", "hot_xpage_straddle");
     assert_eq!(straddle & 0xfff, 0xffe);

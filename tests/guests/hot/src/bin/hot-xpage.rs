@@ -2,7 +2,9 @@
 //! instruction straddling it (its first half at page offset 0xffe), run
 //! in M-mode where it is, then in S-mode under Sv39 from two virtual
 //! pages mapped to physical pages that are not adjacent (in reverse
-//! order). Each result is checked against a model of the loop.
+//! order). Each result is checked against a model of the loop. Then
+//! the second page is unmapped: the straddling instruction's fetch faults
+//! (mepc at its start, mtval at the boundary).
 
 #![no_std]
 #![no_main]
@@ -102,5 +104,26 @@ extern "C" fn main(_hartid: usize) -> ! {
     let out = lower::run(Mode::Supervisor, VA + (f - pages), [N as usize, 0, 0, 0]);
     check!(out.trap.is_none(), "S-mode, pages {first:#x} and {second:#x}: no trap ({:?})", out.trap);
     check_eq!(out.ret, model(N), "S-mode, {N} iterations across non-adjacent physical pages: result");
+
+    // The second page unmapped (the first still hot): the straddling
+    // instruction's fetch faults on its second half. xepc is its start,
+    // xtval the address of the half that faulted (the boundary).
+    hot::map(root, VA + 4096, 0, 0);
+    // SAFETY: the tables changed; S-mode must see it.
+    unsafe { core::arch::asm!("sfence.vma") };
+    let out = lower::run(Mode::Supervisor, VA + (f - pages), [N as usize, 0, 0, 0]);
+    let fault_at = VA + (straddle - pages);
+    match out.trap {
+        Some(t) => {
+            check!(
+                t.cause == 12 && t.handler == Mode::Machine,
+                "second page unmapped: instruction page fault ({})",
+                t.cause
+            );
+            check_eq!(t.epc, fault_at, "second page unmapped: mepc (the straddling instruction)");
+            check_eq!(t.tval, fault_at + 2, "second page unmapped: mtval (its second half, the boundary)");
+        }
+        None => check!(false, "second page unmapped: no fault"),
+    }
     rt::check::finish()
 }
