@@ -180,20 +180,55 @@ fn satp_switches_between_spaces_sharing_a_code_va_run_alike_on_both_tiers() {
     );
 }
 
-/// `smp` on four harts: amoadd and LR/SC loops on one counter. The
-/// interleaving of the harts (and so every failed SC) is the same on both
-/// tiers: instret equal (checked by `same_on_both_tiers`), total exact,
-/// and regions holding the atomics.
+/// An AMO or LR/SC: opcode 0x2f with `funct5` (bits 31:27) and `funct3`
+/// (2 = .w, 3 = .d).
+fn is_amo(w: u32, funct5: u32, funct3: u32) -> bool {
+    w & 0x7f == 0x2f && (w >> 12) & 7 == funct3 && w >> 27 == funct5
+}
+
+/// Panics unless the regions the JIT compiled for `guest_name` hold each
+/// of `amos` (name, funct5, funct3).
+fn assert_amos_translated(jit: &Outcome, guest_name: &str, amos: &[(&str, u32, u32)]) {
+    let held: Vec<Vec<u32>> = regions(jit).iter().map(|&(a, b)| words(guest_name, a, b)).collect();
+    for &(name, funct5, funct3) in amos {
+        let found = held.iter().any(|ws| ws.iter().any(|&w| is_amo(w, funct5, funct3)));
+        assert!(found, "{guest_name}: no region holds an {name}");
+    }
+}
+
+/// `smp` on four harts: amoadd and LR/SC loops on one counter, the total
+/// exact and instret equal on both tiers, regions holding the atomics.
+/// (Its SCs hardly ever fail: `hot-atomics` makes the harts contend.)
 #[test]
 fn atomics_on_four_harts_run_translated_and_alike() {
     let (interp, jit) = same_on_both_tiers("smp", &["--smp", "4"]);
     assert_eq!(interp.stdout, "smp: 4 harts, counter = 8000\n");
     assert_eq!(interp.code, Some(0));
-    // funct5 (bits 31:27) of an AMO (opcode 0x2f, funct3 3 = .d).
-    let amo = |w: u32, funct5: u32| w & 0x707f == 0x302f && w >> 27 == funct5;
-    let (amoadd, lr, sc) = (0, 2, 3);
-    let held: Vec<Vec<u32>> = regions(&jit).iter().map(|&(a, b)| words("smp", a, b)).collect();
-    for (name, funct5) in [("amoadd.d", amoadd), ("lr.d", lr), ("sc.d", sc)] {
-        assert!(held.iter().any(|ws| ws.iter().any(|&w| amo(w, funct5))), "no region holds an {name}");
-    }
+    assert_amos_translated(&jit, "smp", &[("amoadd.d", 0, 3), ("lr.d", 2, 3), ("sc.d", 3, 3)]);
+}
+
+/// `hot-atomics`: four harts contending with LR/SC loops and AMOs long
+/// enough for hart switches to fall between LRs and SCs: every counter
+/// exact, and the SCs that failed (deterministic) the same on both tiers
+/// (the output is compared whole), and some did fail.
+#[test]
+fn contending_lr_sc_and_amos_on_four_harts_run_alike_on_both_tiers() {
+    let (interp, jit) = same_on_both_tiers("hot-atomics", &["--smp", "4"]);
+    checks_passed(&interp);
+    let line = interp.stdout.lines().find_map(|l| l.strip_prefix("failed SCs per hart: [")).expect("SC line");
+    let failed: u64 = line.trim_end_matches(']').split(", ").map(|n| n.parse::<u64>().expect("count")).sum();
+    assert!(failed > 0, "no SC failed: the harts did not contend\n{}", interp.stdout);
+    assert_amos_translated(
+        &jit,
+        "hot-atomics",
+        &[
+            ("amoadd.d", 0, 3),
+            ("lr.d", 2, 3),
+            ("sc.d", 3, 3),
+            ("amoadd.w", 0, 2),
+            ("lr.w", 2, 2),
+            ("sc.w", 3, 2),
+            ("amomax.d", 20, 3),
+        ],
+    );
 }
