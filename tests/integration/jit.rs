@@ -9,7 +9,7 @@
 use crate::common::{Outcome, guest, wemu};
 
 /// `wemu run ARGS --kernel GUEST` under one tier, with `--stats`.
-fn run(accel: &[&str], guest_name: &str, args: &[&str]) -> Outcome {
+pub fn run(accel: &[&str], guest_name: &str, args: &[&str]) -> Outcome {
     let kernel = guest(guest_name);
     let mut all = vec!["run", "--stats"];
     all.extend_from_slice(accel);
@@ -27,7 +27,7 @@ fn retired(o: &Outcome) -> u64 {
 }
 
 /// The `N` before `what` in the JIT's stats line.
-fn jit_stat(o: &Outcome, what: &str) -> u64 {
+pub fn jit_stat(o: &Outcome, what: &str) -> u64 {
     let line = o
         .stderr
         .lines()
@@ -44,11 +44,12 @@ fn jit_stat(o: &Outcome, what: &str) -> u64 {
 /// Run `guest_name` under the interpreter and under the JIT with every pc
 /// translated at once, compiling on the hart's thread (`--jit-sync`, so
 /// something is surely translated) and on the compiler thread (the
-/// default: regions arrive whenever they are ready).
-fn same_on_both_tiers(guest_name: &str, args: &[&str]) -> (Outcome, Outcome) {
+/// default: regions arrive whenever they are ready). The `--jit-sync`
+/// run lists its regions (`-d jit`, see `jit_cases::regions`).
+pub fn same_on_both_tiers(guest_name: &str, args: &[&str]) -> (Outcome, Outcome) {
     let interp = run(&["--accel", "interp"], guest_name, args);
     let low = ["--accel", "jit", "--jit-threshold", "1", "--jit-paged-threshold", "1"];
-    let jit = run(&[&low[..], &["--jit-sync"]].concat(), guest_name, args);
+    let jit = run(&[&low[..], &["--jit-sync", "-d", "jit"]].concat(), guest_name, args);
     let background = run(&low, guest_name, args);
     for (how, o) in [("--jit-sync", &jit), ("a compiler thread", &background)] {
         assert_eq!(

@@ -13,6 +13,7 @@ mod fuzz;
 mod input_limits;
 mod interrupts;
 mod jit;
+mod jit_cases;
 mod js_device;
 mod limits;
 mod linux;

@@ -125,6 +125,7 @@ const GUEST_RT: &[(&str, &str)] = &[
     ("src/finisher.rs", include_str!("../../../../tests/guests/rt/src/finisher.rs")),
     ("src/lib.rs", include_str!("../../../../tests/guests/rt/src/lib.rs")),
     ("src/lower.rs", include_str!("../../../../tests/guests/rt/src/lower.rs")),
+    ("src/pte.rs", include_str!("../../../../tests/guests/rt/src/pte.rs")),
     ("src/trap.rs", include_str!("../../../../tests/guests/rt/src/trap.rs")),
     ("src/uart.rs", include_str!("../../../../tests/guests/rt/src/uart.rs")),
 ];

@@ -42,19 +42,7 @@ pub const TOP_VA: usize = 0xffff_ffff_c000_0000;
 pub const TERA_VA: usize = 0x80_0000_0000;
 pub const TERA_MISALIGNED_VA: usize = 0x100_0000_0000;
 
-/// PTE bits (privileged spec §4.3.1, §4.4.1).
-pub mod pte {
-    pub const V: u64 = 1 << 0;
-    pub const R: u64 = 1 << 1;
-    pub const W: u64 = 1 << 2;
-    pub const X: u64 = 1 << 3;
-    pub const U: u64 = 1 << 4;
-    pub const G: u64 = 1 << 5;
-    pub const A: u64 = 1 << 6;
-    pub const D: u64 = 1 << 7;
-    /// Bit 54: the lowest of the reserved bits 63:54 (not N or PBMT).
-    pub const RESERVED_54: u64 = 1 << 54;
-}
+pub use rt::pte;
 
 /// A test page: its flags and what S-mode (SUM=0, MXR=0) and U-mode may
 /// do with it, as `load store exec` with `y` = allowed, `-` = page fault.

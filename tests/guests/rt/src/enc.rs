@@ -106,6 +106,18 @@ pub fn amo(funct5: u32, funct3: u32, rd: u32, rs1: u32, rs2: u32) -> u32 {
         | ((rd & 31) << 7)
         | 0x2f
 }
+/// `bne rs1, rs2, off` (`off` even, within ±4 KiB of the branch).
+pub fn bne(rs1: u32, rs2: u32, off: i32) -> u32 {
+    let o = off as u32;
+    ((o >> 12) & 1) << 31
+        | ((o >> 5) & 0x3f) << 25
+        | (rs2 & 31) << 20
+        | (rs1 & 31) << 15
+        | 1 << 12
+        | ((o >> 1) & 0xf) << 8
+        | ((o >> 11) & 1) << 7
+        | 0x63
+}
 /// `jalr rd, off(rs1)`
 pub fn jalr(rd: u32, rs1: u32, off: i32) -> u32 {
     (((off as u32) & 0xfff) << 20) | ((rs1 & 31) << 15) | ((rd & 31) << 7) | 0x67

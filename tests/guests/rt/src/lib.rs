@@ -26,6 +26,7 @@ pub mod csr;
 pub mod enc;
 pub mod finisher;
 pub mod lower;
+pub mod pte;
 pub mod trap;
 pub mod uart;
 

@@ -174,14 +174,19 @@ unsafe extern "C" {
 /// The recorded trap: valid flag, then handler, from, cause, epc, tval.
 static HAVE_TRAP: AtomicBool = AtomicBool::new(false);
 static TRAP: [AtomicUsize; 5] = [const { AtomicUsize::new(0) }; 5];
+/// a0-a7 of the code when it trapped (the last trap recorded).
+static TRAP_ARGS: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
 /// Set while `run` is in progress (a trap outside a run is a bug).
 static IN_RUN: AtomicBool = AtomicBool::new(false);
 /// The S-mode handler has recorded its trap and is escaping to M.
 static S_ESCAPING: AtomicBool = AtomicBool::new(false);
 
-fn record(handler: Mode, from: Mode, cause: usize, epc: usize, tval: usize) {
+fn record(handler: Mode, from: Mode, cause: usize, epc: usize, tval: usize, args: &[usize; 8]) {
     let values = [handler as usize, from as usize, cause, epc, tval];
     for (slot, v) in TRAP.iter().zip(values) {
+        slot.store(v, Ordering::Relaxed);
+    }
+    for (slot, &v) in TRAP_ARGS.iter().zip(args) {
         slot.store(v, Ordering::Relaxed);
     }
     HAVE_TRAP.store(true, Ordering::Release);
@@ -199,6 +204,13 @@ fn recorded() -> Option<Trap> {
         epc: v[3],
         tval: v[4],
     })
+}
+
+/// The code's a0-a7 when it took the trap of the last run that trapped
+/// (what a handler sees in its frame: values the code computed before
+/// the trapping instruction).
+pub fn trap_args() -> [usize; 8] {
+    TRAP_ARGS.each_ref().map(|s| s.load(Ordering::Relaxed))
 }
 
 /// Installs the M- and S-mode handlers and opens all memory to S and U
@@ -260,7 +272,7 @@ fn m_handler(frame: &mut TrapFrame) {
     // The S-mode handler's escape (whatever trap it took) ends the run with
     // the trap S recorded.
     if !normal_end && !S_ESCAPING.load(Ordering::Relaxed) {
-        record(Mode::Machine, Mode::from_bits(status >> 11), cause, epc, tval);
+        record(Mode::Machine, Mode::from_bits(status >> 11), cause, epc, tval, &frame.a);
     }
     // Return to rt_lower_return in M-mode with interrupts off and MPRV
     // clear; a0/a1 of the frame become the results.
@@ -281,7 +293,7 @@ fn m_handler(frame: &mut TrapFrame) {
     }
 }
 
-fn s_handler(_frame: &mut TrapFrame) {
+fn s_handler(frame: &mut TrapFrame) {
     let (cause, epc, tval, status): (usize, usize, usize, usize);
     // SAFETY: reading S-mode CSRs in the S-mode handler.
     unsafe {
@@ -297,7 +309,7 @@ fn s_handler(_frame: &mut TrapFrame) {
         // SAFETY: traps to M-mode, which ends the run; never returns.
         unsafe { asm!("csrr zero, mscratch", "1: j 1b", options(noreturn)) };
     }
-    record(Mode::Supervisor, Mode::from_bits((status >> 8) & 1), cause, epc, tval);
+    record(Mode::Supervisor, Mode::from_bits((status >> 8) & 1), cause, epc, tval, &frame.a);
     // SAFETY: traps to M-mode (an ecall from S), which ends the run.
     unsafe { asm!("ecall", "1: j 1b", in("a7") DONE, options(noreturn)) };
 }

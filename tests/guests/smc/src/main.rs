@@ -29,24 +29,11 @@ fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
     rt::enc::addi(rd, rs1, imm)
 }
 
-/// `bne rs1, rs2, off` (off even, within ±4 KiB).
-fn bne(rs1: u32, rs2: u32, off: i32) -> u32 {
-    let o = off as u32;
-    ((o >> 12) & 1) << 31
-        | ((o >> 5) & 0x3f) << 25
-        | (rs2 & 31) << 20
-        | (rs1 & 31) << 15
-        | 1 << 12
-        | ((o >> 1) & 0xf) << 8
-        | ((o >> 11) & 1) << 7
-        | 0x63
-}
-
 const RET: u32 = 0x0000_8067;
 
 /// Write `a0 += step; a1 -= 1; bnez a1, loop; ret` at the start of CODE.
 fn write(step: i32) {
-    let words = [addi(A0, A0, step), addi(A1, A1, -1), bne(A1, 0, -8), RET];
+    let words = [addi(A0, A0, step), addi(A1, A1, -1), rt::enc::bne(A1, 0, -8), RET];
     for (i, w) in words.iter().enumerate() {
         // SAFETY: the only writer; volatile so the stores happen.
         unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!(CODE.0[i]), *w) };
