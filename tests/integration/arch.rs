@@ -13,11 +13,11 @@
 //! `reftool`'s rule: reported skipped, or failed under CI (`CI=true`).
 //!
 //! wemu runs them under the JIT with every pc translated at once
-//! (`--jit-threshold 1 --jit-paged-threshold 1 --jit-sync`); jit.rs shows the
+//! (`parity::TRANSLATE_ALL`); jit.rs shows the
 //! interpreter prints the same.
 
 use crate::common::{guest, wemu};
-use crate::parity::{qemu, qemu_missing};
+use crate::parity::{TRANSLATE_ALL, qemu, qemu_missing};
 
 /// QEMU's `rv64` CPU with the extensions wemu's hart lacks turned off, so
 /// both offer the same CSRs and encodings: no hypervisor (H), no bit
@@ -33,16 +33,7 @@ fn compared(out: &str) -> Vec<&str> {
 fn arch_guest(name: &str) {
     let kernel = guest(name);
     let kernel = kernel.to_str().expect("utf-8 path");
-    let ours = wemu(&[
-        "run",
-        "--jit-threshold",
-        "1",
-        "--jit-paged-threshold",
-        "1",
-        "--jit-sync",
-        "--kernel",
-        kernel,
-    ]);
+    let ours = wemu(&[&["run", "--kernel", kernel][..], &TRANSLATE_ALL].concat());
     let failed: Vec<&str> =
         ours.stdout.lines().filter(|l| l.starts_with("FAIL ") || l.starts_with("spec FAIL ")).collect();
     assert!(failed.is_empty(), "{name} on wemu: failed checks:\n{}", failed.join("\n"));

@@ -3,6 +3,9 @@
 //! `just setup` installs it): the console output and the exit status must
 //! be identical. Without QEMU each test follows `reftool`'s rule: skipped,
 //! saying so, or failed under CI (`CI=true`).
+//!
+//! wemu runs the guests under the JIT with every pc translated at once
+//! ([`TRANSLATE_ALL`]); jit.rs shows the interpreter prints the same.
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -11,6 +14,9 @@ use std::time::Duration;
 
 use crate::common::{guest, wemu};
 use crate::reftool::{self, QEMU_SYSTEM};
+
+/// `wemu run` options that translate every pc at its first arrival.
+pub const TRANSLATE_ALL: [&str; 5] = ["--jit-threshold", "1", "--jit-paged-threshold", "1", "--jit-sync"];
 
 /// Is qemu-system-riscv64 missing? The caller returns: the test is
 /// skipped (saying so) or, under CI, has already failed.
@@ -99,7 +105,8 @@ fn same_on_both(name: &str, smp: u32) -> Option<(Option<i32>, String)> {
     let kernel = guest(name);
     let kernel = kernel.to_str().expect("utf-8 path");
     let (qcode, qout) = qemu(kernel, smp, &[]);
-    let ours = wemu(&["run", "--smp", &smp.to_string(), "--kernel", kernel]);
+    let smp = smp.to_string();
+    let ours = wemu(&[&["run", "--smp", &smp, "--kernel", kernel][..], &TRANSLATE_ALL].concat());
     assert!(!qout.is_empty(), "qemu printed nothing for {name}");
     if ours.stdout != qout {
         let (i, (q, w)) = qout
@@ -167,7 +174,8 @@ fn qemu_with_disk(kernel: &str, img: &std::path::Path) -> (Option<i32>, String) 
 fn wemu_with_disk(kernel: &str, img: &std::path::Path) -> crate::common::Outcome {
     let machine = crate::common::root().join("tests/machines/virt-virtio.toml");
     let dev = format!("virtio-blk,id=virtio0,block={}", img.display());
-    wemu(&["run", "-M", machine.to_str().expect("utf-8"), "--device", &dev, "--kernel", kernel])
+    let args = ["run", "-M", machine.to_str().expect("utf-8"), "--device", &dev, "--kernel", kernel];
+    wemu(&[&args[..], &TRANSLATE_ALL].concat())
 }
 
 #[test]
@@ -229,7 +237,7 @@ fn contending_atomics_match_qemu() {
     let kernel = guest("hot-atomics");
     let kernel = kernel.to_str().expect("utf-8 path");
     let qemu_run = qemu(kernel, 4, &[]);
-    let ours = wemu(&["run", "--smp", "4", "--kernel", kernel]);
+    let ours = wemu(&[&["run", "--smp", "4", "--kernel", kernel][..], &TRANSLATE_ALL].concat());
     let out = same_exit_0_and_lines_but(&ours, qemu_run, "failed SCs");
     assert!(out.ends_with(" checks, 0 failed\n"), "{out}");
 }
