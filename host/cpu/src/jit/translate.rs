@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::mem::offset_of;
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{AbiParam, Block, InstBuilder, MemFlagsData, Signature, Type, Value, types};
+use cranelift_codegen::ir::{
+    AbiParam, Block, BlockArg, InstBuilder, MemFlagsData, Signature, Type, Value, types,
+};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, Variable};
 
@@ -113,6 +115,10 @@ pub(crate) struct Translator<'a, 'b> {
     ind: Option<u64>,
     /// `helper_exit`'s block, once made.
     helper_exit: Option<Block>,
+    /// Instructions retired since `n` was last updated: added to it only
+    /// where it is read or control leaves the block (`settle`), so
+    /// straight-line code pays one add, not one per instruction.
+    pending: i64,
 }
 
 fn flags() -> MemFlagsData {
@@ -215,6 +221,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             links,
             ind,
             helper_exit: None,
+            pending: 0,
         };
         t.reload_all();
         // Regions chained to this one retired some already.
@@ -223,7 +230,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         // The head's budget check (a loop head checks in its own block).
         let head = &region.nodes[&region.head];
         if head.check {
-            t.b.ins().jump(t.blocks[&region.head], &[]);
+            t.jump(t.blocks[&region.head], &[]);
         } else {
             t.budget_check(head);
         }
@@ -293,7 +300,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn exit_code(&mut self, pc: Value, code: Value) {
         let slot = self.b.ins().iconst(I64, 0);
         let ind = self.b.ins().iconst(I64, 0);
-        self.b.ins().jump(self.exit, &[pc.into(), code.into(), slot.into(), ind.into()]);
+        self.jump(self.exit, &[pc.into(), code.into(), slot.into(), ind.into()]);
     }
 
     /// The shared exit with every parameter: `ind` for an indirect jump
@@ -305,7 +312,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let code = self.b.ins().iconst(I32, i64::from(code));
         let slot = self.b.ins().iconst(I64, slot as i64);
         let ind = self.b.ins().iconst(I64, i64::from(ind && self.ind.is_some()));
-        self.b.ins().jump(self.exit, &[pc.into(), code.into(), slot.into(), ind.into()]);
+        self.jump(self.exit, &[pc.into(), code.into(), slot.into(), ind.into()]);
     }
 
     /// The shared exit block: registers back, `n` and `pc` into the call
@@ -317,7 +324,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let slot = self.b.block_params(self.exit)[2];
         let ind = self.b.block_params(self.exit)[3];
         self.write_back();
-        let n = self.b.use_var(self.n);
+        let n = self.n_now();
         self.b.ins().store(flags(), n, self.call, offset_of!(Call, retired) as i32);
         self.b.ins().store(flags(), pc, self.call, offset_of!(Call, pc) as i32);
         self.b.ins().store(flags(), slot, self.call, offset_of!(Call, slot) as i32);
@@ -328,10 +335,10 @@ impl<'a, 'b> Translator<'a, 'b> {
         let s = self.b.import_signature(region_signature(REGION_CONV));
         let (linked, chain, not_linked, ret) =
             (self.b.create_block(), self.b.create_block(), self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(slot, linked, &[], not_linked, &[]);
+        self.brif(slot, linked, &[], not_linked, &[]);
         self.b.switch_to_block(linked);
         let next = self.b.ins().load(I64, flags(), slot, 0);
-        self.b.ins().brif(next, chain, &[next.into()], ret, &[]);
+        self.brif(next, chain, &[next.into()], ret, &[]);
         self.b.append_block_param(chain, I64);
         self.b.switch_to_block(chain);
         let f = self.b.block_params(chain)[0];
@@ -342,7 +349,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         match self.ind {
             Some(table) => {
                 let (probe, hit) = (self.b.create_block(), self.b.create_block());
-                self.b.ins().brif(ind, probe, &[], ret, &[]);
+                self.brif(ind, probe, &[], ret, &[]);
                 self.b.switch_to_block(probe);
                 let idx = self.b.ins().ushr_imm_s(pc, 1);
                 let idx = self.b.ins().band_imm_s(idx, (super::IND_ENTRIES - 1) as i64);
@@ -356,27 +363,53 @@ impl<'a, 'b> Translator<'a, 'b> {
                     self.b.ins().load(I64, flags(), entry, offset_of!(super::IndEntry, epoch) as i32);
                 let same_epoch = self.b.ins().icmp(IntCC::Equal, epoch, filled);
                 let ok = self.b.ins().band(same_pc, same_epoch);
-                self.b.ins().brif(ok, hit, &[], ret, &[]);
+                self.brif(ok, hit, &[], ret, &[]);
                 self.b.switch_to_block(hit);
                 // The target may be in another page: its pcs are its page's.
                 let vbase = self.b.ins().band_imm_s(pc, !((1i64 << crate::icache::PAGE_SHIFT) - 1));
                 self.b.ins().store(flags(), vbase, self.call, offset_of!(Call, vbase) as i32);
                 let f = self.b.ins().load(I64, flags(), entry, offset_of!(super::IndEntry, func) as i32);
-                self.b.ins().jump(chain, &[f.into()]);
+                self.jump(chain, &[f.into()]);
             }
             None => {
-                self.b.ins().jump(ret, &[]);
+                self.jump(ret, &[]);
             }
         }
         self.b.switch_to_block(ret);
         self.b.ins().return_(&[code]);
     }
 
-    /// `n += 1`.
+    /// `n += 1` (deferred: see `pending`).
     fn retire(&mut self) {
-        let n = self.b.use_var(self.n);
-        let n1 = self.b.ins().iadd_imm_s(n, 1);
-        self.b.def_var(self.n, n1);
+        self.pending += 1;
+    }
+
+    /// Bring `n` up to date.
+    fn settle(&mut self) {
+        if self.pending != 0 {
+            let n = self.b.use_var(self.n);
+            let n = self.b.ins().iadd_imm_s(n, self.pending);
+            self.b.def_var(self.n, n);
+            self.pending = 0;
+        }
+    }
+
+    /// The instructions retired so far in this call.
+    fn n_now(&mut self) -> Value {
+        self.settle();
+        self.b.use_var(self.n)
+    }
+
+    /// End the block with a jump (`n` settled first).
+    fn jump(&mut self, to: Block, args: &[BlockArg]) {
+        self.settle();
+        self.b.ins().jump(to, args);
+    }
+
+    /// End the block with a conditional branch (`n` settled first).
+    fn brif(&mut self, c: Value, then: Block, then_args: &[BlockArg], other: Block, other_args: &[BlockArg]) {
+        self.settle();
+        self.b.ins().brif(c, then, then_args, other, other_args);
     }
 
     /// Go to `s`: a block of the region, or an exit to its pc. `computed`
@@ -387,7 +420,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             Succ::In(off) if self.falls_in.contains(&off) => {}
             Succ::In(off) => {
                 let blk = self.blocks[&off];
-                self.b.ins().jump(blk, &[]);
+                self.jump(blk, &[]);
             }
             Succ::Out(off) => {
                 let pc = self.pc_of(off);
@@ -422,12 +455,12 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// At a check: go on into `node`'s block only if the budget covers
     /// `node.need` more instructions; else exit to the interpreter there.
     fn budget_check(&mut self, node: &Node) {
-        let n = self.b.use_var(self.n);
+        let n = self.n_now();
         let after = self.b.ins().iadd_imm_s(n, i64::from(node.need));
         let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, after, self.budget);
         let out = self.b.create_block();
         self.b.set_cold_block(out);
-        self.b.ins().brif(fits, self.blocks[&node.off], &[], out, &[]);
+        self.brif(fits, self.blocks[&node.off], &[], out, &[]);
         self.b.switch_to_block(out);
         let pc = self.pc_of(node.off);
         self.exit_with(pc, exit::NEXT);
@@ -441,12 +474,12 @@ impl<'a, 'b> Translator<'a, 'b> {
             // A loop head: its block is the check; the body goes on in a
             // new block.
             let body = self.b.create_block();
-            let n = self.b.use_var(self.n);
+            let n = self.n_now();
             let after = self.b.ins().iadd_imm_s(n, i64::from(node.need));
             let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, after, self.budget);
             let out = self.b.create_block();
             self.b.set_cold_block(out);
-            self.b.ins().brif(fits, body, &[], out, &[]);
+            self.brif(fits, body, &[], out, &[]);
             self.b.switch_to_block(out);
             let pc = self.pc_of(node.off);
             self.exit_with(pc, exit::NEXT);
@@ -645,11 +678,11 @@ impl<'a, 'b> Translator<'a, 'b> {
         match node.target {
             Succ::In(off) if !self.falls_in.contains(&off) => {
                 let t_blk = self.blocks[&off];
-                self.b.ins().brif(taken, t_blk, &[], f_blk, &[]);
+                self.brif(taken, t_blk, &[], f_blk, &[]);
             }
             _ => {
                 let t_blk = self.b.create_block();
-                self.b.ins().brif(taken, t_blk, &[], f_blk, &[]);
+                self.brif(taken, t_blk, &[], f_blk, &[]);
                 self.b.switch_to_block(t_blk);
                 let pc = self.pc_of(node.off);
                 let target = self.b.ins().iadd_imm_s(pc, i64::from(e.imm));
@@ -688,7 +721,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let not_ok = self.b.create_block();
         self.b.set_cold_block(not_ok);
         let args: Vec<_> = ok_args.iter().map(|&v| v.into()).collect();
-        self.b.ins().brif(st, not_ok, &[], ok, &args);
+        self.brif(st, not_ok, &[], ok, &args);
 
         // One exit for every other status, computed rather than branched
         // on (fewer blocks and exits to compile): YIELD exits after the
@@ -705,7 +738,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let pc = self.pc_of(node.off);
         let len = self.b.ins().iconst(I64, i64::from(node.e.len));
         let to = self.helper_exit();
-        self.b.ins().jump(to, &[st.into(), pc.into(), len.into()]);
+        self.jump(to, &[st.into(), pc.into(), len.into()]);
     }
 
     /// The block every helper's non-OK status goes to, with the status,
@@ -734,7 +767,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             (self.b.block_params(blk)[0], self.b.block_params(blk)[1], self.b.block_params(blk)[2]);
         let yielded = self.b.ins().icmp_imm_s(IntCC::Equal, st, i64::from(status::YIELD));
         let one = self.b.ins().uextend(I64, yielded);
-        let n = self.b.use_var(self.n);
+        let n = self.n_now();
         let n = self.b.ins().iadd(n, one);
         self.b.def_var(self.n, n);
         let len = self.b.ins().imul(one, len);
@@ -756,7 +789,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let raw = self.b.ins().iconst(I32, i64::from(e.raw as i32));
         self.b.ins().call_indirect(s, f, &[self.hart, self.call, pc, raw]);
         self.reload_all();
-        let n_before = self.b.use_var(self.n);
+        let n_before = self.n_now();
         let ok = self.b.create_block();
         self.after_helper(node, n_before, None, ok, &[]);
         self.b.switch_to_block(ok);

@@ -36,14 +36,27 @@ impl Translator<'_, '_> {
             DataPath::Window(w) if w.len >= 8 && (w.writable || !store) => w,
             DataPath::Tlb => return self.tlb_check(addr, size, store, fast, slow),
             _ => {
-                self.b.ins().jump(slow, &[]);
+                self.jump(slow, &[]);
                 return;
             }
         };
         let off = self.b.ins().iadd_imm_s(addr, (w.base as i64).wrapping_neg());
         // Accesses in the window's last 7 bytes take the slow path: one
         // limit serves every size.
-        let inside = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, off, (w.len - 8) as i64);
+        let limit = w.len - 8;
+        let k = size.trailing_zeros();
+        if w.base.is_multiple_of(8) && limit < 1 << 60 {
+            // One compare for both: rotating the offset right by log2(size)
+            // moves a misaligned address's low bits to the top, beyond any
+            // limit (the base is aligned, so the offset's low bits are the
+            // address's).
+            let r = if k > 0 { self.b.ins().rotr_imm_u(off, i64::from(k)) } else { off };
+            let ok = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, r, (limit >> k) as i64);
+            let host = self.b.ins().iadd_imm_s(off, w.host as i64);
+            self.brif(ok, fast, &[host.into()], slow, &[]);
+            return;
+        }
+        let inside = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThanOrEqual, off, limit as i64);
         let ok = if size > 1 {
             let low = self.b.ins().band_imm_s(addr, i64::from(size - 1));
             let aligned = self.b.ins().icmp_imm_s(IntCC::Equal, low, 0);
@@ -52,7 +65,7 @@ impl Translator<'_, '_> {
             inside
         };
         let host = self.b.ins().iadd_imm_s(off, w.host as i64);
-        self.b.ins().brif(ok, fast, &[host.into()], slow, &[]);
+        self.brif(ok, fast, &[host.into()], slow, &[]);
     }
 
     /// `ram_check` through the fast TLB: the entry of `addr`'s page slot
@@ -61,7 +74,7 @@ impl Translator<'_, '_> {
     /// misaligned address never matches.
     fn tlb_check(&mut self, addr: Value, size: u32, store: bool, fast: Block, slow: Block) {
         let Some(table) = self.fast else {
-            self.b.ins().jump(slow, &[]);
+            self.jump(slow, &[]);
             return;
         };
         let page = self.b.ins().ushr_imm_u(addr, 12);
@@ -78,7 +91,7 @@ impl Translator<'_, '_> {
         let masked = self.b.ins().band_imm_s(addr, !0xfff | i64::from(size - 1));
         let hit = self.b.ins().icmp(IntCC::Equal, masked, tag);
         let host = self.b.ins().iadd(addr, addend);
-        self.b.ins().brif(hit, fast, &[host.into()], slow, &[]);
+        self.brif(hit, fast, &[host.into()], slow, &[]);
     }
 
     pub(super) fn load(&mut self, node: &Node, size: u32, signed: Option<Type>) {
@@ -113,7 +126,7 @@ impl Translator<'_, '_> {
         let raw = self.b.ins().load(narrow, MemFlagsData::trusted(), host, 0);
         let v = if size == 8 { raw } else { self.b.ins().uextend(I64, raw) };
         let v = extend(self.b, v);
-        self.b.ins().jump(join, &[v.into()]);
+        self.jump(join, &[v.into()]);
 
         self.b.switch_to_block(slow);
         self.b.set_cold_block(slow);
@@ -125,7 +138,7 @@ impl Translator<'_, '_> {
         let inst = self.b.ins().call_indirect(s, f, &[self.hart, self.call, pc, addr, size_v, raw]);
         let v = self.b.inst_results(inst)[0];
         let v = extend(self.b, v);
-        let n_before = self.b.use_var(self.n);
+        let n_before = self.n_now();
         self.after_helper(node, n_before, Some(v), join, &[v]);
 
         self.b.switch_to_block(join);
@@ -158,7 +171,7 @@ impl Translator<'_, '_> {
         };
         // As for loads: inside the window (writable), aligned.
         self.b.ins().store(MemFlagsData::trusted(), v, host, 0);
-        self.b.ins().jump(join, &[]);
+        self.jump(join, &[]);
 
         self.b.switch_to_block(slow);
         self.b.set_cold_block(slow);
@@ -168,7 +181,7 @@ impl Translator<'_, '_> {
         let size_v = self.b.ins().iconst(I32, i64::from(size));
         let raw = self.b.ins().iconst(I32, i64::from(e.raw as i32));
         self.b.ins().call_indirect(s, f, &[self.hart, self.call, pc, addr, size_v, raw, value]);
-        let n_before = self.b.use_var(self.n);
+        let n_before = self.n_now();
         self.after_helper(node, n_before, None, join, &[]);
 
         self.b.switch_to_block(join);
