@@ -87,6 +87,9 @@ pub(crate) struct Call {
     pub(crate) raw: u32,
     /// Set by a helper with `status::FAULT`.
     pub(crate) fault: Option<Fault>,
+    /// Out: a load's value, when called through the preserve-all stub
+    /// (`compiler::Glue`), which cannot return one.
+    pub(crate) value: u64,
     /// In regions under address translation: the RAM window the load and
     /// store helpers fill the fast TLB for (`Hart::fill_fast`).
     pub(crate) fill: Option<crate::RamWindow>,
@@ -111,6 +114,7 @@ impl Call {
             status: status::OK,
             raw: 0,
             fault: None,
+            value: 0,
             fill: None,
         }
     }

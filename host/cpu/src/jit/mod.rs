@@ -25,7 +25,7 @@ mod worker;
 use std::collections::{HashMap, HashSet};
 
 pub(crate) use call::{Call, exit};
-use compiler::{Compiler, Done, Job, Trampoline};
+use compiler::{Compiler, Done, Glue, Job};
 use worker::Worker;
 
 use crate::exec::Fault;
@@ -313,8 +313,8 @@ pub struct Jit {
     log: bool,
     /// `/tmp/perf-PID.map`, with `JitConfig::perf_map`.
     perf_map: Option<std::fs::File>,
-    /// Enters regions from Rust.
-    trampoline: Trampoline,
+    /// Enters regions from Rust; the helper stubs.
+    glue: Glue,
     /// Set by a region call that ended at a linkable exit; used (and
     /// cleared) by the next `enter`.
     pending: Option<PendingLink>,
@@ -350,7 +350,7 @@ impl Jit {
         } else {
             None
         };
-        let trampoline = Trampoline::new(&isa).map_err(JitError::Setup)?;
+        let glue = Glue::new(&isa).map_err(JitError::Setup)?;
         let backend = if config.background {
             Backend::Worker(Worker::spawn(isa)?)
         } else {
@@ -368,7 +368,7 @@ impl Jit {
             stats: JitStats::default(),
             log: false,
             perf_map,
-            trampoline,
+            glue,
             pending: None,
             ind: vec![IndEntry::default(); IND_ENTRIES].into_boxed_slice(),
             pending_ind: false,
@@ -473,7 +473,7 @@ impl Jit {
                 *e = IndEntry { pc: pa, func: func as u64, epoch: *hart.icache.epoch() };
             }
         }
-        let trampoline = self.trampoline.func;
+        let trampoline = self.glue.trampoline;
         let mut call = Call::new(mem, budget, hart.pc & !((1 << PAGE_SHIFT) - 1));
         call.epoch = hart.icache.epoch();
         if !key.1
@@ -585,6 +585,7 @@ impl Jit {
             data,
             links: (flight.slots.as_ptr() as u64, links),
             ind: direct.then_some(self.ind.as_ptr() as u64),
+            stubs: (self.glue.load, self.glue.store),
             number: (self.stats.regions + self.in_flight.len() as u64) as u32,
             listing: self.log && self.config.show_code,
             region,

@@ -51,6 +51,39 @@ pub(crate) fn trampoline(b: &mut FunctionBuilder) {
     b.seal_all_blocks();
 }
 
+/// The preserve-all stub's signature: (hart, call, pc, addr, size, raw)
+/// and, for a store, the value; nothing returned.
+pub(crate) fn stub_signature(store: bool) -> Signature {
+    let mut s = Signature::new(CallConv::PreserveAll);
+    let params: &[Type] =
+        if store { &[I64, I64, I64, I64, I32, I32, I64] } else { &[I64, I64, I64, I64, I32, I32] };
+    s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+    s
+}
+
+/// A stub: call `Call::load` (putting its value in `Call::value`) or
+/// `Call::store` in the host's C convention.
+pub(crate) fn stub(b: &mut FunctionBuilder, host: CallConv, store: bool) {
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let p = b.block_params(entry).to_vec();
+    let call = p[1];
+    let at = if store { offset_of!(Call, store) } else { offset_of!(Call, load) };
+    let f = b.ins().load(I64, flags(), call, at as i32);
+    if store {
+        let s = b.import_signature(sig(host, &[I64, I64, I64, I64, I32, I32, I64], None));
+        b.ins().call_indirect(s, f, &p);
+    } else {
+        let s = b.import_signature(sig(host, &[I64, I64, I64, I64, I32, I32], Some(I64)));
+        let inst = b.ins().call_indirect(s, f, &p);
+        let v = b.inst_results(inst)[0];
+        b.ins().store(flags(), v, call, offset_of!(Call, value) as i32);
+    }
+    b.ins().return_(&[]);
+    b.seal_all_blocks();
+}
+
 pub(crate) fn trampoline_signature(call_conv: CallConv) -> Signature {
     let mut s = region_signature(call_conv);
     s.params.push(AbiParam::new(I64));
@@ -119,6 +152,8 @@ pub(crate) struct Translator<'a, 'b> {
     /// where it is read or control leaves the block (`settle`), so
     /// straight-line code pays one add, not one per instruction.
     pending: i64,
+    /// The load and store stubs' addresses (`compiler::Glue`).
+    stubs: (u64, u64),
 }
 
 fn flags() -> MemFlagsData {
@@ -134,6 +169,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         data: DataPath,
         (slots, links): (u64, Vec<u16>),
         ind: Option<u64>,
+        stubs: (u64, u64),
     ) {
         let mut used = BTreeSet::new();
         let mut written = BTreeSet::new();
@@ -222,6 +258,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             ind,
             helper_exit: None,
             pending: 0,
+            stubs,
         };
         t.reload_all();
         // Regions chained to this one retired some already.

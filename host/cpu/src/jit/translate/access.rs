@@ -9,7 +9,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Type, Value, types};
 use cranelift_frontend::FunctionBuilder;
 
-use super::{I32, I64, Translator, sig};
+use super::{I32, I64, Translator};
 use crate::jit::call::Call;
 use crate::jit::region::Node;
 use crate::tlb::{ENTRIES, FAST_SHIFT, FastEntry};
@@ -130,13 +130,13 @@ impl Translator<'_, '_> {
 
         self.b.switch_to_block(slow);
         self.b.set_cold_block(slow);
-        let f = self.helper(offset_of!(Call, load));
-        let s = self.b.import_signature(sig(self.call_conv, &[I64, I64, I64, I64, I32, I32], Some(I64)));
+        let f = self.b.ins().iconst(I64, self.stubs.0 as i64);
+        let s = self.b.import_signature(super::stub_signature(false));
         let pc = self.pc_of(node.off);
         let size_v = self.b.ins().iconst(I32, i64::from(size));
         let raw = self.b.ins().iconst(I32, i64::from(e.raw as i32));
-        let inst = self.b.ins().call_indirect(s, f, &[self.hart, self.call, pc, addr, size_v, raw]);
-        let v = self.b.inst_results(inst)[0];
+        self.b.ins().call_indirect(s, f, &[self.hart, self.call, pc, addr, size_v, raw]);
+        let v = self.b.ins().load(I64, MemFlagsData::trusted(), self.call, offset_of!(Call, value) as i32);
         let v = extend(self.b, v);
         let n_before = self.n_now();
         self.after_helper(node, n_before, Some(v), join, &[v]);
@@ -175,8 +175,8 @@ impl Translator<'_, '_> {
 
         self.b.switch_to_block(slow);
         self.b.set_cold_block(slow);
-        let f = self.helper(offset_of!(Call, store));
-        let s = self.b.import_signature(sig(self.call_conv, &[I64, I64, I64, I64, I32, I32, I64], None));
+        let f = self.b.ins().iconst(I64, self.stubs.1 as i64);
+        let s = self.b.import_signature(super::stub_signature(true));
         let pc = self.pc_of(node.off);
         let size_v = self.b.ins().iconst(I32, i64::from(size));
         let raw = self.b.ins().iconst(I32, i64::from(e.raw as i32));
