@@ -56,7 +56,8 @@ pub(super) enum Stop {
     /// It retired, continue at this pc, but the memory asked the machine
     /// to act (`Memory::yield_requested`; only polled when asked to).
     Yield(u64),
-    /// It retired, continue at this pc, which is in another page.
+    /// It retired, continue at this pc, which is in another page (or,
+    /// with `exec_entry`'s `TAKEN`, was reached by a taken jump).
     Leave(u64),
     /// Nothing done: the entry needs `step` (or is empty).
     Slow,
@@ -85,9 +86,13 @@ const PAGE_MASK: u64 = (1 << PAGE_SHIFT) - 1;
 impl Hart {
     /// Execute one entry at `pc`. `Op::Slow` and `Op::Fill` return
     /// `Stop::Slow` and change nothing. With `POLL`, loads and stores ask
-    /// the memory whether it wants to yield (`Stop::Yield`).
+    /// the memory whether it wants to yield (`Stop::Yield`). With `TAKEN`,
+    /// every taken jump and branch returns `Stop::Leave`, in the page or
+    /// not, so `run_frame` can count its target for the JIT only on that
+    /// (rare) path: a test of every next pc against the sequential one
+    /// cost the interpreter under the JIT 40 % (docs/jit.md).
     #[inline(always)]
-    pub(super) fn exec_entry<M: Memory, const POLL: bool>(
+    pub(super) fn exec_entry<M: Memory, const POLL: bool, const TAKEN: bool>(
         &mut self,
         mem: &mut M,
         e: &Entry,
@@ -99,16 +104,16 @@ impl Hart {
         // put a load on the pc's dependency chain, instruction after
         // instruction.
         if e.len == 2 {
-            self.exec_len::<M, POLL, 2>(mem, e, pc)
+            self.exec_len::<M, POLL, TAKEN, 2>(mem, e, pc)
         } else {
-            self.exec_len::<M, POLL, 4>(mem, e, pc)
+            self.exec_len::<M, POLL, TAKEN, 4>(mem, e, pc)
         }
     }
 
     /// `exec_entry` for an entry of `LEN` bytes (4 also serves the empty
     /// slot, which changes nothing).
     #[inline(always)]
-    fn exec_len<M: Memory, const POLL: bool, const LEN: u64>(
+    fn exec_len<M: Memory, const POLL: bool, const TAKEN: bool, const LEN: u64>(
         &mut self,
         mem: &mut M,
         e: &Entry,
@@ -152,7 +157,7 @@ impl Hart {
         macro_rules! go {
             ($t:expr) => {{
                 let next = $t;
-                if (next ^ pc) > PAGE_MASK {
+                if TAKEN || (next ^ pc) > PAGE_MASK {
                     return Err(Stop::Leave(next));
                 }
                 return Ok(next);
@@ -492,31 +497,26 @@ impl Hart {
         let limit = hot.as_deref().map_or(u32::MAX, |h| h.limit(self.direct_data()));
         let exit = loop {
             let e = &slots[slot_of(pc)];
-            let len = u64::from(e.len);
-            match self.exec_entry::<M, true>(mem, e, pc) {
-                Ok(next) => {
-                    if COUNT
-                        && next != pc.wrapping_add(len)
-                        && let Some(h) = hot.as_deref_mut()
-                        && h.tick(next, limit)
-                    {
-                        pc = next;
-                        left -= 1;
-                        break Stretch::Hot;
-                    }
-                    pc = next
-                }
+            match self.exec_entry::<M, true, COUNT>(mem, e, pc) {
+                Ok(next) => pc = next,
                 Err(Stop::Leave(next)) => {
+                    let same_page = (next ^ pc) <= PAGE_MASK;
                     pc = next;
                     left -= 1;
                     if left == 0 {
                         break Stretch::Stop;
                     }
-                    if COUNT
-                        && let Some(h) = hot.as_deref_mut()
-                        && h.tick(pc, limit)
-                    {
-                        break Stretch::Hot;
+                    if COUNT {
+                        if let Some(h) = hot.as_deref_mut()
+                            && h.tick(pc, limit)
+                        {
+                            break Stretch::Hot;
+                        }
+                        // A taken jump within the page (with `COUNT`,
+                        // they come here too): same frame.
+                        if same_page {
+                            continue;
+                        }
                     }
                     // Go on in the next page's frame, if cached.
                     let Some((next, next_slots)) = self.next_frame(pc) else {
