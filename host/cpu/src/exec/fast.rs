@@ -87,10 +87,11 @@ impl Hart {
     /// Execute one entry at `pc`. `Op::Slow` and `Op::Fill` return
     /// `Stop::Slow` and change nothing. With `POLL`, loads and stores ask
     /// the memory whether it wants to yield (`Stop::Yield`). With `TAKEN`,
-    /// every taken jump and branch returns `Stop::Leave`, in the page or
-    /// not, so `run_frame` can count its target for the JIT only on that
-    /// (rare) path: a test of every next pc against the sequential one
-    /// cost the interpreter under the JIT 40 % (docs/jit.md).
+    /// the jumps the JIT counts (calls, indirect jumps, backward branches
+    /// and jumps) return `Stop::Leave`, in the page or not, so
+    /// `run_frame` counts their targets only on that (rare) path: a test
+    /// of every next pc against the sequential one cost the interpreter
+    /// under the JIT 40 % (docs/jit.md).
     #[inline(always)]
     pub(super) fn exec_entry<M: Memory, const POLL: bool, const TAKEN: bool>(
         &mut self,
@@ -153,11 +154,23 @@ impl Hart {
                 return Ok(next);
             }};
         }
-        // Jump to `$t`.
+        // Jump to `$t` (a call or an indirect jump).
         macro_rules! go {
             ($t:expr) => {{
                 let next = $t;
                 if TAKEN || (next ^ pc) > PAGE_MASK {
+                    return Err(Stop::Leave(next));
+                }
+                return Ok(next);
+            }};
+        }
+        // Branch or jump to `$t`: with `TAKEN`, only a backward one (a
+        // loop) leaves; forward ones are as frequent and lead to no head
+        // worth a region of its own.
+        macro_rules! go_back {
+            ($t:expr) => {{
+                let next = $t;
+                if (TAKEN && next <= pc) || (next ^ pc) > PAGE_MASK {
                     return Err(Stop::Leave(next));
                 }
                 return Ok(next);
@@ -193,7 +206,7 @@ impl Hart {
         macro_rules! branch {
             ($c:ident) => {{
                 if branch_taken(BranchCond::$c, rs1!(), rs2!()) {
-                    go!(pc.wrapping_add(imm!()));
+                    go_back!(pc.wrapping_add(imm!()));
                 }
             }};
         }
@@ -270,7 +283,7 @@ impl Hart {
                 set!(seq!());
                 go!(pc.wrapping_add(imm!()))
             }
-            Op::J => go!(pc.wrapping_add(imm!())),
+            Op::J => go_back!(pc.wrapping_add(imm!())),
             Op::Jalr => {
                 // Target first: rd may equal rs1.
                 let target = rs1!().wrapping_add(imm!()) & !1;
@@ -359,9 +372,12 @@ impl Hart {
         }
         let mut n = 0;
         while n < max_insns {
+            // With the JIT, the physical pc when the pc's page may be run
+            // from the cache (looked up once for both tiers).
+            let pa = if JIT { self.runnable_pa() } else { None };
             if JIT
                 && let Some(jit) = jit.as_deref_mut()
-                && let Some(pa) = self.runnable_pa()
+                && let Some(pa) = pa
             {
                 match jit.enter(self, mem, pa, max_insns - n) {
                     Some((_, Entered::TooLong)) => {}
@@ -390,7 +406,8 @@ impl Hart {
                     }
                 }
             }
-            if let Some((frame, slots)) = self.runnable_frame() {
+            let runnable = if JIT { pa.and_then(|pa| self.icache.take(pa)) } else { self.runnable_frame() };
+            if let Some((frame, slots)) = runnable {
                 let hot = jit.as_deref_mut().map(|j| &mut j.hot);
                 let (done, exit) = self.run_frame::<M, JIT>(mem, frame, slots, max_insns - n, hot);
                 n += done;
@@ -480,8 +497,8 @@ impl Hart {
     /// how many retired and why it stopped; the pc, instret and trap
     /// bookkeeping are up to date and the frame is back in the cache.
     ///
-    /// With `COUNT`, each taken jump and page change counts an arrival at
-    /// its target in `hot`, and a target that becomes hot ends the stretch
+    /// With `COUNT`, each call, indirect jump, backward branch or jump and
+    /// page change counts an arrival at its target in `hot`, and a target that becomes hot ends the stretch
     /// there (`Stretch::Hot`), so the JIT can compile it.
     #[inline(never)]
     fn run_frame<M: Memory, const COUNT: bool>(
@@ -512,8 +529,8 @@ impl Hart {
                         {
                             break Stretch::Hot;
                         }
-                        // A taken jump within the page (with `COUNT`,
-                        // they come here too): same frame.
+                        // A counted jump within the page (see
+                        // `exec_entry`'s `TAKEN`): same frame.
                         if same_page {
                             continue;
                         }
