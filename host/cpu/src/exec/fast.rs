@@ -387,13 +387,10 @@ impl Hart {
                             Entered::TooLong | Entered::Next => continue,
                             Entered::Yield => return RunExit::Yield,
                             Entered::Fault(f, raw) => {
-                                match self.fault(mem, f, Some(raw)) {
-                                    Ok(_) => n += 1,
-                                    Err(h) => return RunExit::Halt(h),
+                                if let Err(exit) = self.trap_fault(mem, f, raw) {
+                                    return exit;
                                 }
-                                if mem.yield_requested() {
-                                    return RunExit::Yield;
-                                }
+                                n += 1;
                                 continue;
                             }
                         }
@@ -423,13 +420,10 @@ impl Hart {
                     Stretch::Stop => continue,
                     Stretch::Yield => return RunExit::Yield,
                     Stretch::Fault(f, raw) => {
-                        match self.fault(mem, f, Some(raw)) {
-                            Ok(_) => n += 1,
-                            Err(h) => return RunExit::Halt(h),
+                        if let Err(exit) = self.trap_fault(mem, f, raw) {
+                            return exit;
                         }
-                        if mem.yield_requested() {
-                            return RunExit::Yield;
-                        }
+                        n += 1;
                         continue;
                     }
                     // The instruction at the pc goes through `step`.
@@ -446,6 +440,20 @@ impl Hart {
             }
         }
         RunExit::Budget
+    }
+
+    /// Take the trap for `f`, raised by the instruction at the pc (bits
+    /// `raw`) in either tier; it counts one step. `Err` when `run` must
+    /// return: the machine halted, or the memory asked to yield.
+    #[inline(always)]
+    fn trap_fault<M: Memory>(&mut self, mem: &mut M, f: Fault, raw: u32) -> Result<(), RunExit> {
+        if let Err(h) = self.fault(mem, f, Some(raw)) {
+            return Err(RunExit::Halt(h));
+        }
+        if mem.yield_requested() {
+            return Err(RunExit::Yield);
+        }
+        Ok(())
     }
 
     /// The cached page to run the pc from, when `step` would do nothing
