@@ -57,7 +57,7 @@ pub(super) enum Stop {
     /// to act (`Memory::yield_requested`; only polled when asked to).
     Yield(u64),
     /// It retired, continue at this pc, which is in another page (or,
-    /// with `exec_entry`'s `TAKEN`, was reached by a taken jump).
+    /// with `exec_entry`'s `TAKEN`, was reached by a jump the JIT counts).
     Leave(u64),
     /// Nothing done: the entry needs `step` (or is empty).
     Slow,
