@@ -108,7 +108,7 @@ impl Hart {
             },
         };
         // Not polling the memory: `run` does that after each step.
-        match self.exec_entry::<M, false>(mem, &e, pc) {
+        match self.exec_entry::<M, false, false>(mem, &e, pc) {
             Ok(next) | Err(Stop::Yield(next) | Stop::Leave(next)) => {
                 self.retired = self.retired.wrapping_add(1);
                 self.trap_origin = None;

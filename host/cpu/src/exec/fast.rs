@@ -56,7 +56,8 @@ pub(super) enum Stop {
     /// It retired, continue at this pc, but the memory asked the machine
     /// to act (`Memory::yield_requested`; only polled when asked to).
     Yield(u64),
-    /// It retired, continue at this pc, which is in another page.
+    /// It retired, continue at this pc, which is in another page (or,
+    /// with `exec_entry`'s `TAKEN`, was reached by a jump the JIT counts).
     Leave(u64),
     /// Nothing done: the entry needs `step` (or is empty).
     Slow,
@@ -85,9 +86,14 @@ const PAGE_MASK: u64 = (1 << PAGE_SHIFT) - 1;
 impl Hart {
     /// Execute one entry at `pc`. `Op::Slow` and `Op::Fill` return
     /// `Stop::Slow` and change nothing. With `POLL`, loads and stores ask
-    /// the memory whether it wants to yield (`Stop::Yield`).
+    /// the memory whether it wants to yield (`Stop::Yield`). With `TAKEN`,
+    /// the jumps the JIT counts (calls, indirect jumps, backward branches
+    /// and jumps) return `Stop::Leave`, in the page or not, so
+    /// `run_frame` counts their targets only on that (rare) path: a test
+    /// of every next pc against the sequential one cost the interpreter
+    /// under the JIT 40 % (docs/jit.md).
     #[inline(always)]
-    pub(super) fn exec_entry<M: Memory, const POLL: bool>(
+    pub(super) fn exec_entry<M: Memory, const POLL: bool, const TAKEN: bool>(
         &mut self,
         mem: &mut M,
         e: &Entry,
@@ -99,16 +105,16 @@ impl Hart {
         // put a load on the pc's dependency chain, instruction after
         // instruction.
         if e.len == 2 {
-            self.exec_len::<M, POLL, 2>(mem, e, pc)
+            self.exec_len::<M, POLL, TAKEN, 2>(mem, e, pc)
         } else {
-            self.exec_len::<M, POLL, 4>(mem, e, pc)
+            self.exec_len::<M, POLL, TAKEN, 4>(mem, e, pc)
         }
     }
 
     /// `exec_entry` for an entry of `LEN` bytes (4 also serves the empty
     /// slot, which changes nothing).
     #[inline(always)]
-    fn exec_len<M: Memory, const POLL: bool, const LEN: u64>(
+    fn exec_len<M: Memory, const POLL: bool, const TAKEN: bool, const LEN: u64>(
         &mut self,
         mem: &mut M,
         e: &Entry,
@@ -148,11 +154,23 @@ impl Hart {
                 return Ok(next);
             }};
         }
-        // Jump to `$t`.
+        // Jump to `$t` (a call or an indirect jump).
         macro_rules! go {
             ($t:expr) => {{
                 let next = $t;
-                if (next ^ pc) > PAGE_MASK {
+                if TAKEN || (next ^ pc) > PAGE_MASK {
+                    return Err(Stop::Leave(next));
+                }
+                return Ok(next);
+            }};
+        }
+        // Branch or jump to `$t`: with `TAKEN`, only a backward one (a
+        // loop) leaves; forward ones are as frequent and lead to no head
+        // worth a region of its own.
+        macro_rules! go_back {
+            ($t:expr) => {{
+                let next = $t;
+                if (TAKEN && next <= pc) || (next ^ pc) > PAGE_MASK {
                     return Err(Stop::Leave(next));
                 }
                 return Ok(next);
@@ -188,7 +206,7 @@ impl Hart {
         macro_rules! branch {
             ($c:ident) => {{
                 if branch_taken(BranchCond::$c, rs1!(), rs2!()) {
-                    go!(pc.wrapping_add(imm!()));
+                    go_back!(pc.wrapping_add(imm!()));
                 }
             }};
         }
@@ -265,7 +283,7 @@ impl Hart {
                 set!(seq!());
                 go!(pc.wrapping_add(imm!()))
             }
-            Op::J => go!(pc.wrapping_add(imm!())),
+            Op::J => go_back!(pc.wrapping_add(imm!())),
             Op::Jalr => {
                 // Target first: rd may equal rs1.
                 let target = rs1!().wrapping_add(imm!()) & !1;
@@ -354,9 +372,12 @@ impl Hart {
         }
         let mut n = 0;
         while n < max_insns {
+            // With the JIT, the physical pc when the pc's page may be run
+            // from the cache (looked up once for both tiers).
+            let pa = if JIT { self.runnable_pa() } else { None };
             if JIT
                 && let Some(jit) = jit.as_deref_mut()
-                && let Some(pa) = self.runnable_pa()
+                && let Some(pa) = pa
             {
                 match jit.enter(self, mem, pa, max_insns - n) {
                     Some((_, Entered::TooLong)) => {}
@@ -366,13 +387,10 @@ impl Hart {
                             Entered::TooLong | Entered::Next => continue,
                             Entered::Yield => return RunExit::Yield,
                             Entered::Fault(f, raw) => {
-                                match self.fault(mem, f, Some(raw)) {
-                                    Ok(_) => n += 1,
-                                    Err(h) => return RunExit::Halt(h),
+                                if let Err(exit) = self.trap_fault(mem, f, raw) {
+                                    return exit;
                                 }
-                                if mem.yield_requested() {
-                                    return RunExit::Yield;
-                                }
+                                n += 1;
                                 continue;
                             }
                         }
@@ -385,7 +403,8 @@ impl Hart {
                     }
                 }
             }
-            if let Some((frame, slots)) = self.runnable_frame() {
+            let runnable = if JIT { pa.and_then(|pa| self.icache.take(pa)) } else { self.runnable_frame() };
+            if let Some((frame, slots)) = runnable {
                 let hot = jit.as_deref_mut().map(|j| &mut j.hot);
                 let (done, exit) = self.run_frame::<M, JIT>(mem, frame, slots, max_insns - n, hot);
                 n += done;
@@ -401,13 +420,10 @@ impl Hart {
                     Stretch::Stop => continue,
                     Stretch::Yield => return RunExit::Yield,
                     Stretch::Fault(f, raw) => {
-                        match self.fault(mem, f, Some(raw)) {
-                            Ok(_) => n += 1,
-                            Err(h) => return RunExit::Halt(h),
+                        if let Err(exit) = self.trap_fault(mem, f, raw) {
+                            return exit;
                         }
-                        if mem.yield_requested() {
-                            return RunExit::Yield;
-                        }
+                        n += 1;
                         continue;
                     }
                     // The instruction at the pc goes through `step`.
@@ -424,6 +440,20 @@ impl Hart {
             }
         }
         RunExit::Budget
+    }
+
+    /// Take the trap for `f`, raised by the instruction at the pc (bits
+    /// `raw`) in either tier; it counts one step. `Err` when `run` must
+    /// return: the machine halted, or the memory asked to yield.
+    #[inline(always)]
+    fn trap_fault<M: Memory>(&mut self, mem: &mut M, f: Fault, raw: u32) -> Result<(), RunExit> {
+        if let Err(h) = self.fault(mem, f, Some(raw)) {
+            return Err(RunExit::Halt(h));
+        }
+        if mem.yield_requested() {
+            return Err(RunExit::Yield);
+        }
+        Ok(())
     }
 
     /// The cached page to run the pc from, when `step` would do nothing
@@ -475,8 +505,8 @@ impl Hart {
     /// how many retired and why it stopped; the pc, instret and trap
     /// bookkeeping are up to date and the frame is back in the cache.
     ///
-    /// With `COUNT`, each taken jump and page change counts an arrival at
-    /// its target in `hot`, and a target that becomes hot ends the stretch
+    /// With `COUNT`, each call, indirect jump, backward branch or jump and
+    /// page change counts an arrival at its target in `hot`, and a target that becomes hot ends the stretch
     /// there (`Stretch::Hot`), so the JIT can compile it.
     #[inline(never)]
     fn run_frame<M: Memory, const COUNT: bool>(
@@ -492,31 +522,26 @@ impl Hart {
         let limit = hot.as_deref().map_or(u32::MAX, |h| h.limit(self.direct_data()));
         let exit = loop {
             let e = &slots[slot_of(pc)];
-            let len = u64::from(e.len);
-            match self.exec_entry::<M, true>(mem, e, pc) {
-                Ok(next) => {
-                    if COUNT
-                        && next != pc.wrapping_add(len)
-                        && let Some(h) = hot.as_deref_mut()
-                        && h.tick(next, limit)
-                    {
-                        pc = next;
-                        left -= 1;
-                        break Stretch::Hot;
-                    }
-                    pc = next
-                }
+            match self.exec_entry::<M, true, COUNT>(mem, e, pc) {
+                Ok(next) => pc = next,
                 Err(Stop::Leave(next)) => {
+                    let same_page = (next ^ pc) <= PAGE_MASK;
                     pc = next;
                     left -= 1;
                     if left == 0 {
                         break Stretch::Stop;
                     }
-                    if COUNT
-                        && let Some(h) = hot.as_deref_mut()
-                        && h.tick(pc, limit)
-                    {
-                        break Stretch::Hot;
+                    if COUNT {
+                        if let Some(h) = hot.as_deref_mut()
+                            && h.tick(pc, limit)
+                        {
+                            break Stretch::Hot;
+                        }
+                        // A counted jump within the page (see
+                        // `exec_entry`'s `TAKEN`): same frame.
+                        if same_page {
+                            continue;
+                        }
                     }
                     // Go on in the next page's frame, if cached.
                     let Some((next, next_slots)) = self.next_frame(pc) else {

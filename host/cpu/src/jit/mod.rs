@@ -1,8 +1,9 @@
 //! The translating tier: hot code compiled to host code with Cranelift.
 //!
 //! The interpreter (`exec/fast.rs`) stays tier 0 and the reference. With a
-//! [`Jit`], `Hart::run_jit` counts how often each pc is reached by a taken
-//! jump or branch or by entering its page ([`Hotness`]); a pc reached
+//! [`Jit`], `Hart::run_jit` counts how often each pc is reached by a call,
+//! an indirect jump, a backward branch or jump, entering its page or
+//! starting a stretch of interpretation ([`Hotness`]); a pc reached
 //! `threshold` times becomes the head of a region (`region.rs`: the
 //! decoded instructions reachable from it inside its page), which is
 //! translated (`translate.rs`) and from then on entered instead of
@@ -96,7 +97,7 @@ pub enum JitError {
 /// Settings of the translating tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JitConfig {
-    /// Times a pc must be reached (by a taken jump, or entering its page)
+    /// Times a pc must be reached (by a counted jump, or entering its page)
     /// before its region is compiled.
     pub threshold: u32,
     /// The same for code whose loads and stores are translated or
