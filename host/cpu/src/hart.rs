@@ -133,6 +133,10 @@ pub struct Hart {
     /// Misaligned loads and stores: completed or trapped (a setting of
     /// the machine, not architectural state a guest can change).
     pub(crate) misaligned: Misaligned,
+    /// Where the last `run`/`run_jit` call stopped because its budget
+    /// ran out (`u64::MAX`: it did not): arriving there is no reason to
+    /// call a pc hot (see `run_tiers`).
+    pub(crate) budget_stop: u64,
     /// Pre-decoded instructions; last because the JIT does not address it.
     pub(crate) icache: ICache,
 }
@@ -155,6 +159,7 @@ impl Hart {
             tlb: Tlb::default(),
             pmp_pages: PageVerdicts::default(),
             misaligned: Misaligned::default(),
+            budget_stop: u64::MAX,
             icache: ICache::default(),
         }
     }

@@ -395,12 +395,16 @@ impl Hart {
                             }
                         }
                     }
-                    None => {
+                    // Not where the last call's budget ran out (anywhere
+                    // in a loop): counting that would in the end make
+                    // every pc of a hot loop a region head.
+                    None if n > 0 || self.pc != self.budget_stop || jit.config.count_budget_stops => {
                         let limit = jit.hot.limit(self.direct_data());
                         if jit.hot.tick(self.pc, limit) && jit.hot_at(self, self.pc, pa) {
                             continue;
                         }
                     }
+                    None => {}
                 }
             }
             let runnable = if JIT { pa.and_then(|pa| self.icache.take(pa)) } else { self.runnable_frame() };
@@ -439,6 +443,7 @@ impl Hart {
                 return RunExit::Yield;
             }
         }
+        self.budget_stop = self.pc;
         RunExit::Budget
     }
 

@@ -115,6 +115,11 @@ pub struct JitConfig {
     /// (default); else on the hart's thread, waiting for each region
     /// (reproducible statistics, for tests).
     pub background: bool,
+    /// Count arrivals where a call's budget ran out too (off by default:
+    /// such pcs fall anywhere in a hot loop, and each would become a
+    /// region head; the differential test turns it on to enter regions
+    /// at every pc).
+    pub count_budget_stops: bool,
 }
 
 impl Default for JitConfig {
@@ -126,6 +131,7 @@ impl Default for JitConfig {
             perf_map: false,
             show_code: false,
             background: true,
+            count_budget_stops: false,
         }
     }
 }
@@ -308,7 +314,7 @@ pub struct Jit {
     /// Heads that cannot be translated, with the frame generation seen.
     refused: HashSet<(u64, u64)>,
     pub(crate) hot: Hotness,
-    config: JitConfig,
+    pub(crate) config: JitConfig,
     stats: JitStats,
     /// Print each region compiled (`-d jit`).
     log: bool,

@@ -330,6 +330,7 @@ pub fn compare_tiers(case: &Case, chunk: u64) -> Result<(), String> {
         threshold: 1,
         paged_threshold: Some(1),
         background: false,
+        count_budget_stops: true,
         ..wemu_cpu::JitConfig::default()
     };
     let mut jit = wemu_cpu::Jit::new(config).map_err(|e| e.to_string())?;
