@@ -61,7 +61,7 @@ pub(crate) struct RunArgs {
     pub(crate) jit_threshold: u32,
 
     /// With the JIT: the same for code running under address translation
-    /// or PMP checks (default: 50 times --jit-threshold; docs/jit.md).
+    /// or PMP checks (default: --jit-threshold; docs/jit.md).
     #[arg(long, value_name = "N")]
     pub(crate) jit_paged_threshold: Option<u32>,
 

@@ -101,7 +101,7 @@ pub struct JitConfig {
     /// before its region is compiled.
     pub threshold: u32,
     /// The same for code whose loads and stores are translated or
-    /// PMP-checked (default: 50 × `threshold`, see `Hotness`).
+    /// PMP-checked (default: `threshold`, see `Hotness`).
     pub paged_threshold: Option<u32>,
     /// Host code kept before the code cache is flushed whole.
     pub max_code_bytes: usize,
@@ -166,17 +166,17 @@ pub(crate) struct Hotness {
     /// Arrivals that make a pc hot when loads and stores are direct
     /// (`Hart::direct_data`).
     threshold: u32,
-    /// The same under address translation or PMP, where translated code
-    /// calls the interpreter's access path for every load and store (no
-    /// inline TLB probe yet) and gains less: only very hot code is worth
-    /// its compile time there (a Linux boot measured 1.4 s at the plain
-    /// threshold against 1.0 s for the interpreter).
+    /// The same under address translation or PMP. It was 50 times the
+    /// threshold while translated code called the interpreter's access
+    /// path for every load and store there; with the fast TLB and
+    /// compiling on a worker thread, a Linux boot is fastest at the plain
+    /// threshold (docs/jit.md).
     paged_threshold: u32,
 }
 
 const HOT_SLOTS: usize = 4096;
-/// `paged_threshold` = `threshold` times this.
-const PAGED_FACTOR: u32 = 50;
+/// `paged_threshold` = `threshold` times this, by default.
+const PAGED_FACTOR: u32 = 1;
 
 impl Hotness {
     fn new(threshold: u32, paged_threshold: Option<u32>) -> Self {
