@@ -285,18 +285,15 @@ enum Backend {
     Worker(Worker),
 }
 
-/// A region handed to the compiler: what makes it a [`Compiled`] when its
-/// code arrives.
+/// A region handed to the compiler: its [`Compiled`] but for the code,
+/// and what `-d jit` says about it.
 struct InFlight {
     pc: u64,
     guest_insns: usize,
     first: u16,
     last: u16,
-    slots: Box<[u64]>,
-    frame: usize,
-    generation: u64,
-    need: u32,
-    insns: Vec<(u16, u32)>,
+    /// `func` is null until the code arrives.
+    region: Compiled,
 }
 
 /// The translating tier of one hart: its code cache and counters.
@@ -580,17 +577,20 @@ impl Jit {
             guest_insns: region.nodes.len(),
             first: region.nodes.keys().next().copied().unwrap_or(0),
             last: region.nodes.values().last().map_or(0, |n| n.off + u16::from(n.e.len)),
-            need: region.nodes.get(&head).map_or(1, |n| n.need),
-            insns: region.nodes.values().map(|n| (n.off, n.e.raw)).collect(),
-            frame,
-            generation,
-            slots,
+            region: Compiled {
+                func: std::ptr::null(),
+                slots,
+                frame,
+                generation,
+                need: region.nodes.get(&head).map_or(1, |n| n.need),
+                insns: region.nodes.values().map(|n| (n.off, n.e.raw)).collect(),
+            },
         };
         let job = Job {
             key,
             epoch: self.epoch,
             data,
-            links: (flight.slots.as_ptr() as u64, links),
+            links: (flight.region.slots.as_ptr() as u64, links),
             ind: direct.then_some(self.ind.as_ptr() as u64),
             stubs: (self.glue.load, self.glue.store),
             number: (self.stats.regions + self.in_flight.len() as u64) as u32,
@@ -677,20 +677,13 @@ impl Jit {
                     // A failed write loses a profiler symbol, nothing else.
                     let _ = writeln!(map, "{:x} {:x} wemu-guest-{pc:#x}", out.func, out.bytes);
                 }
-                let r = Compiled {
-                    func: out.func as RegionFn,
-                    slots: f.slots,
-                    frame: f.frame,
-                    generation: f.generation,
-                    need: f.need,
-                    insns: f.insns,
-                };
+                let r = Compiled { func: out.func as RegionFn, ..f.region };
                 self.regions.insert(done.key, r);
                 true
             }
             Err(e) => {
                 tracing::warn!(target: "wemu::jit", "region at {:#x} not compiled: {e}", f.pc);
-                self.refused.insert((pa, f.generation));
+                self.refused.insert((pa, f.region.generation));
                 self.hot.reset(f.pc);
                 if e == compiler::PANICKED {
                     // The code cache may hold a half-made function.
