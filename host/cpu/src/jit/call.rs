@@ -142,10 +142,23 @@ fn finish<M: Memory>(call: &mut Call, mem: &mut M, r: Result<(), Fault>, raw: u3
     };
 }
 
+/// The hart, the call record and the memory a helper was called with.
+///
 /// # Safety
 /// `hart` and `call` come from the region call in `Jit::enter`, which
 /// holds `&mut` to both (and to the `M` behind `call.mem`) for its
 /// duration; generated code does not touch them while a helper runs.
+unsafe fn parts<'a, M: Memory>(hart: *mut Hart, call: *mut Call) -> (&'a mut Hart, &'a mut Call, &'a mut M) {
+    // SAFETY: see the function's contract.
+    let (hart, call) = unsafe { (&mut *hart, &mut *call) };
+    // SAFETY: `call.mem` is the `&mut M` `Call::new` was given, alive for
+    // the region call (see the function's contract).
+    let mem = unsafe { &mut *call.mem.cast::<M>() };
+    (hart, call, mem)
+}
+
+/// # Safety
+/// As for [`parts`].
 unsafe extern "C" fn load<M: Memory>(
     hart: *mut Hart,
     call: *mut Call,
@@ -154,11 +167,8 @@ unsafe extern "C" fn load<M: Memory>(
     size: u32,
     raw: u32,
 ) -> u64 {
-    // SAFETY: see the function's contract.
-    let (hart, call) = unsafe { (&mut *hart, &mut *call) };
-    // SAFETY: `call.mem` is the `&mut M` `Call::new` was given, alive for
-    // the region call (see the function's contract).
-    let mem = unsafe { &mut *call.mem.cast::<M>() };
+    // SAFETY: the function's contract.
+    let (hart, call, mem) = unsafe { parts::<M>(hart, call) };
     match hart.load(mem, pc, addr, width(size)) {
         Ok(v) => {
             if let Some(w) = &call.fill {
@@ -175,7 +185,7 @@ unsafe extern "C" fn load<M: Memory>(
 }
 
 /// # Safety
-/// As for [`load`].
+/// As for [`parts`].
 unsafe extern "C" fn store<M: Memory>(
     hart: *mut Hart,
     call: *mut Call,
@@ -185,10 +195,8 @@ unsafe extern "C" fn store<M: Memory>(
     raw: u32,
     value: u64,
 ) {
-    // SAFETY: see the function's contract.
-    let (hart, call) = unsafe { (&mut *hart, &mut *call) };
-    // SAFETY: as in `load`.
-    let mem = unsafe { &mut *call.mem.cast::<M>() };
+    // SAFETY: the function's contract.
+    let (hart, call, mem) = unsafe { parts::<M>(hart, call) };
     let r = hart.store(mem, pc, addr, width(size), value);
     if let (Ok(()), Some(w)) = (r, &call.fill) {
         hart.fill_fast(addr, w);
@@ -197,13 +205,11 @@ unsafe extern "C" fn store<M: Memory>(
 }
 
 /// # Safety
-/// As for [`load`]. The region has written its registers back to the
+/// As for [`parts`]. The region has written its registers back to the
 /// hart before the call and reloads them after it.
 unsafe extern "C" fn general<M: Memory>(hart: *mut Hart, call: *mut Call, pc: u64, raw: u32) {
-    // SAFETY: see the function's contract.
-    let (hart, call) = unsafe { (&mut *hart, &mut *call) };
-    // SAFETY: as in `load`.
-    let mem = unsafe { &mut *call.mem.cast::<M>() };
+    // SAFETY: the function's contract.
+    let (hart, call, mem) = unsafe { parts::<M>(hart, call) };
     call.status = match hart.exec_general_at(mem, raw, pc) {
         GeneralOutcome::Done if mem.yield_requested() => status::YIELD,
         GeneralOutcome::Done => status::OK,

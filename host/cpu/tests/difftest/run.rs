@@ -108,6 +108,38 @@ impl Memory for Ram {
     }
 }
 
+/// What serving an `ecall` as a Linux syscall asked for.
+enum Syscall {
+    /// `write` done (bytes to fd 1 appended to the output): go on after it.
+    Resume,
+    /// `exit(0)`.
+    Exit,
+}
+
+/// Serve the `ecall` at `pc` as a Linux syscall: `write` (to fd 1: appended
+/// to `stdout`) or `exit`; anything else is an error.
+fn syscall(hart: &mut Hart, ram: &mut Ram, pc: u64, stdout: &mut Vec<u8>) -> Result<Syscall, String> {
+    let (a0, a1, a2, a7) = (hart.x[10], hart.x[11], hart.x[12], hart.x[17]);
+    match a7 {
+        64 => {
+            for i in 0..a2 {
+                let b = ram
+                    .load(AccessInfo::HOST, a1.wrapping_add(i), 1)
+                    .map_err(|e| format!("write(): bad buffer: {e}"))?;
+                if a0 == 1 {
+                    stdout.push(b as u8);
+                }
+            }
+            hart.x[10] = a2;
+            hart.pc = pc + 4;
+            Ok(Syscall::Resume)
+        }
+        93 if a0 == 0 => Ok(Syscall::Exit),
+        93 => Err(format!("exit({a0})")),
+        n => Err(format!("unexpected syscall {n} at {pc:#x}")),
+    }
+}
+
 /// stdout of the program on wemu's hart: `ecall` (mcause 11) is served as a
 /// Linux syscall (write to fd 1, exit), then execution resumes after it.
 pub fn run_wemu(elf: &[u8], entry: u64) -> Result<Vec<u8>, String> {
@@ -118,25 +150,9 @@ pub fn run_wemu(elf: &[u8], entry: u64) -> Result<Vec<u8>, String> {
         match hart.step(&mut ram) {
             Ok(StepEvent::Retired) => {}
             Ok(StepEvent::Trap(rec)) if rec.cause == TrapCause::Exception(Exception::EcallFromM) => {
-                let (a0, a1, a2, a7) = (hart.x[10], hart.x[11], hart.x[12], hart.x[17]);
-                match a7 {
-                    64 => {
-                        for i in 0..a2 {
-                            let b = ram
-                                .load(AccessInfo::HOST, a1.wrapping_add(i), 1)
-                                .map_err(|e| format!("write(): bad buffer: {e}"))?;
-                            if a0 == 1 {
-                                stdout.push(b as u8);
-                            }
-                        }
-                        hart.x[10] = a2;
-                    }
-                    93 => {
-                        return if a0 == 0 { Ok(stdout) } else { Err(format!("exit({a0})")) };
-                    }
-                    n => return Err(format!("unexpected syscall {n} at {:#x}", rec.pc)),
+                if let Syscall::Exit = syscall(&mut hart, &mut ram, rec.pc, &mut stdout)? {
+                    return Ok(stdout);
                 }
-                hart.pc = rec.pc + 4;
             }
             Ok(StepEvent::Trap(rec)) => return Err(format!("unexpected trap: {rec}")),
             Ok(StepEvent::Wfi) => return Err(format!("hart in WFI at {:#x}", hart.pc)),
@@ -275,27 +291,10 @@ fn run_tier(
                 wemu_cpu::RunExit::Halt(wemu_cpu::Halt::TrapLoop { first, .. })
                     if first.cause == TrapCause::Exception(Exception::EcallFromM) =>
                 {
-                    let (a0, a1, a2, a7) = (hart.x[10], hart.x[11], hart.x[12], hart.x[17]);
-                    match a7 {
-                        64 => {
-                            for i in 0..a2 {
-                                let b = ram
-                                    .load(AccessInfo::HOST, a1.wrapping_add(i), 1)
-                                    .map_err(|e| format!("write(): bad buffer: {e}"))?;
-                                if a0 == 1 {
-                                    run.stdout.push(b as u8);
-                                }
-                            }
-                            hart.x[10] = a2;
-                        }
-                        93 if a0 == 0 => {
-                            done = true;
-                            break;
-                        }
-                        93 => return Err(format!("exit({a0})")),
-                        n => return Err(format!("unexpected syscall {n} at {:#x}", first.pc)),
+                    if let Syscall::Exit = syscall(&mut hart, &mut ram, first.pc, &mut run.stdout)? {
+                        done = true;
+                        break;
                     }
-                    hart.pc = first.pc + 4;
                 }
                 wemu_cpu::RunExit::Halt(h) => return Err(format!("hart halted: {h}")),
             }
