@@ -108,7 +108,7 @@ impl Hart {
             },
         };
         // Not polling the memory: `run` does that after each step.
-        match self.exec_entry::<M, false, false>(mem, &e, pc) {
+        match self.exec_entry::<M, false, false>(mem, &e, pc, None) {
             Ok(next) | Err(Stop::Yield(next) | Stop::Leave(next)) => {
                 self.retired = self.retired.wrapping_add(1);
                 self.trap_origin = None;
@@ -475,6 +475,10 @@ impl Hart {
             return Err(Fault::Exc(Exception::InstructionAddressMisaligned, pc));
         }
         let pa = self.xlate(mem, self.access_at(pc), pc, Access::Fetch, 2, cfg::X)?;
+        if self.icache.is_parked(pa) {
+            // A frame parked by FENCE.I comes back if its page is as it was.
+            ram::with_ram_page(mem, pa, |bytes| bytes.is_some_and(|b| self.icache.restore(pa, b)));
+        }
         if let Some(d) = self.icache.get(pa) {
             // The second parcel is translated and checked as on a miss; a
             // different physical page than the cached copy used means a
@@ -500,7 +504,7 @@ impl Hart {
             // it must not run this one from its frame; `step` serves it
             // from here (`fetch` hit: both parcels checked, no re-read).
             let cached = if pa & 0xfff == 0xffe && d.len == 4 { slow(&d) } else { e };
-            self.icache.insert(pa, cached);
+            ram::with_ram_page(mem, pa, |bytes| self.icache.insert(pa, cached, bytes));
         }
         Ok(e)
     }
@@ -643,6 +647,7 @@ fn amo_result(op: AmoOp, width: Width, raw: u64, src: u64) -> u64 {
 mod fast;
 mod fp;
 mod misaligned;
+mod ram;
 
 #[cfg(test)]
 mod tests;

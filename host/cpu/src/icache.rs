@@ -13,7 +13,8 @@
 //! both halves (`Hart::run` checks fetch permission once per page).
 //!
 //! Pages are direct-mapped onto `WAYS` frames by page number, so memory
-//! stays bounded (`WAYS` × 2048 entries of 16 bytes, 8 MiB) and lookup
+//! stays bounded (`WAYS` × 2048 entries of 16 bytes and a 4 KiB copy,
+//! 36 MiB, allocated as frames are first used) and lookup
 //! is a tag compare, no hashing. A page that loses its frame to another
 //! one is simply decoded again later.
 //!
@@ -24,14 +25,27 @@
 //! instructions. The machine flushes the cache itself whenever it writes
 //! guest memory behind the hart's back: after loading an image and on
 //! reset.
+//!
+//! A flush parks frames instead of forgetting them. Linux runs FENCE.I
+//! hundreds of times while booting (each time it maps an executable user
+//! page), and decoding everything again after each one took a third of
+//! the interpreter's time. A frame of a RAM page keeps a copy of the
+//! page's bytes taken when it started holding the page (`snaps`); every
+//! entry decoded into it afterwards is checked against that copy (a
+//! mismatch means the page changed without a FENCE.I: the frame starts
+//! afresh from memory as it is now). After a flush, a parked frame comes
+//! back (`restore`) only if the page's bytes still equal the copy, so it
+//! holds exactly what decoding the page now would give.
 
 use crate::uop::Entry;
 
 pub(crate) const PAGE_SHIFT: u32 = 12;
 /// Slots per page: one per 2-byte parcel (IALIGN = 16 with C).
 pub(crate) const SLOTS: usize = 1 << (PAGE_SHIFT - 1);
-/// Frames (cached pages). 256 frames cover 1 MiB of contiguous code.
-const WAYS: usize = 256;
+/// Frames (cached pages). 1024 frames cover 4 MiB of contiguous code: a
+/// Linux boot's kernel and user code fit without many conflicts (with
+/// 256 it decoded 4.5 times as many instructions, docs/performance.md).
+const WAYS: usize = 1024;
 /// A tag no page can have: page numbers are below 2^52.
 const NO_PAGE: u64 = u64::MAX;
 
@@ -53,7 +67,16 @@ pub(crate) struct ICache {
     /// what the JIT's indirect-jump cache was filled under holds while it
     /// is unchanged.
     epoch: u64,
+    /// Per frame, the bytes of its RAM page when the frame started
+    /// holding it (`None` for a page outside RAM: a flush drops it).
+    snaps: Box<[Option<Box<[u8; PAGE]>>; WAYS]>,
+    /// Per frame, the page it held before the last flush, if `restore`
+    /// may bring it back, else `NO_PAGE`.
+    parked: Box<[u64; WAYS]>,
 }
+
+/// Bytes per page.
+pub(crate) const PAGE: usize = 1 << PAGE_SHIFT;
 
 impl std::fmt::Debug for ICache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,6 +92,8 @@ impl Default for ICache {
             frames: Box::new([const { None }; WAYS]),
             generations: Box::new([0; WAYS]),
             epoch: 0,
+            snaps: Box::new([const { None }; WAYS]),
+            parked: Box::new([NO_PAGE; WAYS]),
         }
     }
 }
@@ -114,22 +139,74 @@ impl ICache {
         (e.len != 0).then_some(e)
     }
 
-    /// Remember the entry for (even) `pc`.
-    pub(crate) fn insert(&mut self, pc: u64, e: Entry) {
+    /// Remember the entry for (even) physical `pc`, decoded from `bytes`
+    /// (its page's bytes now, when the page is RAM).
+    pub(crate) fn insert(&mut self, pc: u64, e: Entry, bytes: Option<&[u8; PAGE]>) {
         if pc & 1 != 0 {
             return;
         }
         let page = pc >> PAGE_SHIFT;
         let frame = Self::frame_of(page);
-        let slots = self.frames[frame].get_or_insert_with(empty_frame);
-        if self.tags[frame] != page {
-            // The frame held another page (or none since the last flush).
-            slots.fill(Entry::EMPTY);
+        let off = (pc as usize) & (PAGE - 1);
+        // What of the instruction lies in this page.
+        let end = (off + usize::from(e.len).max(2)).min(PAGE);
+        let same = match (&self.snaps[frame], bytes) {
+            (Some(snap), Some(now)) => snap.get(off..end) == now.get(off..end),
+            (None, None) => true,
+            _ => false,
+        };
+        if self.tags[frame] != page || !same {
+            // The frame held another page (or none since the last flush),
+            // or its page changed since the frame took it.
+            self.frames[frame].get_or_insert_with(empty_frame).fill(Entry::EMPTY);
             self.tags[frame] = page;
             self.generations[frame] = next_generation();
             self.epoch = self.epoch.wrapping_add(1);
+            self.parked[frame] = NO_PAGE;
+            self.snaps[frame] = bytes.map(|b| match self.snaps[frame].take() {
+                Some(mut snap) => {
+                    snap.copy_from_slice(b);
+                    snap
+                }
+                None => Box::new(*b),
+            });
         }
+        let slots = self.frames[frame].get_or_insert_with(empty_frame);
         slots[slot_of(pc)] = e;
+    }
+
+    /// Whether physical page `pa >> PAGE_SHIFT` is parked (see `restore`).
+    #[inline]
+    pub(crate) fn is_parked(&self, pa: u64) -> bool {
+        let page = pa >> PAGE_SHIFT;
+        let frame = Self::frame_of(page);
+        self.tags[frame] == NO_PAGE && self.parked[frame] == page
+    }
+
+    /// After a flush: bring back the frame of physical page
+    /// `pa >> PAGE_SHIFT` if it was parked and the page's `bytes` are
+    /// still those it was decoded from. Its generation is kept, so what
+    /// the JIT translated from it stays valid, except when its last slot
+    /// holds a 32-bit instruction, half of which is in the next page.
+    pub(crate) fn restore(&mut self, pa: u64, bytes: &[u8; PAGE]) -> bool {
+        let page = pa >> PAGE_SHIFT;
+        let frame = Self::frame_of(page);
+        if self.tags[frame] != NO_PAGE
+            || self.parked[frame] != page
+            || self.snaps[frame].as_deref() != Some(bytes)
+        {
+            return false;
+        }
+        let Some(slots) = self.frames[frame].as_mut() else { return false };
+        if let Some(last) = slots.last_mut()
+            && last.len == 4
+        {
+            *last = Entry::EMPTY;
+            self.generations[frame] = next_generation();
+        }
+        self.tags[frame] = page;
+        self.parked[frame] = NO_PAGE;
+        true
     }
 
     /// Lend out the frame holding physical page `pa >> PAGE_SHIFT`, if it is
@@ -178,7 +255,11 @@ impl ICache {
     /// Forget everything (FENCE.I, reset, memory written by the machine).
     /// Frames keep their allocation; `insert` clears a frame it reuses.
     pub(crate) fn flush(&mut self) {
-        self.tags.fill(NO_PAGE);
+        for (frame, tag) in self.tags.iter_mut().enumerate() {
+            let keep = *tag != NO_PAGE && self.snaps[frame].is_some();
+            self.parked[frame] = if keep { *tag } else { NO_PAGE };
+            *tag = NO_PAGE;
+        }
         self.epoch = self.epoch.wrapping_add(1);
     }
 }

@@ -347,19 +347,30 @@ impl Hart {
         }
     }
 
-    /// What the fast TLB's entries (translated code's, see `tlb`) depend
-    /// on besides the TLB: the mode and mstatus's MPRV, MPP, SUM and MXR
+    /// What the fast TLB's entries (see `tlb`) depend on besides the TLB:
+    /// the effective data mode (the mode, or MPP under MPRV), SUM and MXR
     /// (satp and PMP writes flush the TLB instead), and the RAM window
-    /// their host addresses point into. Translated code makes the fast TLB
-    /// hold entries for this key only (`Tlb::set_fast_key`) whenever it
-    /// starts and after any instruction that may change it.
+    /// their host addresses point into. Translated code and the
+    /// interpreter make the fast TLB hold entries for this key only
+    /// (`Tlb::set_fast_key`) whenever they start running code that cannot
+    /// change it. Only what decides an access counts: MPP flips at every
+    /// trap into M-mode and back, and each change of key empties the table.
     #[inline]
     pub(crate) fn fast_key(&self, window: &crate::RamWindow) -> FastKey {
-        let bits = mstatus::MPRV | mstatus::MPP | mstatus::SUM | mstatus::MXR;
+        let st = self.csrs.mstatus();
         FastKey {
-            regime: (self.csrs.mstatus() & bits) | self.mode as u64,
+            regime: (st & (mstatus::SUM | mstatus::MXR)) | self.effective_mode(Access::Load, st) as u64,
             window: (window.host as u64, window.base, window.len),
         }
+    }
+
+    /// Whether data accesses are translated now (paging on and the
+    /// effective data mode S or U): where the fast TLB can serve them.
+    #[inline]
+    pub(crate) fn paged_data(&self) -> bool {
+        let st = self.csrs.mstatus();
+        self.effective_mode(Access::Load, st) != PrivMode::Machine
+            && matches!(self.csrs.satp() >> satp::MODE_SHIFT, satp::MODE_SV39 | satp::MODE_SV48)
     }
 
     /// After a load or store at virtual `va` completed through `translate`:

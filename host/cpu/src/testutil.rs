@@ -24,6 +24,9 @@ pub struct TestMem {
     pub device: Option<Range<u64>>,
     /// `backing` calls these bytes (inside RAM) ROM.
     pub rom: Option<Range<u64>>,
+    /// The host address of `bytes` if `ram_window` offers them
+    /// (`with_window`; default: no window, every access logged).
+    pub window: Option<*mut u8>,
 }
 
 impl TestMem {
@@ -38,7 +41,15 @@ impl TestMem {
             accesses: Vec::new(),
             device: None,
             rom: None,
+            window: None,
         }
+    }
+
+    /// Offer all of RAM as the hart's RAM window: accesses through it
+    /// (paged data in `run`, the instruction cache's page copies) are
+    /// not logged.
+    pub fn set_window(&mut self) {
+        self.window = Some(self.bytes.as_mut_ptr());
     }
 
     fn range(&self, addr: u64, size: u8) -> Result<usize, MemError> {
@@ -113,6 +124,11 @@ impl Memory for TestMem {
 
     fn yield_requested(&mut self) -> bool {
         std::mem::take(&mut self.yield_pending)
+    }
+
+    fn ram_window(&self) -> Option<crate::RamWindow> {
+        let host = self.window?;
+        Some(crate::RamWindow { host, base: self.base, len: self.bytes.len() as u64, writable: true })
     }
 
     fn range_kind(&mut self, addr: u64, len: u64) -> RangeKind {

@@ -161,6 +161,18 @@ impl Tlb {
         }
     }
 
+    /// The host address for an aligned access of `size` bytes at virtual
+    /// `va` (a store if `store`), if the fast entry of its slot allows it:
+    /// the probe generated code makes, for the interpreter. The caller has
+    /// set the key for the current regime (`set_fast_key`).
+    #[inline(always)]
+    pub(crate) fn fast_host(&self, va: u64, size: u8, store: bool) -> Option<u64> {
+        let e = &self.fast[Self::index(vpn_of(va))];
+        let tag = if store { e.write } else { e.read };
+        // A misaligned address keeps low bits the tag does not have.
+        (va & (!0xfff | (u64::from(size) - 1)) == tag).then(|| va.wrapping_add(e.addend))
+    }
+
     /// Record in the fast entry of `va`'s slot, for the current regime,
     /// that loads (`read`) and stores (`write`) in `va`'s page may go to
     /// `host_page`. Only for the slot's current TLB entry.

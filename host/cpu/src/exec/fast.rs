@@ -45,7 +45,7 @@ use crate::icache::{Frame, PAGE_SHIFT, slot_of};
 use crate::insn::{AluOp, AluWOp, BranchCond, Width};
 use crate::jit::{Entered, Hotness, Jit};
 use crate::uop::{Entry, Op, runs_in_place};
-use crate::{RunExit, StepEvent};
+use crate::{RamWindow, RunExit, StepEvent};
 
 /// What executing an entry did: `Ok(pc)` when it retired and execution
 /// goes on at `pc`.
@@ -98,6 +98,7 @@ impl Hart {
         mem: &mut M,
         e: &Entry,
         pc: u64,
+        paged: Option<&RamWindow>,
     ) -> Flow {
         // One copy of the executor per instruction length, chosen by a
         // (well predicted) branch: the next sequential pc is then `pc` plus
@@ -105,20 +106,23 @@ impl Hart {
         // put a load on the pc's dependency chain, instruction after
         // instruction.
         if e.len == 2 {
-            self.exec_len::<M, POLL, TAKEN, 2>(mem, e, pc)
+            self.exec_len::<M, POLL, TAKEN, 2>(mem, e, pc, paged)
         } else {
-            self.exec_len::<M, POLL, TAKEN, 4>(mem, e, pc)
+            self.exec_len::<M, POLL, TAKEN, 4>(mem, e, pc, paged)
         }
     }
 
     /// `exec_entry` for an entry of `LEN` bytes (4 also serves the empty
-    /// slot, which changes nothing).
+    /// slot, which changes nothing). `paged`: data accesses are translated
+    /// and the fast TLB holds entries for the current regime and this RAM
+    /// window (`run_frame`), so loads and stores probe it first.
     #[inline(always)]
     fn exec_len<M: Memory, const POLL: bool, const TAKEN: bool, const LEN: u64>(
         &mut self,
         mem: &mut M,
         e: &Entry,
         pc: u64,
+        paged: Option<&RamWindow>,
     ) -> Flow {
         // Operands are read inside each arm, so an arm reads only what it
         // uses (read up front, every instruction paid for all of them).
@@ -212,7 +216,12 @@ impl Hart {
         }
         macro_rules! load {
             ($w:ident, $t:ty) => {{
-                match self.load(mem, pc, rs1!().wrapping_add(imm!()), Width::$w) {
+                let addr = rs1!().wrapping_add(imm!());
+                let r = match paged {
+                    Some(w) => self.load_paged(mem, pc, addr, Width::$w, w),
+                    None => self.load(mem, pc, addr, Width::$w),
+                };
+                match r {
                     // Truncate to the width, then sign- or zero-extend.
                     Ok(v) => set!(v as $t as i64 as u64),
                     Err(f) => return Err(Stop::Fault(f)),
@@ -222,7 +231,12 @@ impl Hart {
         }
         macro_rules! store {
             ($w:ident) => {{
-                if let Err(f) = self.store(mem, pc, rs1!().wrapping_add(imm!()), Width::$w, rs2!()) {
+                let (addr, v) = (rs1!().wrapping_add(imm!()), rs2!());
+                let r = match paged {
+                    Some(w) => self.store_paged(mem, pc, addr, Width::$w, v, w),
+                    None => self.store(mem, pc, addr, Width::$w, v),
+                };
+                if let Err(f) = r {
                     return Err(Stop::Fault(f));
                 }
                 mem_next!()
@@ -367,8 +381,9 @@ impl Hart {
     ) -> RunExit {
         // `x` is public; keep x0 hard-wired even if someone outside wrote it.
         self.x[0] = 0;
+        let window = mem.ram_window();
         if let Some(jit) = jit.as_deref_mut() {
-            jit.set_window(mem.ram_window());
+            jit.set_window(window);
         }
         let mut n = 0;
         while n < max_insns {
@@ -410,7 +425,7 @@ impl Hart {
             let runnable = if JIT { pa.and_then(|pa| self.icache.take(pa)) } else { self.runnable_frame() };
             if let Some((frame, slots)) = runnable {
                 let hot = jit.as_deref_mut().map(|j| &mut j.hot);
-                let (done, exit) = self.run_frame::<M, JIT>(mem, frame, slots, max_insns - n, hot);
+                let (done, exit) = self.run_frame::<M, JIT>(mem, frame, slots, max_insns - n, hot, window);
                 n += done;
                 match exit {
                     Stretch::Hot => {
@@ -521,13 +536,20 @@ impl Hart {
         mut slots: Frame,
         budget: u64,
         mut hot: Option<&mut Hotness>,
+        window: Option<RamWindow>,
     ) -> (u64, Stretch) {
+        // Nothing in a stretch changes the regime (CSR writes, traps and
+        // xRET end it), so the fast TLB is keyed once here.
+        let paged = window.filter(|_| self.paged_data());
+        if let Some(w) = &paged {
+            self.tlb.set_fast_key(self.fast_key(w));
+        }
         let mut pc = self.pc;
         let mut left = budget;
         let limit = hot.as_deref().map_or(u32::MAX, |h| h.limit(self.direct_data()));
         let exit = loop {
             let e = &slots[slot_of(pc)];
-            match self.exec_entry::<M, true, COUNT>(mem, e, pc) {
+            match self.exec_entry::<M, true, COUNT>(mem, e, pc, paged.as_ref()) {
                 Ok(next) => pc = next,
                 Err(Stop::Leave(next)) => {
                     let same_page = (next ^ pc) <= PAGE_MASK;

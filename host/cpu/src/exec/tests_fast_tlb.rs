@@ -3,7 +3,7 @@
 //! `translate` itself would allow, for one regime, and never outliving the
 //! TLB entry it was made from.
 
-use super::tests_mmu::{DATA, DATA_RW, LD, SD, SV39, VA, Vm, set_csr};
+use super::tests_mmu::{DATA, DATA_RW, LD, PC, SD, SV39, VA, Vm, set_csr};
 use crate::csr::{addr, mstatus};
 use crate::mmu::pte::{A, R, U, W, X};
 use crate::pmp::cfg;
@@ -133,4 +133,81 @@ fn an_entry_goes_with_its_tlb_entry() {
     let key = vm.hart.fast_key(&w);
     vm.hart.tlb.set_fast_key(key);
     assert_eq!(fast(&vm, VA).read, VA, "same regime");
+}
+
+// The interpreter probes the same table in `run` (`Hart::load_paged`).
+
+const LD13: u32 = 0x0005_3683; // ld x13, 0(x10)
+const BACK_12: u32 = 0xff5f_f06f; // jal x0, -12
+
+/// Run `LD; SD; LD13; back to LD` twice in S-mode on a page mapped with
+/// `flags`; the memory's RAM window is on if `window`. Returns the VM and
+/// how many loads and stores reached the memory in the second pass (the
+/// first one decodes, through `step`).
+fn two_passes(flags: u64, window: bool) -> (Vm, usize) {
+    let mut vm = Vm::new(SV39, S, &[LD, SD, LD13, BACK_12]);
+    if window {
+        vm.mem.set_window();
+    }
+    vm.map(VA, DATA, 0, flags);
+    vm.mem.put64(DATA, 7);
+    vm.hart.x[10] = VA;
+    vm.hart.x[11] = 0x5a;
+    assert_eq!(vm.hart.run(&mut vm.mem, 4), crate::RunExit::Budget);
+    let before = vm.mem.accesses.len();
+    vm.hart.run(&mut vm.mem, 4);
+    let n = vm.mem.accesses.len() - before;
+    (vm, n)
+}
+
+#[test]
+fn run_serves_a_mapped_page_from_ram_after_one_access() {
+    let (plain, through_memory) = two_passes(DATA_RW, false);
+    let (mut vm, with_window) = two_passes(DATA_RW, true);
+    assert_eq!(through_memory, 3, "without a window every access reaches the memory");
+    assert_eq!(with_window, 1, "the second pass's first load fills the entry, the rest hit it");
+    assert_eq!((vm.hart.x[12], vm.hart.x[13], vm.hart.pc), (0x5a, 0x5a, PC));
+    assert_eq!((plain.hart.x[12], plain.hart.x[13]), (0x5a, 0x5a));
+    assert_eq!(vm.mem.get(DATA, 8), 0x5a);
+}
+
+#[test]
+fn run_still_faults_a_store_to_a_read_only_page() {
+    // `LD; SD` decoded on a writable page first, then run from the cache
+    // on a read-only one: LD fills the entry for reading only, and SD must
+    // take a store page fault.
+    let mut vm = Vm::new(SV39, S, &[LD, SD]);
+    vm.mem.set_window();
+    let writable = VA + 0x1000;
+    vm.map(writable, DATA + 0x1000, 0, DATA_RW);
+    vm.map(VA, DATA, 0, R | A);
+    vm.mem.put64(DATA, 7);
+    vm.hart.x[10] = writable;
+    vm.hart.x[11] = 0x5a;
+    vm.hart.run(&mut vm.mem, 2);
+    vm.hart.x[10] = VA;
+    vm.hart.pc = PC;
+    vm.hart.run(&mut vm.mem, 2);
+    assert_eq!(vm.hart.x[12], 7);
+    assert_eq!(vm.hart.peek_csr(addr::MCAUSE), Some(15));
+    assert_eq!(vm.hart.peek_csr(addr::MTVAL), Some(VA));
+    assert_eq!(vm.hart.peek_csr(addr::MEPC), Some(PC + 4));
+    assert_eq!(vm.mem.get(DATA, 8), 7, "nothing written");
+}
+
+#[test]
+fn run_drops_entries_when_the_regime_changes() {
+    // A user page read from S-mode with SUM, then without.
+    let (mut vm, _) = two_passes(DATA_RW | U, true);
+    set_csr(&mut vm.hart, addr::MSTATUS, mstatus::SUM);
+    vm.hart.mode = S;
+    vm.hart.pc = PC;
+    vm.hart.run(&mut vm.mem, 8);
+    assert_eq!(vm.hart.x[13], 0x5a, "with SUM: readable");
+    set_csr(&mut vm.hart, addr::MSTATUS, 0);
+    vm.hart.mode = S;
+    vm.hart.pc = PC;
+    vm.hart.run(&mut vm.mem, 1);
+    assert_eq!(vm.hart.peek_csr(addr::MCAUSE), Some(13), "without SUM: a load page fault");
+    assert_eq!(vm.hart.peek_csr(addr::MTVAL), Some(VA));
 }

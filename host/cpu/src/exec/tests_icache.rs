@@ -145,3 +145,78 @@ fn odd_pc_is_never_a_cache_hit() {
         other => panic!("expected a misaligned-fetch trap, got {other:?}"),
     }
 }
+
+/// A hart and memory whose RAM is the hart's RAM window, so the cache
+/// keeps copies of the pages it decodes and parks them at FENCE.I.
+fn setup_window(words: &[u32]) -> (Hart, TestMem) {
+    let (hart, mut mem) = setup(words);
+    mem.set_window();
+    (hart, mem)
+}
+
+#[test]
+fn fence_i_keeps_pages_that_did_not_change() {
+    // addi a0,a0,1 ; fence.i ; addi a0,a0,1 ; then back to the start.
+    let (mut hart, mut mem) = setup_window(&[addi(10, 10, 1), FENCE_I, addi(10, 10, 1), jal(0, -12)]);
+    assert_eq!(hart.run(&mut mem, 8), RunExit::Budget);
+    assert_eq!(hart.x[10], 4);
+    // The first pass decoded each instruction once (2+2 bytes each); the
+    // FENCE.I of each pass parked the page and the next fetch found it
+    // unchanged, so nothing was fetched again.
+    let expected: Vec<_> = (0..8).map(|i| (PC + 2 * i, 2)).collect();
+    assert_eq!(mem.fetches, expected);
+}
+
+#[test]
+fn fence_i_decodes_a_changed_page_again() {
+    let (mut hart, mut mem) = setup_window(&[addi(10, 10, 1), FENCE_I]);
+    step_ok(&mut hart, &mut mem);
+    mem.put32(PC, addi(10, 10, 100));
+    hart.pc = PC;
+    step_ok(&mut hart, &mut mem);
+    assert_eq!(hart.x[10], 2, "stale instruction without FENCE.I");
+    step_ok(&mut hart, &mut mem); // fence.i
+    hart.pc = PC;
+    step_ok(&mut hart, &mut mem);
+    assert_eq!(hart.x[10], 102, "new instruction after FENCE.I");
+}
+
+#[test]
+fn a_page_changed_before_a_later_decode_still_gives_new_code_after_fence_i() {
+    // The frame takes the page (and its copy) when PC is decoded. PC+4
+    // then changes without a FENCE.I and is decoded as changed: that entry
+    // no longer matches the copy, so the frame starts over from memory as
+    // it is. PC+4 then changes back, and after a FENCE.I the page equals
+    // the first copy again: the original PC+4 must run, not the entry
+    // decoded in between.
+    let (mut hart, mut mem) = setup_window(&[addi(10, 10, 1), addi(11, 11, 1), FENCE_I]);
+    step_ok(&mut hart, &mut mem);
+    mem.put32(PC + 4, addi(11, 11, 10));
+    step_ok(&mut hart, &mut mem);
+    assert_eq!(hart.x[11], 10, "PC+4 decoded from memory as it is now");
+    mem.put32(PC + 4, addi(11, 11, 1));
+    step_ok(&mut hart, &mut mem); // fence.i
+    hart.pc = PC + 4;
+    step_ok(&mut hart, &mut mem);
+    assert_eq!(hart.x[11], 11);
+}
+
+#[test]
+fn fence_i_sees_a_changed_second_half_of_a_straddling_instruction() {
+    // A 32-bit instruction at 0xffe: its first page is unchanged, its upper
+    // half in the next page changes; after FENCE.I the new one runs.
+    let at = RAM_BASE + 0xffe;
+    let (mut hart, mut mem) = setup_window(&[]);
+    mem.put32(at, addi(10, 10, 3));
+    mem.put32(at + 4, FENCE_I);
+    hart.pc = at;
+    step_ok(&mut hart, &mut mem);
+    assert_eq!(hart.x[10], 3);
+    // addi a0,a0,3 = 0x00350513 -> addi a0,a0,0x403 = 0x40350513: only the
+    // upper parcel (in the second page) differs.
+    mem.put16(at + 2, 0x4035);
+    step_ok(&mut hart, &mut mem); // fence.i
+    hart.pc = at;
+    step_ok(&mut hart, &mut mem);
+    assert_eq!(hart.x[10], 3 + 0x403);
+}
