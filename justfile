@@ -243,10 +243,10 @@ fuzz-device device="ns16550a" *args="":
 bench-js: build-js
     cargo bench -p wemu --bench languages
 
-# CPU benchmark: the `bench` guest on QEMU and on wemu, wall-time ratio and
-# wemu's MIPS (installs QEMU with apt-get if missing; see docs/performance.md).
-bench-cpu runs="3": setup
-    tests/bench/cpu.sh {{runs}}
+# Installs QEMU with apt-get if missing; see docs/performance.md.
+# CPU benchmark: `bench` and `coremark` (or those named) on QEMU, wemu interp and wemu jit; wall-time ratios.
+bench-cpu runs="3" *guests="": setup
+    tests/bench/cpu.sh {{runs}} {{guests}}
 
 # Deterministic: the check for refactorings of the hot paths.
 # Host instructions per guest instruction under callgrind (needs valgrind).

@@ -6,6 +6,7 @@ mod bad_input;
 mod boot;
 mod c_devices;
 mod common;
+mod coremark;
 mod docs;
 mod dtb;
 mod faults;

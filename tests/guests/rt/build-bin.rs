@@ -12,6 +12,12 @@ use std::env;
 use std::path::PathBuf;
 
 fn main() {
+    link_script();
+}
+
+/// Passes `rt/link.x` to the linker of the package's binaries (also called
+/// by build scripts that do more, e.g. coremark's).
+pub fn link_script() {
     let Some(manifest_dir) = env::var_os("CARGO_MANIFEST_DIR") else {
         panic!("cargo did not set CARGO_MANIFEST_DIR");
     };
