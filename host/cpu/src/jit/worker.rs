@@ -4,6 +4,8 @@
 //! nothing the guest sees (both are instret-exact), so when a region
 //! arrives does not matter.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 
@@ -23,22 +25,50 @@ pub(super) struct Worker {
     jobs: Option<Sender<Msg>>,
     done: Receiver<Done>,
     thread: Option<JoinHandle<()>>,
+    /// Set when the hart is done with the worker: jobs still queued are
+    /// dropped instead of compiled (a machine that powers off must not
+    /// wait for a backlog nobody will run).
+    quit: Arc<AtomicBool>,
+    /// Results sent so far (plus one when the thread ends): polling this
+    /// is cheaper than the channel, and the hart polls at every region
+    /// lookup while jobs are out.
+    sent: Arc<AtomicU64>,
+    /// Results (and the end) the hart has seen.
+    seen: u64,
+}
+
+/// Counts the thread's end in `Worker::sent`, however it ends.
+struct Ended(Arc<AtomicU64>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
 }
 
 impl Worker {
     pub(super) fn spawn(isa: OwnedTargetIsa) -> Result<Worker, JitError> {
         let (jobs, inbox) = channel::<Msg>();
         let (outbox, done) = channel::<Done>();
+        let quit = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&quit);
+        let sent = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&sent);
         let thread = std::thread::Builder::new()
             .name("wemu-jit".to_owned())
             .spawn(move || {
+                let ended = Ended(count);
                 let mut compiler = Compiler::new(isa);
                 for msg in inbox {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     match msg {
                         Msg::Compile(job) => {
                             if outbox.send(compiler.compile(&job)).is_err() {
                                 break;
                             }
+                            ended.0.fetch_add(1, Ordering::Release);
                         }
                         // SAFETY: the hart's side sends `Flush` after
                         // dropping every pointer into the cache, and drops
@@ -48,7 +78,7 @@ impl Worker {
                 }
             })
             .map_err(|e| JitError::Setup(format!("no compiler thread: {e}")))?;
-        Ok(Worker { jobs: Some(jobs), done, thread: Some(thread) })
+        Ok(Worker { jobs: Some(jobs), done, thread: Some(thread), quit, sent, seen: 0 })
     }
 
     /// Queue `job`; false if the worker is gone.
@@ -65,9 +95,15 @@ impl Worker {
     }
 
     /// A finished job, if one is waiting; `Err` if the worker died.
-    pub(super) fn try_recv(&self) -> Result<Option<Done>, ()> {
+    pub(super) fn try_recv(&mut self) -> Result<Option<Done>, ()> {
+        if self.sent.load(Ordering::Acquire) == self.seen {
+            return Ok(None);
+        }
         match self.done.try_recv() {
-            Ok(d) => Ok(Some(d)),
+            Ok(d) => {
+                self.seen += 1;
+                Ok(Some(d))
+            }
             Err(TryRecvError::Empty) => Ok(None),
             Err(TryRecvError::Disconnected) => Err(()),
         }
@@ -76,8 +112,10 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // Closing the channel ends the thread's loop; wait for it so its
-        // code cache is freed before the hart's memory goes.
+        // Closing the channel ends the thread's loop, `quit` at the next
+        // job; wait for it so its code cache is freed before the hart's
+        // memory goes.
+        self.quit.store(true, Ordering::Relaxed);
         self.jobs = None;
         if let Some(t) = self.thread.take() {
             // A worker that panicked has nothing left to clean up.
