@@ -180,6 +180,22 @@ fn satp_switches_between_spaces_sharing_a_code_va_run_alike_on_both_tiers() {
     );
 }
 
+/// Calls and returns across pages under Sv39 go on through the JIT's
+/// cache of virtual targets, and stop doing so when the target's page is
+/// remapped or loses X (`sfence.vma` by address).
+#[test]
+fn a_remapped_or_no_longer_executable_call_target_is_seen_under_the_jit() {
+    let (interp, jit) = same_on_both_tiers("hot-remap", &[]);
+    checks_passed(&interp);
+    has_line(&interp, "ok   sum of the remapped function's results = 0x7d00");
+    has_line(&interp, "ok   at the remapped function = 0x40000000");
+    assert!(assert_translated(&jit, 0x4000_0004, "the function at the remapped VA") >= 2, "{}", jit.stderr);
+    // 4 x 2000 calls and as many returns, each into another page: without
+    // the cache each would be a region entry from the run loop.
+    let entries = jit_stat(&jit, "region entries");
+    assert!(entries < 2000, "{entries} region entries: jumps across pages do not chain");
+}
+
 /// An AMO or LR/SC: opcode 0x2f with `funct5` (bits 31:27) and `funct3`
 /// (2 = .w, 3 = .d).
 fn is_amo(w: u32, funct5: u32, funct3: u32) -> bool {

@@ -364,6 +364,27 @@ impl Hart {
         }
     }
 
+    /// Before translated code caches the region at virtual `pc` for
+    /// indirect jumps: record in the fast TLB that the mode may fetch
+    /// from `pc`'s page as `fetch` would allow (paging on, S or U, the
+    /// PTE's X and U bits, PMP granting X for the whole page). The fast
+    /// table must hold entries for the current regime (`fast_key`), whose
+    /// mode is the fetch mode in S and U.
+    pub(crate) fn fill_fast_exec(&mut self, pc: u64) {
+        let st = self.csrs.mstatus();
+        let satp_val = self.csrs.satp();
+        let paged = matches!(satp_val >> satp::MODE_SHIFT, satp::MODE_SV39 | satp::MODE_SV48);
+        if self.mode == PrivMode::Machine || !paged || self.effective_mode(Access::Load, st) != self.mode {
+            return;
+        }
+        let asid = ((satp_val >> satp::ASID_SHIFT) & satp::ASID_MASK) as u16;
+        let Some(e) = self.tlb.lookup(vpn_of(pc), asid) else { return };
+        if permits(e.pte, Access::Fetch, self.mode, false, false) && e.pmp & MIXED == 0 && e.pmp & cfg::X != 0
+        {
+            self.tlb.set_fast_exec(pc);
+        }
+    }
+
     /// Whether data accesses are translated now (paging on and the
     /// effective data mode S or U): where the fast TLB can serve them.
     #[inline]

@@ -64,15 +64,20 @@ const EMPTY: TlbEntry = TlbEntry { vpn: INVALID, asid: 0, global: false, level: 
 /// `va & (!0xfff | (size - 1))` equals `read` (a load) or `write` (a
 /// store). The tags are whole 64-bit page addresses (a non-canonical
 /// address never matches) or `INVALID` (no bits a masked address can have).
+/// `exec` is the page address when the current mode may fetch from the
+/// whole page (PTE and PMP): translated code checks it before jumping
+/// through the indirect-jump cache to a region cached for a virtual pc,
+/// which is valid only while the pc still maps to the same physical page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C, align(32))]
 pub(crate) struct FastEntry {
     pub(crate) read: u64,
     pub(crate) write: u64,
     pub(crate) addend: u64,
+    pub(crate) exec: u64,
 }
 
-const NO_FAST: FastEntry = FastEntry { read: INVALID, write: INVALID, addend: 0 };
+const NO_FAST: FastEntry = FastEntry { read: INVALID, write: INVALID, addend: 0, exec: INVALID };
 
 /// log2 of `size_of::<FastEntry>()`, for generated code's index arithmetic.
 pub(crate) const FAST_SHIFT: u32 = 5;
@@ -184,7 +189,19 @@ impl Tlb {
                 read: if read { page } else { INVALID },
                 write: if write { page } else { INVALID },
                 addend: host_page.wrapping_sub(page),
+                // Made for this same TLB entry (any change to the slot
+                // clears the fast entry), so still right.
+                exec: self.fast[i].exec,
             };
+        }
+    }
+
+    /// Record in the fast entry of `va`'s slot that the current mode may
+    /// fetch from `va`'s page. Only for the slot's current TLB entry.
+    pub(crate) fn set_fast_exec(&mut self, va: u64) {
+        let i = Self::index(vpn_of(va));
+        if self.entries.get(i).is_some_and(|e| e.vpn == vpn_of(va)) {
+            self.fast[i].exec = va & !0xfff;
         }
     }
 

@@ -211,3 +211,30 @@ fn run_drops_entries_when_the_regime_changes() {
     assert_eq!(vm.hart.peek_csr(addr::MCAUSE), Some(13), "without SUM: a load page fault");
     assert_eq!(vm.hart.peek_csr(addr::MTVAL), Some(VA));
 }
+
+#[test]
+fn exec_tags_follow_fetch_permission() {
+    let exec = |flags: u64, mode: PrivMode| {
+        // A TLB entry for VA, made by a load in a mode that may read it.
+        let loader = if flags & U != 0 { PrivMode::User } else { S };
+        let mut vm = Vm::new(SV39, loader, &[LD]);
+        vm.map(VA, DATA, 0, flags);
+        touch(&mut vm, VA);
+        vm.hart.mode = mode;
+        vm.hart.fill_fast_exec(VA + 0x10);
+        fast(&vm, VA).exec
+    };
+    assert_eq!(exec(R | X | A, S), VA, "S may fetch from a supervisor page");
+    assert_eq!(exec(R | A, S), NONE, "no X");
+    assert_eq!(exec(R | X | A | U, PrivMode::User), VA, "U from a user page");
+    assert_eq!(exec(R | X | A | U, S), NONE, "S never fetches from a user page, SUM or not");
+    // Kept by a later data fill of the same entry, gone with the entry.
+    let mut vm = Vm::new(SV39, S, &[LD]);
+    vm.map(VA, DATA, 0, R | X | A);
+    touch(&mut vm, VA);
+    vm.hart.fill_fast_exec(VA);
+    touch(&mut vm, VA + 8);
+    assert_eq!(fast(&vm, VA).exec, VA);
+    vm.hart.tlb.sfence(Some(VA), None);
+    assert_eq!(fast(&vm, VA).exec, NONE);
+}

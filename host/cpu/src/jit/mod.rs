@@ -332,6 +332,9 @@ pub struct Jit {
     /// through this, direct-mapped by target pc, when it holds the
     /// target's region (never moved: generated code holds its address).
     ind: Box<[IndEntry]>,
+    /// The same for code whose data accesses go through the fast TLB, by
+    /// virtual target pc (see `enter` for when an entry holds).
+    vind: Box<[IndEntry]>,
     /// The last region call ended at such a jump: the next `enter` fills
     /// the cache for its target.
     pending_ind: bool,
@@ -381,6 +384,7 @@ impl Jit {
             glue,
             pending: None,
             ind: vec![IndEntry::default(); IND_ENTRIES].into_boxed_slice(),
+            vind: vec![IndEntry::default(); IND_ENTRIES].into_boxed_slice(),
             pending_ind: false,
         })
     }
@@ -406,6 +410,7 @@ impl Jit {
         self.refused.clear();
         self.pending = None;
         self.ind.fill(IndEntry::default());
+        self.vind.fill(IndEntry::default());
         self.pending_ind = false;
         self.epoch += 1;
         match &mut self.backend {
@@ -484,7 +489,8 @@ impl Jit {
             }
         }
         let trampoline = self.glue.trampoline;
-        let mut call = Call::new(mem, budget, hart.pc & !((1 << PAGE_SHIFT) - 1));
+        let vbase = hart.pc & !((1 << PAGE_SHIFT) - 1);
+        let mut call = Call::new(mem, budget, vbase);
         call.epoch = hart.icache.epoch();
         if !key.1
             && let Some(w) = self.window
@@ -494,6 +500,18 @@ impl Jit {
             // SFENCE.VMA are never translated), so checking here suffices.
             hart.tlb.set_fast_key(hart.fast_key(&w));
             call.fill = Some(w);
+            // After a jump that may go on through the cache of virtual
+            // targets: cache this one. Generated code takes the entry only
+            // while the fast TLB says the pc's page is still mapped for
+            // fetching as now (`FastEntry::exec`, cleared with its TLB
+            // entry), so the pc still leads to this region's page.
+            if pending_ind {
+                hart.fill_fast_exec(hart.pc);
+                let i = ((hart.pc >> 1) as usize) & (IND_ENTRIES - 1);
+                if let Some(e) = self.vind.get_mut(i) {
+                    *e = IndEntry { pc: hart.pc, func: func as u64, epoch: *hart.icache.epoch() };
+                }
+            }
         }
         // SAFETY: `func` and every region linked from it were compiled by
         // `compile` for the `Call` and `Hart` layouts and are still in the
@@ -504,11 +522,12 @@ impl Jit {
         // calls rebuild `&mut` from them one at a time (see `call.rs`).
         let code = unsafe { trampoline(hart, &mut call, func) };
         self.pending_ind = code == exit::NEXT && call.ind != 0;
-        if code == exit::NEXT && call.slot != 0 {
+        if code == exit::NEXT && call.slot != 0 && (key.1 || call.vbase == vbase) {
             // The last region to run may be another than the first (one
             // reached through the indirect-jump cache, in another page):
-            // with direct accesses pcs are physical; without, regions
-            // chain only within the first one's page.
+            // with direct accesses pcs are physical; without, the target
+            // is in the first one's physical page if the last one ran in
+            // the same virtual page (links are made within a page).
             let page = pa & !((1 << PAGE_SHIFT) - 1);
             let target = if key.1 { call.pc } else { page | (call.pc & ((1 << PAGE_SHIFT) - 1)) };
             self.pending = Some(PendingLink { slot: call.slot, key: (target, key.1) });
@@ -536,6 +555,7 @@ impl Jit {
         }
         self.pending = None;
         self.ind.fill(IndEntry::default());
+        self.vind.fill(IndEntry::default());
         self.pending_ind = false;
     }
 
@@ -603,7 +623,11 @@ impl Jit {
             epoch: self.epoch,
             data,
             links: (flight.region.slots.as_ptr() as u64, links),
-            ind: direct.then_some(self.ind.as_ptr() as u64),
+            ind: match data {
+                translate::DataPath::Window(_) => Some(self.ind.as_ptr() as u64),
+                translate::DataPath::Tlb => Some(self.vind.as_ptr() as u64),
+                translate::DataPath::Helpers => direct.then_some(self.ind.as_ptr() as u64),
+            },
             stubs: (self.glue.load, self.glue.store),
             number: (self.stats.regions + self.in_flight.len() as u64) as u32,
             listing: self.log && self.config.show_code,

@@ -374,6 +374,9 @@ impl<'a, 'b> Translator<'a, 'b> {
                 };
                 self.exit_linked(pc, exit::NEXT, slot);
             }
+            // Into another page: on through the indirect-jump cache if it
+            // holds the target.
+            Succ::OutOfPage if let Some(pc) = computed => self.exit_full(pc, exit::NEXT, 0, true),
             Succ::OutOfPage | Succ::None => {
                 let pc = match computed {
                     Some(v) => v,

@@ -10,6 +10,29 @@
 #![no_std]
 
 use core::ptr::write_volatile;
+
+// `hot_count(n)` returns n by counting up in a loop: a function alone at
+// the start of its own page, for guests that map a virtual code page to it.
+core::arch::global_asm!(
+    r#"
+    .section .text.hot_count, "ax"
+    .balign 4096
+    .global hot_count
+hot_count:
+    li      a1, 0
+1:  addi    a1, a1, 1
+    addi    a0, a0, -1
+    bnez    a0, 1b
+    mv      a0, a1
+    ret
+    .balign 4096
+"#
+);
+
+unsafe extern "C" {
+    /// See the `global_asm!` above.
+    pub fn hot_count();
+}
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 pub use rt::pte;
@@ -73,6 +96,22 @@ pub fn map(root: usize, va: usize, pa: usize, flags: u64) {
     let leaf = if flags == 0 { 0 } else { ((pa as u64 >> 12) << 10) | flags };
     // SAFETY: as above.
     unsafe { write_volatile(entry(table, (va >> 12) & 511), leaf) };
+}
+
+/// The address of the leaf PTE of `va`, mapped by `map` in `root`.
+pub fn leaf(root: usize, va: usize) -> usize {
+    let mut table = root;
+    for shift in [30, 21] {
+        // SAFETY: `table` is a page-table page `map` made or walked.
+        let cur = unsafe { core::ptr::read_volatile(entry(table, (va >> shift) & 511)) };
+        table = ((cur >> 10) << 12) as usize;
+    }
+    entry(table, (va >> 12) & 511) as usize
+}
+
+/// The address of an assembly function (a global label).
+pub fn addr(f: unsafe extern "C" fn()) -> usize {
+    f as *const () as usize
 }
 
 /// satp for Sv39 with `root` and `asid`.

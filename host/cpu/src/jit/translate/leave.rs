@@ -12,6 +12,7 @@ use cranelift_codegen::ir::{Block, InstBuilder, Value};
 use super::{I32, I64, REGION_CONV, Translator, flags, region_signature};
 use crate::jit::call::{Call, exit, status};
 use crate::jit::region::Node;
+use crate::tlb::{ENTRIES, FAST_SHIFT, FastEntry};
 
 impl Translator<'_, '_> {
     /// Leave the region: registers back, `n` and `pc` into the call
@@ -91,7 +92,19 @@ impl Translator<'_, '_> {
                 let filled =
                     self.b.ins().load(I64, flags(), entry, offset_of!(crate::jit::IndEntry, epoch) as i32);
                 let same_epoch = self.b.ins().icmp(IntCC::Equal, epoch, filled);
-                let ok = self.b.ins().band(same_pc, same_epoch);
+                let mut ok = self.b.ins().band(same_pc, same_epoch);
+                if let Some(fast) = self.fast {
+                    // Cached by virtual pc: only while the pc's page is
+                    // still mapped for fetching as it was (`FastEntry::exec`).
+                    let slot = self.b.ins().ushr_imm_s(pc, 12);
+                    let slot = self.b.ins().band_imm_s(slot, (ENTRIES - 1) as i64);
+                    let at = self.b.ins().ishl_imm_u(slot, i64::from(FAST_SHIFT));
+                    let fe = self.b.ins().iadd(fast, at);
+                    let exec = self.b.ins().load(I64, flags(), fe, offset_of!(FastEntry, exec) as i32);
+                    let page = self.b.ins().band_imm_s(pc, !((1i64 << crate::icache::PAGE_SHIFT) - 1));
+                    let mapped = self.b.ins().icmp(IntCC::Equal, exec, page);
+                    ok = self.b.ins().band(ok, mapped);
+                }
                 self.brif(ok, hit, &[], ret, &[]);
                 self.b.switch_to_block(hit);
                 // The target may be in another page: its pcs are its page's.

@@ -18,7 +18,7 @@
 
 use core::arch::global_asm;
 
-use hot::{At, pte};
+use hot::{At, addr, pte};
 use rt::lower::{self, Mode, Outcome};
 use rt::{check, check_eq, uart};
 
@@ -75,10 +75,6 @@ unsafe extern "C" {
     fn hot_fault_store_insn();
     fn hot_fault_load_first();
     fn hot_fault_load_insn();
-}
-
-fn addr(f: unsafe extern "C" fn()) -> usize {
-    f as *const () as usize
 }
 
 /// Mapped data pages before the unmapped one.

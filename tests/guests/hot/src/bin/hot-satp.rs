@@ -13,7 +13,7 @@
 
 use core::arch::global_asm;
 
-use hot::pte;
+use hot::{addr, pte};
 use rt::lower::{self, Mode};
 use rt::{check, check_eq, uart};
 
@@ -26,18 +26,6 @@ const ROUNDS: usize = 2000;
 // maps to in space A and in space B.
 global_asm!(
     r#"
-    .section .text.hot_satp_a, "ax"
-    .balign 4096
-    .global hot_satp_a
-hot_satp_a:
-    li      a1, 0
-1:  addi    a1, a1, 1
-    addi    a0, a0, -1
-    bnez    a0, 1b
-    mv      a0, a1
-    ret
-    .balign 4096
-
     .section .text.hot_satp_b, "ax"
     .balign 4096
     .global hot_satp_b
@@ -105,13 +93,8 @@ hot_satp_drive:
 );
 
 unsafe extern "C" {
-    fn hot_satp_a();
     fn hot_satp_b();
     fn hot_satp_drive();
-}
-
-fn addr(f: unsafe extern "C" fn()) -> usize {
-    f as *const () as usize
 }
 
 #[unsafe(no_mangle)]
@@ -120,7 +103,7 @@ extern "C" fn main(_hartid: usize) -> ! {
     lower::init();
     let x = pte::V | pte::R | pte::X | pte::A;
     let (root_a, root_b) = (hot::root(), hot::root());
-    hot::map(root_a, CODE_VA, addr(hot_satp_a), x);
+    hot::map(root_a, CODE_VA, addr(hot::hot_count), x);
     hot::map(root_b, CODE_VA, addr(hot_satp_b), x);
     // Which ASIDs the hart keeps (satp.ASID is WARL): the ASID runs need 2 bits.
     let asid_bits: usize;
