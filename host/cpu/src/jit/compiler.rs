@@ -51,6 +51,10 @@ pub(super) struct Job {
     pub(super) epoch: u64,
     pub(super) region: Region,
     pub(super) data: translate::DataPath,
+    /// Guest registers in the hart rather than in Cranelift variables:
+    /// cheaper to compile (no long live ranges for the register
+    /// allocator), slower to run in loops (`JitConfig::regs_in_memory`).
+    pub(super) mem_regs: bool,
     /// The address of the region's link slots and their page offsets.
     pub(super) links: (u64, Vec<u16>),
     /// The indirect-jump cache's address, with direct data accesses.
@@ -133,7 +137,7 @@ impl Compiler {
                 &mut b,
                 &job.region,
                 call_conv,
-                job.data,
+                (job.data, job.mem_regs),
                 job.links.clone(),
                 job.ind,
                 job.stubs,

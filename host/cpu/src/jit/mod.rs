@@ -115,6 +115,15 @@ pub struct JitConfig {
     /// (default); else on the hart's thread, waiting for each region
     /// (reproducible statistics, for tests).
     pub background: bool,
+    /// Keep guest registers in the hart (`Some(true)`) or in host
+    /// registers across the region (`Some(false)`); `None` (default): in
+    /// the hart for regions without a loop whose loads and stores are
+    /// translated, in host registers otherwise. Under translation most
+    /// code is an OS's, hot only briefly: a region compiled 25 % faster
+    /// is ready sooner and more of it gets compiled (a Linux boot: 45 % →
+    /// 50 % of its instructions translated, 0.58 → 0.56 s), while a loop
+    /// gains most from registers (docs/jit.md).
+    pub regs_in_memory: Option<bool>,
     /// Count arrivals where a call's budget ran out too (off by default:
     /// such pcs fall anywhere in a hot loop, and each would become a
     /// region head; the differential test turns it on to enter regions
@@ -131,6 +140,7 @@ impl Default for JitConfig {
             perf_map: false,
             show_code: false,
             background: true,
+            regs_in_memory: None,
             count_budget_stops: false,
         }
     }
@@ -618,10 +628,14 @@ impl Jit {
                 insns: region.nodes.values().map(|n| (n.off, n.e.raw)).collect(),
             },
         };
+        let has_loop = region.nodes.values().any(|n| n.check);
+        let mem_regs =
+            self.config.regs_in_memory.unwrap_or(matches!(data, translate::DataPath::Tlb) && !has_loop);
         let job = Job {
             key,
             epoch: self.epoch,
             data,
+            mem_regs,
             links: (flight.region.slots.as_ptr() as u64, links),
             ind: match data {
                 translate::DataPath::Window(_) => Some(self.ind.as_ptr() as u64),

@@ -155,6 +155,10 @@ pub(crate) struct Translator<'a, 'b> {
     pending: i64,
     /// The load and store stubs' addresses (`compiler::Glue`).
     stubs: (u64, u64),
+    /// Guest registers stay in the hart: read from it at each use, written
+    /// at each definition, nothing to load at entry or write back at exits
+    /// (`compiler::Job::mem_regs`).
+    mem_regs: bool,
 }
 
 fn flags() -> MemFlagsData {
@@ -167,7 +171,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         b: &'a mut FunctionBuilder<'b>,
         region: &'a Region,
         call_conv: CallConv,
-        data: DataPath,
+        (data, mem_regs): (DataPath, bool),
         (slots, links): (u64, Vec<u16>),
         ind: Option<u64>,
         stubs: (u64, u64),
@@ -260,6 +264,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             helper_exit: None,
             pending: 0,
             stubs,
+            mem_regs,
         };
         t.reload_all();
         // Regions chained to this one retired some already.
@@ -285,6 +290,9 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn reload_all(&mut self) {
+        if self.mem_regs {
+            return;
+        }
         for &r in &self.used {
             let v = self.b.ins().load(I64, flags(), self.hart, Self::reg_offset(r));
             if let Some(var) = self.x[usize::from(r)] {
@@ -294,6 +302,9 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn write_back(&mut self) {
+        if self.mem_regs {
+            return;
+        }
         for i in 0..self.written.len() {
             let r = self.written[i];
             if let Some(var) = self.x[usize::from(r)] {
@@ -304,6 +315,9 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn get(&mut self, r: u8) -> Value {
+        if self.mem_regs && r & 31 != 0 {
+            return self.b.ins().load(I64, flags(), self.hart, Self::reg_offset(r & 31));
+        }
         match self.x[usize::from(r & 31)] {
             Some(var) if r & 31 != 0 => self.b.use_var(var),
             _ => self.b.ins().iconst(I64, 0),
@@ -311,6 +325,12 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn set(&mut self, r: u8, v: Value) {
+        if self.mem_regs {
+            if r & 31 != 0 {
+                self.b.ins().store(flags(), v, self.hart, Self::reg_offset(r & 31));
+            }
+            return;
+        }
         if let Some(var) = self.x[usize::from(r & 31)]
             && r & 31 != 0
         {

@@ -310,12 +310,12 @@ fn run_tier(
 /// Run `case` under the interpreter and under the JIT (every pc hot at
 /// once), in calls of `chunk` instructions: the same stdout, and the same
 /// pc, instret and registers after every call.
-pub fn compare_tiers(case: &Case, chunk: u64) -> Result<(), String> {
+pub fn compare_tiers(case: &Case, chunk: u64, regs_in_memory: Option<bool>) -> Result<(), String> {
     let prog = program::build(case);
     let elf = program::elf(&prog);
     let fail = |what: String| {
         Err(format!(
-            "{what}\n\nchunk {chunk}; body ({} items):\n{}\ninitial registers:\n{}",
+            "{what}\n\nchunk {chunk}, registers in memory {regs_in_memory:?}; body ({} items):\n{}\ninitial registers:\n{}",
             case.body.len(),
             listing(&prog),
             initial_state(case)
@@ -330,6 +330,7 @@ pub fn compare_tiers(case: &Case, chunk: u64) -> Result<(), String> {
         paged_threshold: Some(1),
         background: false,
         count_budget_stops: true,
+        regs_in_memory,
         ..wemu_cpu::JitConfig::default()
     };
     let mut jit = wemu_cpu::Jit::new(config).map_err(|e| e.to_string())?;
