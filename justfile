@@ -244,7 +244,7 @@ bench-js: build-js
     cargo bench -p wemu --bench languages
 
 # Installs QEMU with apt-get if missing; see docs/performance.md.
-# CPU benchmark: `bench` and `coremark` (or those named) on QEMU, wemu interp and wemu jit; wall-time ratios.
+# CPU benchmark: `bench` and `coremark` (or those named) on QEMU, wemu interp and wemu jit; wall-time and CPU-time ratios.
 bench-cpu runs="3" *guests="": setup
     tests/bench/cpu.sh {{runs}} {{guests}}
 

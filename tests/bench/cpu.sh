@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CPU benchmark: run each CPU-bound guest on QEMU, on wemu's interpreter and
 # on wemu's JIT, alternating, check that all three print the same thing and
-# that the guest's own checks passed, and report the best wall time of each
-# and their ratios. The guests: `bench` (four integer kernels) and
+# that the guest's own checks passed, and report the best wall time and the
+# best CPU time (user + system) of each and their ratios. The guests: `bench` (four integer kernels) and
 # `coremark` (EEMBC's CoreMark, `coremark-bench`: its list, matrix and
 # state CRCs validated). See docs/performance.md ("Interpreter speed",
 # "CoreMark").
@@ -42,15 +42,21 @@ trap 'rm -rf "$tmp"' EXIT
 # Floating-point arithmetic without depending on bc.
 calc() { awk "BEGIN { print $1 }"; }
 
-# Wall time of one command in seconds (stdout to $2, stderr to $3).
+# Wall time and CPU time (user + system, every thread and child) of one
+# command in seconds, "WALL CPU" (stdout to $2, stderr to $3). Bash's own
+# `time`: no /usr/bin/time needed.
 timed() {
     local out="$1" err="$2"
     shift 2
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >"$out" 2>"$err" </dev/null
-    t1=$(date +%s.%N)
-    calc "$t1 - $t0"
+    local TIMEFORMAT='%R %U %S' t real user sys
+    t=$({ time "$@" >"$out" 2>"$err" </dev/null; } 2>&1)
+    read -r real user sys <<<"$t"
+    echo "$real $(calc "$user + $sys")"
+}
+
+# The smaller of a best-so-far value (maybe empty) and a new one.
+least() {
+    if [[ -z "$1" ]] || [[ $(calc "$2 < $1") == 1 ]]; then echo "$2"; else echo "$1"; fi
 }
 
 # Whether OUTPUT (a file) is a complete, self-checked run of guest NAME.
@@ -75,13 +81,14 @@ finished() {
 bench_guest() {
     local name="$1" guest="$2"
     local best_qemu="" best_interp="" best_jit="" stats_interp="" stats_jit="" i tq ti tj e si sj insns
+    local cq ci cj cpu_qemu="" cpu_interp="" cpu_jit=""
     echo "== $name" >&2
     for i in $(seq 1 "$runs"); do
-        tq=$(timed "$tmp/qemu.out" "$tmp/qemu.err" \
+        read -r tq cq < <(timed "$tmp/qemu.out" "$tmp/qemu.err" \
             timeout 600 "$qemu" -M virt -bios none -nographic -kernel "$guest")
-        ti=$(timed "$tmp/interp.out" "$tmp/interp.err" \
+        read -r ti ci < <(timed "$tmp/interp.out" "$tmp/interp.err" \
             timeout 600 "$wemu" run -M virt --stats --accel interp --kernel "$guest")
-        tj=$(timed "$tmp/jit.out" "$tmp/jit.err" \
+        read -r tj cj < <(timed "$tmp/jit.out" "$tmp/jit.err" \
             timeout 600 "$wemu" run -M virt --stats --accel jit --kernel "$guest")
         for e in interp jit; do
             if ! cmp -s "$tmp/qemu.out" "$tmp/$e.out"; then
@@ -95,7 +102,11 @@ bench_guest() {
         finished "$name" "$tmp/jit.out" || { echo "$name: guest did not finish or failed its checks" >&2; cat "$tmp/jit.out" "$tmp/jit.err" >&2; exit 1; }
         si=$(grep 'wemu: stats:' "$tmp/interp.err" | head -1)
         sj=$(grep 'wemu: stats:' "$tmp/jit.err" | grep -v peak | tr '\n' ' ')
-        printf 'run %d: qemu %.3f s, wemu --accel interp %.3f s, wemu --accel jit %.3f s\n' "$i" "$tq" "$ti" "$tj" >&2
+        printf 'run %d (wall / CPU): qemu %.3f / %.3f s, wemu --accel interp %.3f / %.3f s, wemu --accel jit %.3f / %.3f s\n' \
+            "$i" "$tq" "$cq" "$ti" "$ci" "$tj" "$cj" >&2
+        cpu_qemu=$(least "$cpu_qemu" "$cq")
+        cpu_interp=$(least "$cpu_interp" "$ci")
+        cpu_jit=$(least "$cpu_jit" "$cj")
         if [[ -z "$best_qemu" ]] || [[ $(calc "$tq < $best_qemu") == 1 ]]; then best_qemu=$tq; fi
         if [[ -z "$best_interp" ]] || [[ $(calc "$ti < $best_interp") == 1 ]]; then best_interp=$ti; stats_interp=$si; fi
         if [[ -z "$best_jit" ]] || [[ $(calc "$tj < $best_jit") == 1 ]]; then best_jit=$tj; stats_jit=$sj; fi
@@ -112,6 +123,9 @@ bench_guest() {
     printf 'ratio interp/qemu: %.2fx\n' "$(calc "$best_interp / $best_qemu")"
     printf 'ratio jit/qemu:    %.2fx\n' "$(calc "$best_jit / $best_qemu")"
     printf 'ratio interp/jit:  %.2fx (issue 13 target: >= 2x)\n' "$(calc "$best_interp / $best_jit")"
+    printf 'CPU time (user + system, best): qemu %.3f s, interp %.3f s, jit %.3f s (the JIT compiles on a second thread)\n' \
+        "$cpu_qemu" "$cpu_interp" "$cpu_jit"
+    printf 'CPU ratio jit/qemu: %.2fx\n' "$(calc "$cpu_jit / $cpu_qemu")"
 }
 
 for name in "${which[@]}"; do
