@@ -2,6 +2,8 @@
 //! the machine-file features that wire them per hart (`"$harts"`,
 //! `each-hart`).
 
+use std::time::Duration;
+
 use wemu_cpu::{AccessInfo, MemError, Memory};
 use wemu_machine::machine::config::{self, IrqSpec, PropVal};
 use wemu_machine::machine::{Machine, Options, machine_search_path};
@@ -67,14 +69,20 @@ fn plic_and_clint_behave_like_qemu() {
     // the reference misbehaving, so give it a few tries to agree; wemu's
     // virtual clock is exact every time (its output is also checked
     // against the expected lines in the test above).
+    // It has also hung once (a whole `just test` run, the machine loaded):
+    // a run that does not finish in 30 s (it takes a fraction of a second)
+    // counts as a disagreeing try.
     let ours = run_plic_clint(1);
-    let (mut qcode, mut qout) = qemu_interactive(path(&kernel), 1, Some((READY, b"q")));
+    let limit = Duration::from_secs(30);
+    let mut q = qemu_interactive(path(&kernel), 1, Some((READY, b"q")), limit);
     for _ in 0..3 {
-        if qout == ours.stdout {
+        if q.as_ref().is_ok_and(|(_, qout)| *qout == ours.stdout) {
             break;
         }
-        (qcode, qout) = qemu_interactive(path(&kernel), 1, Some((READY, b"q")));
+        q = qemu_interactive(path(&kernel), 1, Some((READY, b"q")), limit);
     }
+    let (qcode, qout) =
+        q.unwrap_or_else(|out| panic!("qemu did not finish in 30 s (4 tries); output so far: {out}"));
     assert_eq!(ours.stdout, qout, "same console output as qemu-system-riscv64 -M virt (4 tries)");
     assert_eq!((ours.code, qcode), (Some(0), Some(0)));
 }

@@ -27,7 +27,10 @@ pub fn qemu_missing() -> bool {
 /// Run `kernel` on QEMU's virt with `extra` arguments (after
 /// `qemu_missing`); its exit status and console output.
 pub fn qemu(kernel: &str, smp: u32, extra: &[&str]) -> (Option<i32>, String) {
-    must_run(qemu_run(kernel, smp, extra, None))
+    let limit = Duration::from_secs(120);
+    must_run(qemu_run(kernel, smp, extra, None, limit)).unwrap_or_else(|out| {
+        panic!("qemu did not finish {kernel} in {} s; output so far: {out}", limit.as_secs())
+    })
 }
 
 fn must_run<T>(r: std::io::Result<T>) -> T {
@@ -37,17 +40,28 @@ fn must_run<T>(r: std::io::Result<T>) -> T {
 }
 
 /// Run `kernel` on QEMU's virt; once its console output contains `ready`,
-/// type `input` (as `wemu_interactive` does).
-pub fn qemu_interactive(kernel: &str, smp: u32, input: Option<(&str, &[u8])>) -> (Option<i32>, String) {
-    must_run(qemu_run(kernel, smp, &[], input))
+/// type `input` (as `wemu_interactive` does). `Err` with the output so far
+/// if QEMU has not finished after `limit` (it is killed): QEMU's clock is
+/// the host's, and on a loaded machine it has hung waiting for an
+/// interrupt; the caller may try again.
+pub fn qemu_interactive(
+    kernel: &str,
+    smp: u32,
+    input: Option<(&str, &[u8])>,
+    limit: Duration,
+) -> Result<(Option<i32>, String), String> {
+    must_run(qemu_run(kernel, smp, &[], input, limit))
 }
 
+/// QEMU's exit status and console output, or (`Err`) the output so far
+/// when it did not finish within `limit`.
 fn qemu_run(
     kernel: &str,
     smp: u32,
     extra: &[&str],
     input: Option<(&str, &[u8])>,
-) -> std::io::Result<(Option<i32>, String)> {
+    limit: Duration,
+) -> std::io::Result<Result<(Option<i32>, String), String>> {
     let bin = QEMU_SYSTEM.binary();
     let mut child = Command::new(&bin)
         .args(["-M", "virt", "-bios", "none", "-nographic", "-monitor", "none", "-serial", "stdio"])
@@ -74,7 +88,7 @@ fn qemu_run(
     let text = |out: &Mutex<Vec<u8>>| {
         String::from_utf8_lossy(&out.lock().unwrap_or_else(PoisonError::into_inner)).replace('\r', "")
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let deadline = std::time::Instant::now() + limit;
     loop {
         if let Some((ready, bytes)) = input
             && stdin.is_some()
@@ -85,11 +99,13 @@ fn qemu_run(
         }
         if let Some(status) = child.try_wait().expect("wait qemu") {
             let _ = reader.join();
-            return Ok((status.code(), text(&out)));
+            return Ok(Ok((status.code(), text(&out))));
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("qemu did not finish {kernel} in 120 s; output so far: {}", text(&out));
+            let _ = child.wait();
+            let _ = reader.join();
+            return Ok(Err(text(&out)));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
