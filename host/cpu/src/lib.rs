@@ -130,6 +130,15 @@ pub struct RamWindow {
     pub writable: bool,
 }
 
+impl RamWindow {
+    /// Whether the whole 4 KiB page at physical `page` (aligned) lies in
+    /// the window.
+    pub fn holds_page(&self, page: u64) -> bool {
+        page.checked_sub(self.base)
+            .is_some_and(|off| off.checked_add(0x1000).is_some_and(|end| end <= self.len))
+    }
+}
+
 /// What backs a physical address range (see [`Memory::range_kind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RangeKind {

@@ -371,18 +371,28 @@ impl Hart {
     /// table must hold entries for the current regime (`fast_key`), whose
     /// mode is the fetch mode in S and U.
     pub(crate) fn fill_fast_exec(&mut self, pc: u64) {
-        let st = self.csrs.mstatus();
-        let satp_val = self.csrs.satp();
-        let paged = matches!(satp_val >> satp::MODE_SHIFT, satp::MODE_SV39 | satp::MODE_SV48);
-        if self.mode == PrivMode::Machine || !paged || self.effective_mode(Access::Load, st) != self.mode {
-            return;
-        }
-        let asid = ((satp_val >> satp::ASID_SHIFT) & satp::ASID_MASK) as u16;
-        let Some(e) = self.tlb.lookup(vpn_of(pc), asid) else { return };
-        if permits(e.pte, Access::Fetch, self.mode, false, false) && e.pmp & MIXED == 0 && e.pmp & cfg::X != 0
+        let Some((mode, _, e)) = self.paged_entry(pc) else { return };
+        if mode == self.mode
+            && permits(e.pte, Access::Fetch, self.mode, false, false)
+            && e.pmp & MIXED == 0
+            && e.pmp & cfg::X != 0
         {
             self.tlb.set_fast_exec(pc);
         }
+    }
+
+    /// With paging on and the effective data mode S or U (`paged_data`):
+    /// that mode, mstatus and the TLB entry cached for `va`, if any.
+    fn paged_entry(&self, va: u64) -> Option<(PrivMode, u64, TlbEntry)> {
+        let st = self.csrs.mstatus();
+        let mode = self.effective_mode(Access::Load, st);
+        let satp_val = self.csrs.satp();
+        let paged = matches!(satp_val >> satp::MODE_SHIFT, satp::MODE_SV39 | satp::MODE_SV48);
+        if mode == PrivMode::Machine || !paged {
+            return None;
+        }
+        let asid = ((satp_val >> satp::ASID_SHIFT) & satp::ASID_MASK) as u16;
+        Some((mode, st, self.tlb.lookup(vpn_of(va), asid)?))
     }
 
     /// Whether data accesses are translated now (paging on and the
@@ -400,18 +410,9 @@ impl Hart {
     /// through `translate` (paging on, the PTE and the page's whole PMP
     /// verdict allow it, the page is in the window).
     pub(crate) fn fill_fast(&mut self, va: u64, window: &crate::RamWindow) {
-        let st = self.csrs.mstatus();
-        let mode = self.effective_mode(Access::Load, st);
-        let satp_val = self.csrs.satp();
-        let paged = matches!(satp_val >> satp::MODE_SHIFT, satp::MODE_SV39 | satp::MODE_SV48);
-        if mode == PrivMode::Machine || !paged {
-            return;
-        }
-        let asid = ((satp_val >> satp::ASID_SHIFT) & satp::ASID_MASK) as u16;
-        let Some(e) = self.tlb.lookup(vpn_of(va), asid) else { return };
+        let Some((mode, st, e)) = self.paged_entry(va) else { return };
         let pa = e.ppn << 12;
-        let inside = pa.checked_sub(window.base).is_some_and(|off| off.saturating_add(0x1000) <= window.len);
-        if !inside || e.pmp & MIXED != 0 {
+        if !window.holds_page(pa) || e.pmp & MIXED != 0 {
             return;
         }
         let (sum, mxr) = (st & mstatus::SUM != 0, st & mstatus::MXR != 0);

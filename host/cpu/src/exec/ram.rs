@@ -81,10 +81,7 @@ impl Hart {
 /// memory's RAM window (for the instruction cache's copies, see `icache`).
 pub(super) fn with_ram_page<M: Memory, R>(mem: &M, pa: u64, f: impl FnOnce(Option<&[u8; PAGE]>) -> R) -> R {
     let page = pa & !(PAGE as u64 - 1);
-    let w = mem.ram_window().filter(|w| {
-        page.checked_sub(w.base)
-            .is_some_and(|off| off.checked_add(PAGE as u64).is_some_and(|end| end <= w.len))
-    });
+    let w = mem.ram_window().filter(|w| w.holds_page(page));
     match w {
         Some(w) => {
             // SAFETY: the page lies in the window (checked above), whose
